@@ -1,0 +1,61 @@
+"""explain: see how a small transformer works and learns.
+
+The numpy side (``trace``, ``analysis``, ``export``, ``positional``, ``tasks``) never imports
+torch; the torch side (``TinyTransformer``, ``train``, ``Trainer``, ``Recorder``) is loaded on
+first use (PEP 562), so ``import explain`` and ``import widgets`` work without torch.
+
+    >>> import explain
+    >>> run = explain.train("reverse")  # doctest: +SKIP
+    >>> run.trace.attention_names()[:1]  # doctest: +SKIP
+    ['blocks.0.attn.hook_pattern']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import positional, tasks
+from .config import ModelConfig, TrainConfig
+from .trace import Trace, TraceError, load_trace
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; imported on first attribute access
+_LAZY = {
+    "TinyTransformer": "model",
+    "HookPoint": "hooks",
+    "Trainer": "trainer",
+    "Run": "trainer",
+    "train": "trainer",
+    "TrainingDiverged": "trainer",
+    "Recorder": "record",
+    "RecordSchedule": "record",
+}
+
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "Trace",
+    "TraceError",
+    "load_trace",
+    *_LAZY,
+]
+
+if TYPE_CHECKING:
+    from .hooks import HookPoint
+    from .model import TinyTransformer
+    from .record import Recorder, RecordSchedule
+    from .trainer import Run, Trainer, TrainingDiverged, train
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'explain' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,259 @@
+"""The Recorder: the one callback that turns training into a trace of numpy arrays.
+
+Every step it logs loss, learning rate, the global and per-parameter gradient norm and the
+per-parameter update/weight ratio. At snapshot steps (dense early, log-spaced later, by
+default) it stores, for the task's probe sequence: every attention pattern, the logits, the
+token-embedding and positional-encoding matrices, and for a few chosen parameters the gradient,
+the optimizer's moments and the applied update. A memory cap thins older snapshots instead of
+running out of memory.
+
+    >>> schedule = RecordSchedule(dense_until=4)
+    >>> [s for s in range(20) if schedule(s)]
+    [0, 1, 2, 3, 4, 6, 8, 12, 16]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .trace import Trace
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class RecordSchedule:
+    """Which steps get a snapshot: every ``every`` steps, or dense early and log-spaced later.
+
+    Without ``every``: each ``dense_every`` steps up to ``dense_until``, then the interval
+    doubles each time the step doubles (so each doubling of training gets as many snapshots).
+    """
+
+    every: int | None = None
+    dense_until: int = 64
+    dense_every: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("dense_until", "dense_every"):
+            if getattr(self, name) <= 0:
+                value = getattr(self, name)
+                raise ValueError(f"RecordSchedule.{name} must be positive; got {value}")
+        if self.every is not None and self.every <= 0:
+            raise ValueError(f"RecordSchedule.every must be positive or None; got {self.every}")
+
+    def __call__(self, step: int) -> bool:
+        if self.every is not None:
+            return step % self.every == 0
+        if step <= self.dense_until:
+            return step % self.dense_every == 0
+        interval = self.dense_every * 2 ** (int(math.log2(step / self.dense_until)) + 1)
+        return step % interval == 0
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).numpy()
+
+
+class Recorder:
+    """Trainer callback writing ``self.trace``; see the module docstring for what it records.
+
+    ``parameters`` names the parameter tensors whose gradient, optimizer moments and update are
+    stored at each snapshot (default: the token embedding and the first block's output
+    projection). ``max_bytes`` caps the trace's memory.
+    """
+
+    def __init__(
+        self,
+        parameters: Sequence[str] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        trace: Trace | None = None,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive; got {max_bytes}")
+        self.tracked_names = list(parameters) if parameters is not None else None
+        self.max_bytes = max_bytes
+        self.trace = trace if trace is not None else Trace()
+        self._warned_cap = False
+
+    # -- events ------------------------------------------------------------------------------
+    def on_train_begin(self, trainer: Trainer) -> None:
+        model, task = trainer.model, trainer.task
+        named = dict(model.named_parameters())
+        self.param_names = list(named)
+        self.params = list(named.values())
+        prefix = "" if model.config.kind == "decoder" else "decoder."
+        if self.tracked_names is None:
+            self.tracked_names = [f"{prefix}embed.W_E.weight", f"{prefix}blocks.0.attn.W_o.weight"]
+        unknown = [n for n in self.tracked_names if n not in named]
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown}; expected some of {self.param_names}")
+        self._tracked_index = [self.param_names.index(n) for n in self.tracked_names]
+        self._moments = {
+            "adam": ("exp_avg", "exp_avg_sq"),
+            "adamw": ("exp_avg", "exp_avg_sq"),
+            "momentum": ("momentum_buffer",),
+            "sgd": (),
+        }[trainer.config.optimizer]
+        self._grads: list[torch.Tensor] = []
+        self._updates: dict[str, torch.Tensor] = {}
+        self._before: list[torch.Tensor] = []
+        self._probe = task.probe()
+        self._pattern_names = [n for n in model.hook_names() if n.endswith("hook_pattern")]
+        self.trace.meta.update(self._meta(trainer))
+
+    def on_before_optimizer_step(self, trainer: Trainer, step: int) -> None:
+        self._grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        self._grad_norms = torch.stack(torch._foreach_norm(self._grads))  # [n_params]
+        self._before = [p.detach().clone() for p in self.params]
+
+    def on_step_end(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+        after = [p.detach() for p in self.params]
+        updates = torch._foreach_sub(after, self._before)  # what the optimizer applied
+        update_norms = torch.stack(torch._foreach_norm(updates))
+        weight_norms = torch.stack(torch._foreach_norm(self._before)).clamp_min(1e-12)
+        # One device-to-host copy for every per-parameter number of this step.
+        values = torch.cat([self._grad_norms, update_norms / weight_norms]).tolist()
+        n = len(self.params)
+        scalars = dict(metrics)
+        scalars.update(zip((f"grad_norm/{p}" for p in self.param_names), values[:n], strict=True))
+        scalars.update(
+            zip((f"update_ratio/{p}" for p in self.param_names), values[n:], strict=True)
+        )
+        self.trace.log_scalars(step, scalars)
+        tracked = list(zip(self.tracked_names, self._tracked_index, strict=True))
+        self._updates = {name: updates[i] for name, i in tracked}
+        self._last_grads = {name: self._grads[i].detach().clone() for name, i in tracked}
+        self._before = []
+
+    def on_eval(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+        self.trace.log_scalars(step, metrics)
+
+    def on_snapshot(self, trainer: Trainer, step: int) -> None:
+        tensors = self.snapshot(trainer)
+        if len(self.trace) == 0:
+            size = sum(a.nbytes for a in tensors.values())
+            if size * 4 > self.max_bytes:
+                raise ValueError(
+                    f"one snapshot takes {size} bytes; max_bytes={self.max_bytes} must hold at "
+                    f"least 4 of them (raise max_bytes or track fewer parameters)"
+                )
+            self.trace.meta["dims"] = self._dims(tensors)
+        self.trace.add_snapshot(step, tensors)
+        self._enforce_cap()
+
+    def on_train_end(self, trainer: Trainer, status: str) -> None:
+        self.trace.meta["status"] = status
+        self.trace.meta["last_step"] = trainer.step
+
+    # -- what a snapshot holds -----------------------------------------------------------------
+    def snapshot(self, trainer: Trainer) -> dict[str, np.ndarray]:
+        """The arrays of one snapshot, each without the snapshot axis."""
+        from .trainer import model_inputs, to_torch
+
+        model = trainer.model
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            probe = to_torch(self._probe, model.device, trainer.task)
+            logits, cache = model.run_with_cache(**model_inputs(probe), names=self._pattern_names)
+        model.train(was_training)
+        tensors = {name: _numpy(cache[name][0]) for name in self._pattern_names}
+        tensors["hook_logits"] = _numpy(logits[0])  # [pos, vocab]
+        stacks = [""] if model.config.kind == "decoder" else ["encoder.", "decoder."]
+        for stack in stacks:
+            embed = model.get_submodule(f"{stack}embed")
+            tensors[f"{stack}embed.W_E"] = _numpy(embed.W_E.weight)  # [vocab, d_model]
+        table = model.positional_table()
+        if table is not None:
+            tensors["positional"] = _numpy(table)  # [pos, d_model], or [pos, d_head] for rope
+        named = dict(model.named_parameters())
+        for name in self.tracked_names:
+            param = named[name]
+            zeros = torch.zeros_like(param)
+            tensors[f"grad/{name}"] = _numpy(getattr(self, "_last_grads", {}).get(name, zeros))
+            tensors[f"update/{name}"] = _numpy(self._updates.get(name, zeros))
+            state = trainer.optimizer.state.get(param, {})
+            for moment in self._moments:
+                tensors[f"{moment}/{name}"] = _numpy(state.get(moment, zeros))
+        return tensors
+
+    def _dims(self, tensors: dict[str, np.ndarray]) -> dict[str, list[str]]:
+        dims: dict[str, list[str]] = {}
+        for name, array in tensors.items():
+            if name.endswith("hook_pattern"):
+                dims[name] = ["snapshot", "head", "q_pos", "k_pos"]
+            elif name == "hook_logits":
+                dims[name] = ["snapshot", "pos", "vocab"]
+            elif name.endswith("W_E"):
+                dims[name] = ["snapshot", "vocab", "d_model"]
+            elif name == "positional":
+                dims[name] = [
+                    "snapshot",
+                    "pos",
+                    "d_head" if array.shape[1] != self._d_model else "d_model",
+                ]
+            else:
+                dims[name] = ["snapshot", *(f"dim{i}" for i in range(array.ndim))]
+        return dims
+
+    def _meta(self, trainer: Trainer) -> dict[str, Any]:
+        from . import __version__
+
+        model, task = trainer.model, trainer.task
+        self._d_model = model.config.d_model
+        probe = self._probe
+        tok = task.tokenizer
+        meta: dict[str, Any] = {
+            "model_config": model.config.to_dict(),
+            "train_config": trainer.config.to_dict(),
+            "task": {"name": task.name, "kind": task.kind, "description": task.description},
+            "vocab": list(task.vocab),
+            "probe": {
+                "ids": probe.inputs[0].tolist(),
+                "tokens": [tok.vocab[i] for i in probe.inputs[0]],
+                "target_ids": probe.targets[0].tolist(),
+                "target_tokens": [tok.vocab[i] for i in probe.targets[0]],
+                "mask": probe.mask[0].tolist(),
+            },
+            "seed": trainer.config.seed,
+            "tracked_parameters": list(self.tracked_names or []),
+            "parameters": {
+                n: list(p.shape) for n, p in zip(self.param_names, self.params, strict=True)
+            },
+            "versions": {
+                "explain": __version__,
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
+            "status": "running",
+        }
+        if probe.source is not None:
+            meta["probe"]["source_ids"] = probe.source[0].tolist()
+            meta["probe"]["source_tokens"] = [tok.vocab[i] for i in probe.source[0]]
+        return meta
+
+    def _enforce_cap(self) -> None:
+        """Drop every other snapshot in the older half until the trace fits in max_bytes."""
+        while self.trace.nbytes > self.max_bytes:
+            n = len(self.trace)
+            older = [i for i in range(1, n // 2) if i % 2 == 1]  # keeps step 0 and the newest half
+            if not older:
+                if not self._warned_cap:
+                    log.warning("trace is over max_bytes=%d with %d snapshots", self.max_bytes, n)
+                    self._warned_cap = True
+                return
+            self.trace.drop_snapshots(older)

@@ -1,0 +1,495 @@
+"""Tokenizers and tiny tasks whose solutions show clear attention patterns.
+
+Every task yields :class:`Batch` es of token ids for next-token training and has a fixed,
+human-readable :meth:`Task.probe` example to look at while the model learns::
+
+    >>> import numpy as np
+    >>> task = get("reverse")
+    >>> task.probe_tokens()
+    ['3', '1', '4', '1', '5', '9', '>', '9', '5', '1', '4', '1']
+    >>> task.batch(32, np.random.default_rng(0)).inputs.shape
+    (32, 12)
+
+Validation sequences are held out by a hash of the sequence (``zlib.crc32 % 5 == 0`` goes to
+"val"), so "train" and "val" never share a sequence. The ``text`` corpus bundles an excerpt of
+*Coriolanus* by William Shakespeare, public domain; excerpt as collected in tinyshakespeare
+(karpathy/char-rnn).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import TypeVar
+
+import numpy as np
+
+SPLITS = ("train", "val")
+_TokenizerT = TypeVar("_TokenizerT", bound="_Tokenizer")
+
+
+class _Tokenizer:
+    """Maps symbols to ids (id = index in ``vocab``); subclasses say what a symbol is."""
+
+    def __init__(self, vocab: Sequence[str], unk: str | None = None) -> None:
+        vocab = list(vocab)
+        if unk is not None and unk not in vocab:
+            vocab.append(unk)
+        duplicates = sorted(s for s, count in Counter(vocab).items() if count > 1)
+        if duplicates:
+            raise ValueError(f"vocabulary must not repeat symbols; got {duplicates} twice")
+        self.vocab: list[str] = vocab
+        self.unk = unk
+        self._ids = {s: i for i, s in enumerate(vocab)}
+
+    _split: Callable[[str], list[str]]  # text -> symbols
+    _join: Callable[[Iterable[str]], str]  # symbols -> text
+
+    @classmethod
+    def from_text(
+        cls: type[_TokenizerT], text: str, specials: Sequence[str] = (), unk: str | None = None
+    ) -> _TokenizerT:
+        """Vocabulary = ``specials`` (in order), then every other symbol of ``text``, sorted."""
+        rest = sorted(set(cls._split(text)) - set(specials) - {unk})
+        return cls([*specials, *rest], unk=unk)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def encode(self, text: str) -> list[int]:
+        symbols = self._split(text)
+        unknown = [(i, s) for i, s in enumerate(symbols) if s not in self._ids]
+        if unknown and self.unk is None:
+            where = ", ".join(f"{s!r} at position {i}" for i, s in unknown[:5])
+            more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
+            held = ", ".join(map(repr, self.vocab[:12])) + (", ..." * (self.vocab_size > 12))
+            raise ValueError(
+                f"unknown symbol(s) {where}{more}; the vocabulary holds {self.vocab_size} "
+                f"symbols: {held}. Pass unk='<unk>' to map unknowns instead"
+            )
+        unk_id = self._ids.get(self.unk, -1) if self.unk is not None else -1
+        return [self._ids.get(s, unk_id) for s in symbols]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        ids = [int(i) for i in ids]
+        bad = [i for i in ids if not 0 <= i < self.vocab_size]
+        if bad:
+            raise ValueError(f"token ids must be in [0, {self.vocab_size}); got {bad[:5]}")
+        return self._join(self.vocab[i] for i in ids)
+
+
+class CharTokenizer(_Tokenizer):
+    """One token per character; ``decode(encode(text)) == text``.
+
+    A character outside the vocabulary raises ``ValueError`` naming it and its position,
+    unless ``unk`` (e.g. ``"<unk>"``) was given: then it maps to the ``unk`` id (``unk`` is
+    appended to the vocabulary if missing).
+
+    >>> tok = CharTokenizer.from_text("hello")
+    >>> tok.vocab, tok.encode("hole")
+    (['e', 'h', 'l', 'o'], [1, 3, 2, 0])
+    """
+
+    _split = staticmethod(list)
+    _join = staticmethod("".join)
+
+
+class WordTokenizer(_Tokenizer):
+    """One token per whitespace-separated word; decoding joins words with single spaces.
+
+    Unknown words raise ``ValueError`` (naming the word and its word position) unless ``unk``
+    was given, in which case they map to the ``unk`` id (appended to the vocabulary if missing).
+
+    >>> tok = WordTokenizer.from_text("the cat sees the dog", specials=["<pad>"])
+    >>> tok.decode(tok.encode("the  dog sees\\nthe cat"))
+    'the dog sees the cat'
+    """
+
+    _split = staticmethod(str.split)
+    _join = staticmethod(" ".join)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Token ids for one step of next-token training."""
+
+    inputs: np.ndarray  # int64 [batch, pos]     decoder input tokens
+    targets: np.ndarray  # int64 [batch, pos]    next-token targets
+    mask: np.ndarray  # bool [batch, pos]        positions that count for loss and accuracy
+    source: np.ndarray | None = None  # int64 [batch, src_pos], encoder input (enc-dec only)
+
+
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int if it is one in [low, high]; else a ValueError naming it."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):  # type: ignore[operator]
+        wanted = f"an int in [{low}, {high}]" if high is not None else f"an int >= {low}"
+        raise ValueError(f"{name} must be {wanted}; got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def _check_predictions(predictions: np.ndarray, batch: Batch) -> np.ndarray:
+    predictions = np.asarray(predictions)
+    if predictions.shape != batch.targets.shape:
+        raise ValueError(
+            f"predictions must be argmax ids of shape [batch, pos] = {batch.targets.shape}; "
+            f"got shape {predictions.shape}"
+        )
+    return predictions
+
+
+def _in_split(rows: np.ndarray, split: str) -> np.ndarray:
+    """Bool [rows]: which sequences belong to ``split`` (crc32 of the int64 row bytes)."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    hashes = np.fromiter((zlib.crc32(r.tobytes()) for r in rows), np.int64, len(rows))
+    return (hashes % 5 == 0) == (split == "val")
+
+
+class Task:
+    """A tiny supervised task: sample batches, show a probe, score predictions."""
+
+    name: str = ""
+    kind: str = "decoder"  # "decoder" or "encoder-decoder"
+    description: str = ""
+    has_metric: bool = True
+    context_length: int = 0  # length of Batch.inputs
+    source_length: int | None = None  # length of Batch.source (encoder-decoder only)
+    tokenizer: _Tokenizer
+
+    @property
+    def vocab(self) -> list[str]:
+        return self.tokenizer.vocab
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    def batch(self, batch_size: int, rng: np.random.Generator, split: str = "train") -> Batch:
+        """``batch_size`` sequences of ``split`` ("train" or "val"), deterministic given ``rng``."""
+        batch_size = _check_int("batch_size", batch_size, 1)
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {list(SPLITS)}; got {split!r}")
+        return self._make_batch(self._draw_split(batch_size, rng, split))
+
+    def _draw_split(self, n: int, rng: np.random.Generator, split: str) -> np.ndarray:
+        # Draw extra rows and keep the split's own; ~80% / ~20% survive, so this rarely loops.
+        kept: list[np.ndarray] = []
+        for _ in range(200):
+            rows = self._draw(max(2 * n, 16) if split == "train" else max(8 * n, 64), rng)
+            kept.append(rows[_in_split(self._split_key(rows), split)])
+            if sum(len(k) for k in kept) >= n:
+                return np.concatenate(kept)[:n]
+        raise RuntimeError(f"task {self.name!r} could not find {n} {split!r} sequences")
+
+    def _draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """[count, ...] int64 rows, each determining one example."""
+        raise NotImplementedError
+
+    def _split_key(self, rows: np.ndarray) -> np.ndarray:
+        """The input sequences [count, pos] whose hash decides the split of each row."""
+        return rows
+
+    def _make_batch(self, rows: np.ndarray) -> Batch:
+        raise NotImplementedError
+
+    def probe(self) -> Batch:
+        """A fixed, human-readable example with batch size 1, the same on every call."""
+        raise NotImplementedError
+
+    def probe_tokens(self) -> list[str]:
+        """Token strings of ``probe().inputs[0]``."""
+        return [self.vocab[i] for i in self.probe().inputs[0]]
+
+    def probe_source_tokens(self) -> list[str] | None:
+        """Token strings of ``probe().source[0]``, or None for decoder-only tasks."""
+        source = self.probe().source
+        return None if source is None else [self.vocab[i] for i in source[0]]
+
+    def accuracy(self, predictions: np.ndarray, batch: Batch) -> float:
+        """Fraction of sequences whose masked positions are all predicted right (exact match).
+
+        ``predictions`` are argmax ids [batch, pos]. Under teacher forcing, every masked position
+        right is the same as greedy generation producing the exact answer, so this is a true
+        exact-match score.
+
+        >>> task = get("copy")
+        >>> b = task.probe()
+        >>> task.accuracy(b.targets, b)
+        1.0
+        """
+        predictions = _check_predictions(predictions, batch)
+        right = (predictions == batch.targets) | ~batch.mask  # [batch, pos]
+        return float(right.all(axis=1).mean())
+
+
+def _decoder_batch(sequences: np.ndarray, mask: np.ndarray) -> Batch:
+    """Next-token batch from full sequences [batch, pos + 1]; ``mask`` is over targets."""
+    sequences = sequences.astype(np.int64)
+    return Batch(sequences[:, :-1].copy(), sequences[:, 1:].copy(), mask.astype(bool))
+
+
+_PI_DIGITS = "31415926535897932384626433832795"
+
+
+class DigitTask(Task):
+    """``x1..xn > y1..yn`` over digits 0-9, where ``y`` is a function of ``x``."""
+
+    separator = ">"
+
+    def __init__(self, length: int = 6) -> None:
+        self.length = length = _check_int("length", length, 2)
+        self.context_length = 2 * length
+        self.tokenizer = WordTokenizer([*"0123456789", self.separator])
+
+    answer: Callable[[np.ndarray], np.ndarray]  # y from x: [batch, n] -> [batch, n]
+
+    def _draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.integers(0, 10, size=(count, self.length), dtype=np.int64)
+
+    def _make_batch(self, rows: np.ndarray) -> Batch:
+        sep = np.full((len(rows), 1), self.vocab.index(self.separator), dtype=np.int64)
+        sequences = np.concatenate([rows, sep, self.answer(rows)], axis=1)  # [batch, 2n + 1]
+        mask = np.zeros((len(rows), self.context_length), dtype=bool)
+        mask[:, self.length :] = True  # targets y1..yn
+        return _decoder_batch(sequences, mask)
+
+    def probe(self) -> Batch:
+        digits = np.resize([int(d) for d in _PI_DIGITS], self.length)[None]  # [1, n]
+        return self._make_batch(digits.astype(np.int64))
+
+
+class CopyTask(DigitTask):
+    name = "copy"
+    description = "After the '>', repeat the digits before it in the same order."
+
+    answer = staticmethod(np.copy)
+
+
+class ReverseTask(DigitTask):
+    name = "reverse"
+    description = "After the '>', write the digits before it in reverse order."
+
+    answer = staticmethod(lambda digits: digits[:, ::-1].copy())
+
+
+class SortTask(DigitTask):
+    name = "sort"
+    description = "After the '>', write the digits before it sorted from smallest to largest."
+
+    answer = staticmethod(lambda digits: np.sort(digits, axis=1))
+
+
+class InductionTask(Task):
+    """``<bos> a1..an a1..an``: n distinct random letters, then the same letters again."""
+
+    name = "induction"
+    description = (
+        "A random run of letters appears twice; in the second copy, predict each next letter "
+        "by finding where the current letter appeared before and copying what followed it."
+    )
+    letters = "abcdefghijklmnop"
+    probe_letters = "maplebodfghijkcn"
+
+    def __init__(self, length: int = 8) -> None:
+        self.length = length = _check_int("length", length, 2, len(self.letters))
+        self.context_length = 2 * length
+        self.tokenizer = WordTokenizer(["<bos>", *self.letters])
+
+    def _draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        # Distinct letters (a random permutation prefix) so each next letter is unambiguous.
+        order = rng.random((count, len(self.letters))).argsort(axis=1)[:, : self.length]
+        return order.astype(np.int64) + 1  # ids 1..16 are the letters
+
+    def _make_batch(self, rows: np.ndarray) -> Batch:
+        bos = np.zeros((len(rows), 1), dtype=np.int64)
+        sequences = np.concatenate([bos, rows, rows], axis=1)  # [batch, 2n + 1]
+        mask = np.zeros((len(rows), self.context_length), dtype=bool)
+        mask[:, self.length + 1 :] = True  # second copy, after its (unpredictable) first letter
+        return _decoder_batch(sequences, mask)
+
+    def probe(self) -> Batch:
+        letters = self.probe_letters[: self.length]
+        return self._make_batch(np.array([self.tokenizer.encode(" ".join(letters))]))
+
+
+def _read_data(filename: str) -> str:
+    data = resources.files("explain").joinpath("data")
+    return data.joinpath(filename).read_text(encoding="utf-8")
+
+
+def corpus() -> str:
+    """The bundled text: the pizza sentences, a blank line, then the Shakespeare excerpt."""
+    return _read_data("pizza.txt") + "\n" + _read_data("shakespeare.txt")
+
+
+class TextTask(Task):
+    """Character-level next-character prediction on a corpus (default: :func:`corpus`).
+
+    Windows of ``context_length + 1`` characters; "val" windows come from the last 10% of the
+    corpus and "train" windows from the rest, so they never overlap.
+    """
+
+    name = "text"
+    description = "Predict the next character of English text from the characters before it."
+
+    def __init__(self, context_length: int = 64, text: str | None = None) -> None:
+        self.text = corpus() if text is None else text
+        self.tokenizer = CharTokenizer.from_text(self.text)
+        self.data = np.array(self.tokenizer.encode(self.text), dtype=np.int64)  # [chars]
+        self.val_start = int(len(self.data) * 0.9)
+        shortest = min(self.val_start, len(self.data) - self.val_start)
+        name = f"context_length (for {len(self.data)} characters, 10% of them val)"
+        self.context_length = _check_int(name, context_length, 1, shortest - 1)
+
+    def _draw_split(self, n: int, rng: np.random.Generator, split: str) -> np.ndarray:
+        # Window starts [n]; every window lies wholly inside its split's part of the text.
+        lo, hi = (0, self.val_start) if split == "train" else (self.val_start, len(self.data))
+        return rng.integers(lo, hi - self.context_length, size=n)
+
+    def _make_batch(self, rows: np.ndarray) -> Batch:
+        windows = self.data[rows[:, None] + np.arange(self.context_length + 1)]  # [batch, L + 1]
+        return _decoder_batch(windows, np.ones((len(rows), self.context_length), dtype=bool))
+
+    def probe(self) -> Batch:
+        return self._make_batch(np.array([0]))
+
+    def accuracy(self, predictions: np.ndarray, batch: Batch) -> float:
+        """Mean next-character accuracy over masked positions (not exact match: text has no
+        single right continuation).
+
+        >>> task = get("text")
+        >>> b = task.probe()
+        >>> task.accuracy(b.targets, b)
+        1.0
+        """
+        predictions = _check_predictions(predictions, batch)
+        return float((predictions == batch.targets)[batch.mask].mean())
+
+
+# Toy English -> French grammar. French puts colour adjectives after the noun and agrees them
+# (and the article) with the noun's gender, so cross-attention is neither diagonal nor 1:1.
+_DETERMINERS = {"the": ("le", "la"), "a": ("un", "une")}  # (masculine, feminine)
+_NOUNS = {"cat": ("chat", 0), "dog": ("chien", 0), "horse": ("cheval", 0),
+          "duck": ("canard", 0), "rabbit": ("lapin", 0), "mouse": ("souris", 1),
+          "cow": ("vache", 1), "hen": ("poule", 1)}  # fmt: skip
+_ADJECTIVES = {"red": ("rouge", "rouge"), "black": ("noir", "noire"), "green": ("vert", "verte"),
+               "white": ("blanc", "blanche"), "blue": ("bleu", "bleue"),
+               "grey": ("gris", "grise")}  # fmt: skip
+_VERBS = {"sees": "voit", "eats": "mange", "likes": "aime", "chases": "chasse",
+          "follows": "suit", "finds": "trouve"}  # fmt: skip
+
+
+class TranslateTask(Task):
+    """Encoder-decoder toy translation: ``det [adj] noun verb det [adj] noun`` into French.
+
+    >>> task = get("translate")
+    >>> " ".join(task.probe_source_tokens()).replace(" <pad>", "")
+    'the black cat chases a white mouse'
+    """
+
+    name = "translate"
+    kind = "encoder-decoder"
+    description = (
+        "Translate a short English sentence into French, where colour words move after the "
+        "noun and change with its gender."
+    )
+    probe_sentence = "the black cat chases a white mouse"
+
+    def __init__(self) -> None:
+        french = {w for pair in _DETERMINERS.values() for w in pair}
+        french |= {w for w, _ in _NOUNS.values()} | set(_VERBS.values())
+        french |= {w for pair in _ADJECTIVES.values() for w in pair}
+        english = [*_DETERMINERS, *_NOUNS, *_ADJECTIVES, *_VERBS]
+        self.tokenizer = WordTokenizer(["<pad>", "<bos>", "<eos>", *sorted(set(english) | french)])
+        self.pad, self.bos, self.eos = 0, 1, 2
+        self.source_length = 7  # det adj noun verb det adj noun
+        self.context_length = 8  # <bos> + up to 7 French words
+        ids = {w: i for i, w in enumerate(self.tokenizer.vocab)}
+        # Lookup tables indexed by choice (and gender); adjective choice 0 means "none" (pad).
+        self._en_det = np.array([ids[w] for w in _DETERMINERS])
+        self._fr_det = np.array([[ids[m], ids[f]] for m, f in _DETERMINERS.values()])
+        self._en_noun = np.array([ids[w] for w in _NOUNS])
+        self._fr_noun = np.array([ids[w] for w, _ in _NOUNS.values()])
+        self._gender = np.array([g for _, g in _NOUNS.values()])
+        self._en_adj = np.array([self.pad, *(ids[w] for w in _ADJECTIVES)])
+        self._fr_adj = np.array([[self.pad, self.pad], *([ids[m], ids[f]]
+                                 for m, f in _ADJECTIVES.values())])  # fmt: skip
+        self._en_verb = np.array([ids[w] for w in _VERBS])
+        self._fr_verb = np.array([ids[w] for w in _VERBS.values()])
+
+    def _draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        # Choices [count, 7]: det, adj (0 = none), noun, verb, det, adj, noun.
+        sizes = [len(_DETERMINERS), len(_ADJECTIVES) + 1, len(_NOUNS), len(_VERBS)]
+        return np.stack([rng.integers(0, sizes[i], count) for i in (0, 1, 2, 3, 0, 1, 2)], 1)
+
+    def _split_key(self, rows: np.ndarray) -> np.ndarray:
+        return self._source(rows)
+
+    def _source(self, choices: np.ndarray) -> np.ndarray:
+        det1, adj1, noun1, verb, det2, adj2, noun2 = choices.T
+        english = np.stack([self._en_det[det1], self._en_adj[adj1], self._en_noun[noun1],
+                            self._en_verb[verb], self._en_det[det2], self._en_adj[adj2],
+                            self._en_noun[noun2]], axis=1)  # fmt: skip
+        return _pack_left(english, self.pad)  # [batch, 7], missing adjectives squeezed out
+
+    def _make_batch(self, rows: np.ndarray) -> Batch:
+        det1, adj1, noun1, verb, det2, adj2, noun2 = rows.T
+        g1, g2 = self._gender[noun1], self._gender[noun2]
+        french = np.stack([self._fr_det[det1, g1], self._fr_noun[noun1], self._fr_adj[adj1, g1],
+                           self._fr_verb[verb], self._fr_det[det2, g2], self._fr_noun[noun2],
+                           self._fr_adj[adj2, g2]], axis=1)  # fmt: skip
+        french = _pack_left(french, self.pad)  # [batch, 7]
+        lengths = (french != self.pad).sum(axis=1)  # [batch]
+        bos = np.full((len(rows), 1), self.bos, dtype=np.int64)
+        inputs = np.concatenate([bos, french], axis=1)  # [batch, 8]
+        targets = np.concatenate([french, np.full_like(bos, self.pad)], axis=1)  # [batch, 8]
+        targets[np.arange(len(rows)), lengths] = self.eos
+        return Batch(inputs, targets, targets != self.pad, self._source(rows).astype(np.int64))
+
+    def probe(self) -> Batch:
+        # The probe sentence's words as choice indices, slot by slot (as _draw makes them).
+        slots = [list(_DETERMINERS), ["", *_ADJECTIVES], list(_NOUNS), list(_VERBS)]
+        words = self.probe_sentence.split()
+        choices = [slots[s].index(w) for s, w in zip((0, 1, 2, 3, 0, 1, 2), words, strict=True)]
+        return self._make_batch(np.array([choices]))
+
+
+def _pack_left(slots: np.ndarray, pad: int = 0) -> np.ndarray:
+    """Move the ``pad`` entries of each row to its end, keeping the order of the rest."""
+    order = np.argsort(slots == pad, axis=1, kind="stable")
+    return np.take_along_axis(slots, order, axis=1)
+
+
+_REGISTRY: dict[str, Callable[..., Task]] = {}
+
+
+def register(name: str, factory: Callable[..., Task], overwrite: bool = False) -> None:
+    """Make ``get(name, **kwargs)`` call ``factory(**kwargs)``.
+
+    >>> register("copy8", lambda: CopyTask(length=8), overwrite=True)
+    >>> get("copy8").context_length
+    16
+    """
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(f"task {name!r} is already registered; pass overwrite=True to replace")
+    _REGISTRY[name] = factory
+
+
+def available() -> list[str]:
+    """Registered task names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str, **kwargs: object) -> Task:
+    """A new task by name, e.g. ``get("sort", length=8)``."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown task {name!r}; available: {', '.join(available())}")
+    return _REGISTRY[name](**kwargs)
+
+
+for _cls in (CopyTask, ReverseTask, SortTask, InductionTask, TextTask, TranslateTask):
+    register(_cls.name, _cls)

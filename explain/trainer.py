@@ -1,0 +1,313 @@
+"""Training: a small loop that fires named events to callbacks.
+
+The loop knows nothing about recording or widgets; new behaviour is a callback. Events, each
+called as ``callback.EVENT(trainer, **kwargs)`` when the callback defines it:
+
+- ``on_train_begin()``
+- ``on_before_optimizer_step(step)``: gradients are ready (clipped), weights not yet updated
+- ``on_step_end(step, metrics)``: after update ``step``; metrics has loss, lr, grad_norm
+- ``on_eval(step, metrics)``: val_loss and, for tasks with a metric, val_accuracy
+- ``on_snapshot(step)``: at step 0 and at the steps ``snapshot_schedule`` picks
+- ``on_train_end(status)``: "complete", "interrupted" (Ctrl-C) or "diverged"
+
+    >>> import explain
+    >>> run = explain.train("reverse", train_config=explain.TrainConfig(steps=5))
+    >>> run.status, int(run.trace.steps[-1])
+    ('complete', 5)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import tasks as tasks_module
+from .config import ModelConfig, TrainConfig
+from .model import TinyTransformer, resolve_device
+from .record import Recorder, RecordSchedule
+from .trace import Trace
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient became NaN or infinite; the weights are the last good ones.
+
+    ``run`` holds the model and the trace recorded up to the last good step.
+    """
+
+    def __init__(self, step: int, last_finite_loss: float | None, what: str = "loss") -> None:
+        super().__init__(
+            f"training diverged at step {step}: the {what} is not finite; last finite loss "
+            f"was {last_finite_loss} (at step {step - 1}). The model keeps the weights of step "
+            f"{step - 1}; try a lower lr or grad_clip."
+        )
+        self.step, self.last_finite_loss = step, last_finite_loss
+        self.run: Run | None = None
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr)
+    if cfg.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate of update ``step`` (1-based): linear warm-up, then constant or cosine."""
+    if cfg.warmup_steps and step <= cfg.warmup_steps:
+        return cfg.lr * step / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return cfg.lr
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def to_torch(
+    batch: tasks_module.Batch, device: torch.device, task: tasks_module.Task | None = None
+) -> dict[str, torch.Tensor]:
+    """A task's numpy batch as tensors: inputs, targets, mask, and source(+mask) if any.
+
+    The source mask is True on real tokens, False on the task's padding (``task.pad``).
+    """
+    out = {
+        "inputs": torch.from_numpy(batch.inputs).to(device),
+        "targets": torch.from_numpy(batch.targets).to(device),
+        "mask": torch.from_numpy(batch.mask).to(device),
+    }
+    if batch.source is not None:
+        out["source"] = torch.from_numpy(batch.source).to(device)
+        pad = getattr(task, "pad", None)
+        real = batch.source != pad if pad is not None else np.ones_like(batch.source, bool)
+        out["source_mask"] = torch.from_numpy(real).to(device)
+    return out
+
+
+def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keyword arguments of ``TinyTransformer.forward`` for a batch from :func:`to_torch`."""
+    kwargs = {"tokens": batch["inputs"]}
+    if "source" in batch:
+        kwargs["source"], kwargs["source_mask"] = batch["source"], batch["source_mask"]
+    return kwargs
+
+
+def masked_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean cross-entropy over the positions the task's mask marks."""
+    targets = batch["targets"].masked_fill(~batch["mask"], -100)  # (B, T); -100 is ignored
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+
+@dataclass
+class Trainer:
+    """Trains ``model`` on ``task`` with ``config``, firing events to ``callbacks``."""
+
+    model: TinyTransformer
+    task: tasks_module.Task
+    config: TrainConfig = field(default_factory=TrainConfig)
+    callbacks: list[Any] = field(default_factory=list)
+    snapshot_schedule: Callable[[int], bool] = field(default_factory=RecordSchedule)
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        self.device = self.model.device
+        self.optimizer = make_optimizer(self.model, self.config)
+        self.rng = np.random.default_rng(self.config.seed)  # data order
+        self.step = 0  # optimizer updates done so far
+        self.last_loss: float | None = None
+        self.status = "not started"
+        self._begun = False
+
+    def fire(self, event: str, **kwargs: Any) -> None:
+        for callback in self.callbacks:
+            method = getattr(callback, event, None)
+            if method is not None:
+                method(self, **kwargs)
+
+    def evaluate(self) -> dict[str, float]:
+        """Validation loss (and accuracy, where the task has a metric) on held-out batches."""
+        rng = np.random.default_rng(10_000 + self.config.seed)  # the same batches every time
+        losses, accuracies = [], []
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            for _ in range(self.config.eval_batches):
+                batch = self.task.batch(self.config.batch_size, rng, split="val")
+                tensors = to_torch(batch, self.device, self.task)
+                logits = self.model(**model_inputs(tensors))
+                losses.append(masked_loss(logits, tensors).item())
+                if self.task.has_metric:
+                    accuracies.append(self.task.accuracy(logits.argmax(-1).cpu().numpy(), batch))
+        self.model.train(was_training)
+        metrics = {"val_loss": float(np.mean(losses))}
+        if accuracies:
+            metrics["val_accuracy"] = float(np.mean(accuracies))
+        return metrics
+
+    def train_step(self) -> dict[str, float]:
+        """One update; raises TrainingDiverged (weights untouched) on a non-finite loss."""
+        step = self.step + 1
+        lr = lr_at(step, self.config)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        batch = self.task.batch(self.config.batch_size, self.rng)
+        tensors = to_torch(batch, self.device, self.task)
+        loss = masked_loss(self.model(**model_inputs(tensors)), tensors)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise TrainingDiverged(step, self.last_loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = self.config.grad_clip if self.config.grad_clip is not None else math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        if not math.isfinite(grad_norm):
+            raise TrainingDiverged(step, self.last_loss, what="gradient norm")
+        self.fire("on_before_optimizer_step", step=step)
+        self.optimizer.step()
+        self.step, self.last_loss = step, loss_value
+        return {"loss": loss_value, "lr": lr, "grad_norm": grad_norm}
+
+    def _eval_due(self, step: int) -> bool:
+        return step % self.config.eval_every == 0 or step == self.config.steps
+
+    def run(self, steps: int | None = None) -> str:
+        """Train ``steps`` more updates (default: up to ``config.steps``); returns the status.
+
+        Can be called again to continue (a live view trains in short bursts this way).
+        Ctrl-C stops cleanly with status "interrupted"; what was recorded stays consistent.
+        """
+        if not self._begun:
+            self._begun = True
+            self.fire("on_train_begin")
+            self.fire("on_eval", step=0, metrics=self.evaluate())
+            self.fire("on_snapshot", step=0)
+        target = self.config.steps if steps is None else self.step + steps
+        bar = tqdm(total=target - self.step, disable=not self.progress, desc=self.task.name)
+        try:
+            while self.step < target:
+                metrics = self.train_step()
+                self.fire("on_step_end", step=self.step, metrics=metrics)
+                if self._eval_due(self.step):
+                    self.fire("on_eval", step=self.step, metrics=self.evaluate())
+                if self.snapshot_schedule(self.step) or self.step == self.config.steps:
+                    self.fire("on_snapshot", step=self.step)
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
+            self.status = "complete" if self.step >= self.config.steps else "paused"
+        except KeyboardInterrupt:
+            self.status = "interrupted"
+            log.warning("training interrupted at step %d; keeping what was recorded", self.step)
+        except TrainingDiverged:
+            self.status = "diverged"
+            raise
+        finally:
+            bar.close()
+            if self.status != "paused":
+                self.fire("on_train_end", status=self.status)
+        return self.status
+
+
+@dataclass
+class Run:
+    """What :func:`train` returns: the trained model, its trace, the task and the trainer."""
+
+    model: TinyTransformer
+    trace: Trace
+    task: tasks_module.Task
+    trainer: Trainer
+
+    @property
+    def status(self) -> str:
+        return self.trainer.status
+
+    def save(self, directory: str | Path) -> dict[str, Path]:
+        """Write ``trace.npz`` (+ ``trace.json``) and ``model.safetensors`` into ``directory``."""
+        from .weights import save_weights
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        trace_path = self.trace.save(directory / "trace.npz")
+        weights_path = save_weights(self.model, directory / "model.safetensors")
+        return {"trace": trace_path, "weights": weights_path}
+
+
+def default_model_config(task: tasks_module.Task, seed: int = 0, **overrides: Any) -> ModelConfig:
+    """The default model for ``task``: its vocabulary and context, 2 layers x 4 heads."""
+    context = max(task.context_length, task.source_length or 0)
+    fields: dict[str, Any] = {
+        "vocab_size": task.vocab_size,
+        "context_length": context,
+        "kind": task.kind,
+        "seed": seed,
+    }
+    fields.update(overrides)
+    return ModelConfig(**fields)
+
+
+def train(
+    task: str | tasks_module.Task,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    *,
+    callbacks: Iterable[Any] = (),
+    schedule: Callable[[int], bool] | None = None,
+    recorder: Recorder | None = None,
+    progress: bool = False,
+) -> Run:
+    """Train a TinyTransformer on ``task`` while a Recorder writes its trace.
+
+    ``task`` is a name from ``explain.tasks.available()`` or a Task. Without ``model_config``
+    the model fits the task (:func:`default_model_config`, seeded by ``train_config.seed``).
+    Raises :class:`TrainingDiverged` (with ``.run``) when the loss stops being finite.
+    """
+    task = tasks_module.get(task) if isinstance(task, str) else task
+    train_config = train_config or TrainConfig()
+    model_config = model_config or default_model_config(task, seed=train_config.seed)
+    if model_config.vocab_size < task.vocab_size:
+        raise ValueError(
+            f"model_config.vocab_size={model_config.vocab_size} is smaller than task "
+            f"{task.name!r}'s vocabulary ({task.vocab_size} tokens)"
+        )
+    needed = max(task.context_length, task.source_length or 0)
+    if model_config.context_length < needed:
+        raise ValueError(
+            f"model_config.context_length={model_config.context_length} is shorter than task "
+            f"{task.name!r}'s sequences ({needed} tokens)"
+        )
+    if model_config.kind != task.kind:
+        model_config = replace(model_config, kind=task.kind)
+        log.info("task %r needs kind=%r; using it", task.name, task.kind)
+    device = resolve_device(train_config.device)
+    torch.manual_seed(train_config.seed)  # dropout
+    model = TinyTransformer(model_config, device=device)
+    recorder = recorder or Recorder()
+    trainer = Trainer(
+        model,
+        task,
+        train_config,
+        callbacks=[recorder, *callbacks],
+        snapshot_schedule=schedule or RecordSchedule(),
+        progress=progress,
+    )
+    run = Run(model=model, trace=recorder.trace, task=task, trainer=trainer)
+    try:
+        trainer.run()
+    except TrainingDiverged as err:
+        err.run = run
+        raise
+    return run
