@@ -100,43 +100,47 @@ class Recorder:
         unknown = [n for n in self.tracked_names if n not in named]
         if unknown:
             raise ValueError(f"unknown parameter(s) {unknown}; expected some of {self.param_names}")
-        self._tracked_index = [self.param_names.index(n) for n in self.tracked_names]
         self._moments = {
             "adam": ("exp_avg", "exp_avg_sq"),
             "adamw": ("exp_avg", "exp_avg_sq"),
             "momentum": ("momentum_buffer",),
             "sgd": (),
         }[trainer.config.optimizer]
-        self._grads: list[torch.Tensor] = []
-        self._updates: dict[str, torch.Tensor] = {}
+        self._tracked = [(n, self.param_names.index(n)) for n in self.tracked_names]
+        # Gradient and update of the tracked parameters at the latest step (zeros before any).
+        self._last_grads = {n: torch.zeros_like(named[n]) for n in self.tracked_names}
+        self._updates = {n: torch.zeros_like(named[n]) for n in self.tracked_names}
         self._before: list[torch.Tensor] = []
+        self._grad_names = [f"grad_norm/{p}" for p in self.param_names]
+        self._ratio_names = [f"update_ratio/{p}" for p in self.param_names]
         self._probe = task.probe()
         self._pattern_names = [n for n in model.hook_names() if n.endswith("hook_pattern")]
         self.trace.meta.update(self._meta(trainer))
 
     def on_before_optimizer_step(self, trainer: Trainer, step: int) -> None:
-        self._grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        self._grad_norms = torch.stack(torch._foreach_norm(self._grads))  # [n_params]
-        self._before = [p.detach().clone() for p in self.params]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        self._grad_norms = torch.stack(torch._foreach_norm(grads))  # [n_params]
+        for name, i in self._tracked:
+            self._last_grads[name].copy_(grads[i])
+        if not self._before:  # one buffer per parameter, reused every step
+            self._before = [torch.empty_like(p) for p in self.params]
+        torch._foreach_copy_(self._before, [p.detach() for p in self.params])
 
     def on_step_end(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
-        after = [p.detach() for p in self.params]
-        updates = torch._foreach_sub(after, self._before)  # what the optimizer applied
-        update_norms = torch.stack(torch._foreach_norm(updates))
         weight_norms = torch.stack(torch._foreach_norm(self._before)).clamp_min(1e-12)
+        # In place: the buffers now hold what the optimizer applied, after - before.
+        torch._foreach_neg_(self._before)
+        torch._foreach_add_(self._before, [p.detach() for p in self.params])
+        update_norms = torch.stack(torch._foreach_norm(self._before))
         # One device-to-host copy for every per-parameter number of this step.
         values = torch.cat([self._grad_norms, update_norms / weight_norms]).tolist()
         n = len(self.params)
         scalars = dict(metrics)
-        scalars.update(zip((f"grad_norm/{p}" for p in self.param_names), values[:n], strict=True))
-        scalars.update(
-            zip((f"update_ratio/{p}" for p in self.param_names), values[n:], strict=True)
-        )
+        scalars.update(zip(self._grad_names, values[:n], strict=True))
+        scalars.update(zip(self._ratio_names, values[n:], strict=True))
         self.trace.log_scalars(step, scalars)
-        tracked = list(zip(self.tracked_names, self._tracked_index, strict=True))
-        self._updates = {name: updates[i] for name, i in tracked}
-        self._last_grads = {name: self._grads[i].detach().clone() for name, i in tracked}
-        self._before = []
+        for name, i in self._tracked:
+            self._updates[name].copy_(self._before[i])
 
     def on_eval(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
         self.trace.log_scalars(step, metrics)
@@ -166,11 +170,15 @@ class Recorder:
         model = trainer.model
         was_training = model.training
         model.eval()
-        with torch.no_grad():
-            probe = to_torch(self._probe, model.device, trainer.task)
-            logits, cache = model.run_with_cache(**model_inputs(probe), names=self._pattern_names)
+        patterns: dict[str, torch.Tensor] = {}
+
+        def keep(x: torch.Tensor, hook: Any) -> None:
+            patterns[hook.name] = x[0]  # [head, q_pos, k_pos] of the one probe sequence
+
+        with torch.inference_mode(), model.hooks(fwd=[(n, keep) for n in self._pattern_names]):
+            logits = model(**model_inputs(to_torch(self._probe, model.device, trainer.task)))
         model.train(was_training)
-        tensors = {name: _numpy(cache[name][0]) for name in self._pattern_names}
+        tensors = {name: _numpy(patterns[name]) for name in self._pattern_names}
         tensors["hook_logits"] = _numpy(logits[0])  # [pos, vocab]
         stacks = [""] if model.config.kind == "decoder" else ["encoder.", "decoder."]
         for stack in stacks:
@@ -179,15 +187,17 @@ class Recorder:
         table = model.positional_table()
         if table is not None:
             tensors["positional"] = _numpy(table)  # [pos, d_model], or [pos, d_head] for rope
-        named = dict(model.named_parameters())
-        for name in self.tracked_names:
-            param = named[name]
-            zeros = torch.zeros_like(param)
-            tensors[f"grad/{name}"] = _numpy(getattr(self, "_last_grads", {}).get(name, zeros))
-            tensors[f"update/{name}"] = _numpy(self._updates.get(name, zeros))
-            state = trainer.optimizer.state.get(param, {})
+        for name, i in self._tracked:
+            tensors[f"grad/{name}"] = _numpy(self._last_grads[name])
+            tensors[f"update/{name}"] = _numpy(self._updates[name])
+            state = trainer.optimizer.state.get(self.params[i], {})
             for moment in self._moments:
-                tensors[f"{moment}/{name}"] = _numpy(state.get(moment, zeros))
+                value = state.get(moment)
+                tensors[f"{moment}/{name}"] = (
+                    _numpy(value)
+                    if value is not None
+                    else np.zeros(self.params[i].shape, np.float32)
+                )
         return tensors
 
     def _dims(self, tensors: dict[str, np.ndarray]) -> dict[str, list[str]]:

@@ -16,20 +16,20 @@ appends: every read property copies or slices its arrays under one lock.
 from __future__ import annotations
 
 import copy
-import errno
 import json
 import logging
 import operator
 import os
 import pathlib
 import re
-import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
+
+from ._files import atomic_write
 
 __all__ = ["FORMAT_VERSION", "Snapshot", "Trace", "TraceError", "load_trace"]
 
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _FORMAT = "explain-trace"
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with entries, an empty zip
 _ATTENTION_NAME = re.compile(r"^(?:(encoder|decoder)\.)?blocks\.(\d+)\.(\w+)\.hook_pattern$")
 
 
@@ -418,8 +417,8 @@ class Trace:
         arrays.update({f"scalar/{name}": values for name, values in scalars.items()})
         arrays.update({f"tensor/{name}": array for name, array in tensors.items()})
         arrays["meta.json"] = np.frombuffer(meta_text.encode("utf-8"), np.uint8)
-        _atomic_write(path, lambda file: np.savez(file, **arrays))
-        _atomic_write(path.with_suffix(".json"), lambda file: file.write(meta_text.encode()))
+        atomic_write(path, lambda file: np.savez(file, **arrays), what="trace")
+        atomic_write(path.with_suffix(".json"), lambda f: f.write(meta_text.encode()), what="trace")
         return path
 
 
@@ -442,89 +441,4 @@ def _npz_path(path: str | os.PathLike) -> pathlib.Path:
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def _atomic_write(path: pathlib.Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temp file in the same directory, then rename over `path`."""
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise type(error)(error.errno, f"cannot save trace: {error.strerror}", str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        pathlib.Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def load_trace(path: str | os.PathLike) -> Trace:
-    """Read a trace written by `Trace.save`; never unpickles or executes anything from the file.
-
-    >>> import tempfile, pathlib
-    >>> path = Trace({"seed": 1}).save(pathlib.Path(tempfile.mkdtemp()) / "run.npz")
-    >>> load_trace(path).meta["seed"]
-    1
-    """
-    path = pathlib.Path(path)
-    if not path.exists() and path.suffix != ".npz" and _npz_path(path).exists():
-        path = _npz_path(path)
-    if not path.is_file():
-        raise FileNotFoundError(errno.ENOENT, "no trace file at this path", str(path))
-    with open(path, "rb") as file:
-        if file.read(4) not in _ZIP_MAGIC:
-            raise TraceError(f"{path} is not a trace: expected an .npz (zip) archive")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-        odd = [key for key, array in arrays.items() if not isinstance(array, np.ndarray)]
-    except ValueError as error:
-        if "pickle" in str(error):
-            raise TraceError(f"{path} contains pickled objects; refusing to load") from None
-        raise TraceError(f"{path} is corrupted or truncated: {error}") from None
-    except Exception as error:  # BadZipFile, EOFError, OSError, zlib.error, ...
-        raise TraceError(
-            f"{path} is corrupted or truncated ({type(error).__name__}: {error})"
-        ) from None
-    if odd:  # np.load hands back raw bytes for zip members that are not .npy files
-        raise TraceError(f"{path}: entries {odd} are not .npy arrays; expected only arrays")
-    if "meta.json" not in arrays:
-        raise TraceError(f"{path} has no 'meta.json' entry; expected a trace saved by explain")
-    try:
-        meta = json.loads(arrays.pop("meta.json").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise TraceError(f"{path}: 'meta.json' is not valid UTF-8 JSON ({error})") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise TraceError(f"{path} has format {found!r}; expected {_FORMAT!r}")
-    version = meta.pop("format_version", None)
-    meta.pop("format")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise TraceError(f"{path} has format_version {version!r}; expected an integer")
-    if version > FORMAT_VERSION:
-        raise TraceError(
-            f"{path} has format_version {version}; this library reads up to {FORMAT_VERSION}. "
-            "Upgrade explain to load it."
-        )
-    for key in ("steps", "snapshot_steps"):
-        if key not in arrays:
-            raise TraceError(f"{path} has no {key!r} entry; expected one in every trace")
-    scalars, tensors = {}, {}
-    for key, array in arrays.items():
-        kind, _, name = key.partition("/")
-        if kind == "scalar" and name:
-            scalars[name] = array
-        elif kind == "tensor" and name:
-            tensors[name] = array
-        elif key not in ("steps", "snapshot_steps"):
-            log.warning("%s: ignoring unknown entry %r", path, key)
-    try:
-        return Trace.from_arrays(meta, arrays["steps"], scalars, arrays["snapshot_steps"], tensors)
-    except ValueError as error:
-        raise TraceError(f"{path}: {error}") from None
+from ._trace_load import load_trace  # noqa: E402  (it needs Trace, defined above)

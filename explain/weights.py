@@ -10,14 +10,13 @@ True
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from ._files import atomic_write
 from .config import ModelConfig
 from .model import TinyTransformer
 
@@ -27,14 +26,8 @@ def save_weights(model: TinyTransformer, path: str | Path) -> Path:
     path = Path(path)
     tensors = {name: p.detach().cpu().contiguous() for name, p in model.state_dict().items()}
     meta = {"format": "explain-weights", "model_config": json.dumps(model.config.to_dict())}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # safetensors writes a whole buffer; atomic_write puts it in place only once complete.
+    atomic_write(path, lambda f: f.write(save(tensors, metadata=meta)), what="weights")
     return path
 
 
