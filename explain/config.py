@@ -11,6 +11,8 @@ trace can carry them as JSON::
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -39,10 +41,27 @@ class _DictMixin:
         return cls(**data)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _positive(owner: str, **values: int | float) -> None:
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if not _is_number(value) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"{owner}.{name} must be a positive number; got {value!r}")
+
+
+def _integers(owner: str, obj: object, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{owner}.{name} must be an int; got {value!r}")
+
+
+def _in_range(owner: str, name: str, value: object, low: float, high: float, rule: str) -> None:
+    """``low <= value < high`` (``rule`` says it in words for the error)."""
+    if not _is_number(value) or not low <= value < high:
+        raise ValueError(f"{owner}.{name} must be {rule}; got {value!r}")
 
 
 def _one_of(owner: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -75,9 +94,17 @@ class ModelConfig(_DictMixin):
             d_mlp=self.d_mlp,
             context_length=self.context_length,
         )
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "context_length"):
-            if not isinstance(getattr(self, name), int):
-                raise ValueError(f"ModelConfig.{name} must be an int; got {getattr(self, name)!r}")
+        _integers(
+            "ModelConfig",
+            self,
+            "vocab_size",
+            "d_model",
+            "n_layers",
+            "n_heads",
+            "d_mlp",
+            "context_length",
+            "seed",
+        )
         if self.d_model % self.n_heads:
             nearest = self.n_heads * max(1, self.d_model // self.n_heads)
             raise ValueError(
@@ -90,8 +117,7 @@ class ModelConfig(_DictMixin):
             raise ValueError(
                 f"ModelConfig.positional='rope' needs an even d_head; got d_head={self.d_head}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"ModelConfig.dropout must be in [0, 1); got {self.dropout!r}")
+        _in_range("ModelConfig", "dropout", self.dropout, 0.0, 1.0, "a number in [0, 1)")
 
     @property
     def d_head(self) -> int:
@@ -128,19 +154,34 @@ class TrainConfig(_DictMixin):
             eval_every=self.eval_every,
             eval_batches=self.eval_batches,
         )
+        _integers(
+            "TrainConfig",
+            self,
+            "steps",
+            "batch_size",
+            "seed",
+            "warmup_steps",
+            "eval_every",
+            "eval_batches",
+        )
         _one_of("TrainConfig", "optimizer", self.optimizer, OPTIMIZERS)
         _one_of("TrainConfig", "schedule", self.schedule, SCHEDULES)
         if self.warmup_steps < 0:
             raise ValueError(f"TrainConfig.warmup_steps must be >= 0; got {self.warmup_steps}")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise ValueError(
-                f"TrainConfig.grad_clip must be positive or None; got {self.grad_clip}"
-            )
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+        if self.grad_clip is not None:
+            _positive("TrainConfig", grad_clip=self.grad_clip)
+        if (
+            not isinstance(self.betas, tuple | list)
+            or len(self.betas) != 2
+            or not all(_is_number(b) and 0.0 <= b < 1.0 for b in self.betas)
+        ):
             raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1); got {self.betas!r}")
-        if not 0.0 <= self.min_lr_ratio <= 1.0:
-            raise ValueError(f"TrainConfig.min_lr_ratio must be in [0, 1]; got {self.min_lr_ratio}")
-        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
+        _in_range("TrainConfig", "momentum", self.momentum, 0.0, 1.0, "a number in [0, 1)")
+        _in_range("TrainConfig", "weight_decay", self.weight_decay, 0.0, math.inf, ">= 0")
+        _in_range("TrainConfig", "min_lr_ratio", self.min_lr_ratio, 0.0, 1.0 + 1e-12, "in [0, 1]")
+        if not isinstance(self.device, str) or not re.fullmatch(
+            r"cpu|cuda|auto|cuda:\d+", self.device
+        ):
             raise ValueError(
                 f"TrainConfig.device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {self.device!r}"
             )

@@ -121,13 +121,15 @@ class HookedModule(nn.Module):
     def run_with_cache(
         self,
         *args: Any,
-        names: Sequence[str] | Callable[[str], bool] | None = None,
+        names: str | Sequence[str] | Callable[[str], bool] | None = None,
         **kwargs: Any,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Run forward and return ``(logits, cache)`` with the hooked tensors, detached.
 
-        ``names`` selects hook points: a list of names, a predicate, or None for all of them.
+        ``names`` selects hook points: a name, a list of names, a predicate, or None for all.
         """
+        if isinstance(names, str):
+            names = [names]
         if names is None:
             selected: list[str] = self.hook_names()
         elif callable(names):

@@ -264,6 +264,15 @@ class TinyTransformer(HookedModule):
         return self.unembed.weight.device
 
     def _check(self, tokens: torch.Tensor, what: str) -> None:
+        if (
+            not isinstance(tokens, torch.Tensor)
+            or tokens.is_floating_point()
+            or tokens.is_complex()
+        ):
+            got = tokens.dtype if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+            raise ValueError(f"{what} must be a tensor of integer token ids; got {got}")
+        if tokens.dtype == torch.bool:
+            raise ValueError(f"{what} must hold integer token ids; got a bool tensor")
         if tokens.dim() != 2:
             raise ValueError(f"{what} must have shape [batch, pos]; got {tuple(tokens.shape)}")
         if tokens.shape[1] > self.config.context_length:
@@ -276,6 +285,19 @@ class TinyTransformer(HookedModule):
                 f"{what} holds ids in [{int(tokens.min())}, {int(tokens.max())}]; "
                 f"expected ids in [0, {self.config.vocab_size - 1}]"
             )
+
+    @staticmethod
+    def _check_source_mask(source: torch.Tensor, mask: torch.Tensor) -> None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise ValueError(f"source_mask must be a bool tensor (True = real token); got {got}")
+        if mask.shape != source.shape:
+            raise ValueError(
+                f"source_mask must have the shape of source {tuple(source.shape)}; "
+                f"got {tuple(mask.shape)}"
+            )
+        if not mask.any(dim=1).all():
+            raise ValueError("every row of source_mask needs at least one True (a real token)")
 
     def forward(
         self,
@@ -291,6 +313,8 @@ class TinyTransformer(HookedModule):
             if source is None:
                 raise ValueError("an encoder-decoder model needs source=[batch, src_pos] tokens")
             self._check(source, "source")
+            if source_mask is not None:
+                self._check_source_mask(source, source_mask)
             memory = self.encoder(source, rope, self_mask=source_mask)  # (B, S, d)
         elif source is not None:
             raise ValueError("a decoder-only model takes no source; use kind='encoder-decoder'")

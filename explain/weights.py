@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save
 
 from ._files import atomic_write
 from .config import ModelConfig
-from .model import TinyTransformer
+from .model import TinyTransformer, resolve_device
 
 
 def save_weights(model: TinyTransformer, path: str | Path) -> Path:
@@ -43,10 +43,10 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> TinyTr
         meta = header.get("__metadata__", {})
         config = ModelConfig.from_dict(json.loads(meta["model_config"]))
         state = load_file(path)
-    except (SafetensorError, KeyError, ValueError, OSError) as err:
+        model = TinyTransformer(config)
+        model.load_state_dict(state)  # RuntimeError when tensors do not fit the config
+    except (SafetensorError, KeyError, ValueError, OSError, RuntimeError) as err:
         raise ValueError(
             f"{path} is not an explain weights file (safetensors with a model_config): {err}"
         ) from err
-    model = TinyTransformer(config)
-    model.load_state_dict(state)
-    return model.to(device)
+    return model.to(resolve_device(device))

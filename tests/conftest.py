@@ -1,0 +1,34 @@
+"""Small shared fixtures for the model-side tests (torch is imported lazily, on first use)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+# Small enough to build in milliseconds, big enough to have 2 heads and 2 layers.
+SMALL = dict(vocab_size=11, d_model=16, n_layers=2, n_heads=2, d_mlp=32, context_length=12)
+
+
+@pytest.fixture
+def make_model() -> Callable[..., Any]:
+    """``make_model(**overrides)`` -> an eval-mode TinyTransformer built from SMALL.
+
+    Its q/k/v weights are scaled up 10x: at initialisation attention is almost uniform, which
+    would let a test that mixes up two patterns pass by accident.
+    """
+    import torch
+
+    from explain.config import ModelConfig
+    from explain.model import TinyTransformer
+
+    def make(**overrides: Any) -> TinyTransformer:
+        model = TinyTransformer(ModelConfig(**{**SMALL, **overrides})).eval()
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name.rsplit(".", 2)[-2] in ("W_qkv", "W_q", "W_kv"):
+                    param.mul_(10.0)
+        return model
+
+    return make
