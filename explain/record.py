@@ -127,13 +127,18 @@ class Recorder:
         torch._foreach_copy_(self._before, [p.detach() for p in self.params])
 
     def on_step_end(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
-        weight_norms = torch.stack(torch._foreach_norm(self._before)).clamp_min(1e-12)
+        clip = trainer.config.grad_clip
+        if clip is not None:  # the gradients were read after clipping: undo its factor
+            self._grad_norms /= min(1.0, clip / (metrics["grad_norm"] + 1e-6))
+        weight_norms = torch.stack(torch._foreach_norm(self._before))
         # In place: the buffers now hold what the optimizer applied, after - before.
         torch._foreach_neg_(self._before)
         torch._foreach_add_(self._before, [p.detach() for p in self.params])
         update_norms = torch.stack(torch._foreach_norm(self._before))
         # One device-to-host copy for every per-parameter number of this step.
-        values = torch.cat([self._grad_norms, update_norms / weight_norms]).tolist()
+        # A weight that is all zeros (a fresh bias) has no ratio: NaN, "not logged".
+        ratios = torch.where(weight_norms > 0, update_norms / weight_norms, torch.nan)
+        values = torch.cat([self._grad_norms, ratios]).tolist()
         n = len(self.params)
         scalars = dict(metrics)
         scalars.update(zip(self._grad_names, values[:n], strict=True))
@@ -210,11 +215,8 @@ class Recorder:
             elif name.endswith("W_E"):
                 dims[name] = ["snapshot", "vocab", "d_model"]
             elif name == "positional":
-                dims[name] = [
-                    "snapshot",
-                    "pos",
-                    "d_head" if array.shape[1] != self._d_model else "d_model",
-                ]
+                width = "d_head" if self._positional == "rope" else "d_model"
+                dims[name] = ["snapshot", "pos", width]
             else:
                 dims[name] = ["snapshot", *(f"dim{i}" for i in range(array.ndim))]
         return dims
@@ -223,7 +225,7 @@ class Recorder:
         from . import __version__
 
         model, task = trainer.model, trainer.task
-        self._d_model = model.config.d_model
+        self._positional = model.config.positional
         probe = self._probe
         tok = task.tokenizer
         meta: dict[str, Any] = {

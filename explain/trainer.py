@@ -46,10 +46,14 @@ class TrainingDiverged(RuntimeError):
     """
 
     def __init__(self, step: int, last_finite_loss: float | None, what: str = "loss") -> None:
+        before = (
+            f"last finite loss was {last_finite_loss} (at step {step - 1})"
+            if last_finite_loss is not None
+            else "no update had finished before it"
+        )
         super().__init__(
-            f"training diverged at step {step}: the {what} is not finite; last finite loss "
-            f"was {last_finite_loss} (at step {step - 1}). The model keeps the weights of step "
-            f"{step - 1}; try a lower lr or grad_clip."
+            f"training diverged at step {step}: the {what} is not finite; {before}. The model "
+            f"keeps the weights of step {step - 1}; try a lower lr or grad_clip."
         )
         self.step, self.last_finite_loss = step, last_finite_loss
         self.run: Run | None = None
@@ -190,15 +194,18 @@ class Trainer:
 
         Can be called again to continue (a live view trains in short bursts this way).
         Ctrl-C stops cleanly with status "interrupted"; what was recorded stays consistent.
+        Any other error ends the run with status "failed" (or "diverged") and propagates.
         """
-        if not self._begun:
-            self._begun = True
-            self.fire("on_train_begin")
-            self.fire("on_eval", step=0, metrics=self.evaluate())
-            self.fire("on_snapshot", step=0)
+        if steps is not None and (not isinstance(steps, int) or steps < 0):
+            raise ValueError(f"steps must be a non-negative int or None; got {steps!r}")
         target = self.config.steps if steps is None else self.step + steps
-        bar = tqdm(total=target - self.step, disable=not self.progress, desc=self.task.name)
+        bar = tqdm(total=max(0, target - self.step), disable=not self.progress, desc=self.task.name)
         try:
+            if not self._begun:
+                self._begun = True
+                self.fire("on_train_begin")
+                self.fire("on_eval", step=0, metrics=self.evaluate())
+                self.fire("on_snapshot", step=0)
             while self.step < target:
                 metrics = self.train_step()
                 self.fire("on_step_end", step=self.step, metrics=metrics)
@@ -214,6 +221,9 @@ class Trainer:
             log.warning("training interrupted at step %d; keeping what was recorded", self.step)
         except TrainingDiverged:
             self.status = "diverged"
+            raise
+        except BaseException:
+            self.status = "failed"
             raise
         finally:
             bar.close()
