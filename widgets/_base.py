@@ -1,0 +1,335 @@
+"""What every view shares: a trace, a step control, plots, a theme, and input checks.
+
+A view reads a :class:`explain.trace.Trace` (recorded, loaded, or growing while a model
+trains). Its step is one of the trace's snapshot steps, held by a :class:`StepControl`; a
+dashboard hands one control to every view so they move together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets
+import numpy as np
+
+from explain.trace import Trace
+
+from ._plot import Plot, box, plotly_library
+from .theme import LIGHT, Theme
+
+log = logging.getLogger(__name__)
+
+
+# -- input checks ---------------------------------------------------------------------------
+def require_trace(trace: object) -> Trace:
+    """``trace`` if it is a Trace with at least one snapshot, else a ValueError saying why."""
+    if not isinstance(trace, Trace):
+        raise ValueError(
+            f"expected an explain Trace (explain.load_trace, explain.train(...).trace); "
+            f"got {type(trace).__name__}"
+        )
+    if len(trace) == 0:
+        raise ValueError("the trace is empty: expected at least one snapshot (step 0)")
+    return trace
+
+
+def require_tensor(trace: Trace, name: str, ndim: int, dims: str) -> np.ndarray:
+    """All snapshots of tensor ``name``, checked for rank and finiteness."""
+    tensors = trace.tensors
+    if name not in tensors:
+        raise ValueError(
+            f"the trace has no tensor {name!r} (expected {dims}); it has {sorted(tensors)}"
+        )
+    array = tensors[name]
+    if array.ndim != ndim:
+        raise ValueError(f"tensor {name!r} must have shape {dims}; got {array.shape}")
+    require_finite(name, array)
+    return array
+
+
+def require_finite(name: str, array: np.ndarray) -> None:
+    """ValueError naming ``name`` and the first bad index if ``array`` holds NaN or inf."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        where = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise ValueError(
+            f"{name} holds NaN or inf (first at index {where}); expected finite numbers"
+        )
+
+
+def _averaging(size: int, blocks: int) -> np.ndarray:
+    """[blocks, size] matrix whose row b averages block b of an even split of ``size``."""
+    edges = np.linspace(0, size, blocks + 1).round().astype(np.int64)
+    matrix = np.zeros((blocks, size), np.float32)
+    for block in range(blocks):
+        matrix[block, edges[block] : edges[block + 1]] = 1.0 / (edges[block + 1] - edges[block])
+    return matrix
+
+
+def downsample(matrix: np.ndarray, max_size: int) -> np.ndarray:
+    """Block-average the last two axes to at most ``max_size`` each: [..., q, k] -> [..., q', k'].
+
+    Blocks are as even as possible (sizes differ by at most one), so no row is dropped.
+    """
+    out = np.asarray(matrix, dtype=np.float32)
+    rows, cols = out.shape[-2:]
+    lead = out.shape[:-2]
+    scale = 1.0
+    if rows > max_size:
+        if rows % max_size == 0:  # sum blocks of whole rows: one pass over the data
+            out = out.reshape(*lead, max_size, rows // max_size, cols).sum(axis=-2)
+            scale /= rows // max_size
+        else:
+            out = _averaging(rows, max_size) @ out
+    if cols > max_size:
+        if cols % max_size == 0:
+            out = out.reshape(*lead, out.shape[-2], max_size, cols // max_size).sum(axis=-1)
+            scale /= cols // max_size
+        else:
+            out = out @ _averaging(cols, max_size).T
+    if scale != 1.0:
+        out = out * np.float32(scale)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def label_tokens(tokens: Sequence[str], max_ticks: int = 64) -> tuple[list[int], list[str]]:
+    """Tick positions and HTML-escaped token labels (every k-th one past ``max_ticks``)."""
+    import html
+
+    every = max(1, int(np.ceil(len(tokens) / max_ticks)))
+    positions = list(range(0, len(tokens), every))
+    return positions, [html.escape(str(tokens[i])) for i in positions]
+
+
+# -- the shared step -------------------------------------------------------------------------
+class StepControl:
+    """Play/pause, previous/next and a slider over the trace's snapshot steps.
+
+    ``value`` is the current step; ``observe(callback)`` calls ``callback(step)`` on changes.
+    Setting a step that has no snapshot raises ValueError; ``go_to(step)`` moves to the nearest
+    snapshot instead (what a click on a loss curve does). ``interval_ms`` paces the play button:
+    at the default 150 ms it makes at most ~7 updates a second.
+    """
+
+    def __init__(self, steps: Sequence[int], value: int | None = None, interval_ms: int = 150):
+        steps = [int(s) for s in steps]
+        if not steps:
+            raise ValueError("a step control needs at least one snapshot step; the trace has none")
+        self._steps = steps
+        self._callbacks: list[Callable[[int], None]] = []
+        self._busy = False
+        self.slider = ipywidgets.SelectionSlider(
+            options=[(str(s), s) for s in steps],
+            value=steps[-1] if value is None else self._checked(value),
+            description="step",
+            continuous_update=False,
+            layout=ipywidgets.Layout(width="420px"),
+        )
+        self.slider.add_class("explain-step-slider")
+        self.play = ipywidgets.Play(
+            value=self.slider.index,
+            min=0,
+            max=max(0, len(steps) - 1),
+            interval=max(100, int(interval_ms)),  # throttle: at most 10 updates a second
+            show_repeat=False,
+        )
+        self.play.add_class("explain-play")
+        self.previous = ipywidgets.Button(icon="step-backward", tooltip="previous snapshot")
+        self.next = ipywidgets.Button(icon="step-forward", tooltip="next snapshot")
+        for button, name in ((self.previous, "prev"), (self.next, "next")):
+            button.layout.width = "40px"
+            button.add_class(f"explain-step-{name}")
+        self.previous.on_click(lambda _: self.move(-1))
+        self.next.on_click(lambda _: self.move(1))
+        self.play.observe(self._on_play, names="value")
+        self.slider.observe(self._on_slider, names="value")
+        self.widget = ipywidgets.HBox([self.play, self.previous, self.next, self.slider])
+        self.widget.add_class("explain-step-control")
+
+    @property
+    def steps(self) -> list[int]:
+        return list(self._steps)
+
+    @property
+    def value(self) -> int:
+        return int(self.slider.value)
+
+    @value.setter
+    def value(self, step: int) -> None:
+        self.slider.value = self._checked(step)
+
+    def _checked(self, step: object) -> int:
+        if isinstance(step, bool) or not isinstance(step, int | np.integer):
+            raise ValueError(f"step must be an integer snapshot step; got {step!r}")
+        step = int(step)
+        if step not in self._steps:
+            shown = (
+                self._steps
+                if len(self._steps) <= 8
+                else [*self._steps[:4], "...", *self._steps[-3:]]
+            )
+            raise ValueError(
+                f"step {step} has no snapshot; expected one of the snapshot steps {shown}"
+            )
+        return step
+
+    def nearest(self, step: float) -> int:
+        """The snapshot step nearest ``step`` (ValueError outside the recorded range)."""
+        if not np.isfinite(step) or not self._steps[0] - 0.5 <= step <= self._steps[-1] + 0.5:
+            raise ValueError(
+                f"step {step} is outside the recorded snapshots [{self._steps[0]}, "
+                f"{self._steps[-1]}]"
+            )
+        steps = np.asarray(self._steps)
+        return int(steps[int(np.argmin(np.abs(steps - step)))])
+
+    def go_to(self, step: float) -> int:
+        """Move to the snapshot nearest ``step``; returns the step moved to."""
+        self.value = self.nearest(step)
+        return self.value
+
+    def move(self, by: int) -> None:
+        """Step ``by`` snapshots forward (negative: back), stopping at the ends."""
+        index = int(np.clip(self.slider.index + by, 0, len(self._steps) - 1))
+        self.slider.index = index
+
+    def observe(self, callback: Callable[[int], None]) -> None:
+        self._callbacks.append(callback)
+
+    def set_steps(self, steps: Sequence[int], follow: bool = False) -> None:
+        """New snapshot steps (a live trace grew); keeps the step, or moves to the last one."""
+        steps = [int(s) for s in steps]
+        if not steps:
+            raise ValueError("a step control needs at least one snapshot step")
+        if steps == self._steps:
+            if follow and self.value != steps[-1]:
+                self.value = steps[-1]
+            return
+        old = self.value
+        target = steps[-1] if follow or old not in steps else old
+        self._busy = True  # replacing options fires intermediate changes: report one at the end
+        try:
+            self._steps = steps
+            self.slider.options = [(str(s), s) for s in steps]
+            self.slider.value = target
+            self.play.max = max(0, len(steps) - 1)
+            self.play.value = self.slider.index
+        finally:
+            self._busy = False
+        if target != old:
+            self._notify(target)
+
+    def _on_play(self, change: dict) -> None:
+        if not self._busy and 0 <= change["new"] < len(self._steps):
+            self.slider.index = int(change["new"])
+
+    def _on_slider(self, change: dict) -> None:
+        if self._busy or change["new"] is None:
+            return
+        self._busy = True
+        try:
+            self.play.value = self.slider.index
+        finally:
+            self._busy = False
+        self._notify(int(change["new"]))
+
+    def _notify(self, step: int) -> None:
+        for callback in self._callbacks:
+            callback(step)
+
+
+# -- the view base ---------------------------------------------------------------------------
+class View:
+    """Base of every view: ``trace``, ``step``, ``widget`` (the ipywidgets root to display).
+
+    ``display(view)`` shows ``view.widget``. Subclasses build their plots once in ``__init__``,
+    then update them in place from ``_update()`` when the step (or a selector) changes.
+    """
+
+    css_class = "explain-view"
+    trace_optional = False
+
+    def __init__(
+        self,
+        trace: Trace | None,
+        *,
+        step: int | None = None,
+        step_control: StepControl | None = None,
+        theme: Theme = LIGHT,
+    ) -> None:
+        # Only views that can show a formula without data (PositionalView) accept trace=None.
+        self.trace = require_trace(trace) if trace is not None or not self.trace_optional else None
+        if not isinstance(theme, Theme):
+            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
+        self.theme = theme
+        self.plots: list[Plot] = []
+        self._owns_control = step_control is None and self.trace is not None
+        if self.trace is not None and step_control is None:
+            step_control = StepControl(self.trace.snapshot_steps.tolist(), value=step)
+        elif step_control is not None and step is not None:
+            step_control.value = step
+        self.step_control = step_control
+        if step_control is not None:
+            step_control.observe(self._on_step)
+        self.widget: ipywidgets.Box = ipywidgets.VBox()
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        """The snapshot step shown; setting one that has no snapshot raises ValueError."""
+        return self._control().value
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self._control().value = value
+
+    def _control(self) -> StepControl:
+        if self.step_control is None:
+            raise ValueError(f"this {type(self).__name__} shows no trace, so it has no step")
+        return self.step_control
+
+    def refresh(self, follow: bool = False) -> None:
+        """Re-read the trace (it grew while training); ``follow`` moves to the newest step."""
+        if self._owns_control and self.step_control is not None and self.trace is not None:
+            self.step_control.set_steps(self.trace.snapshot_steps.tolist(), follow=follow)
+        self._reload()
+        self._update()
+
+    def set_theme(self, theme: Theme) -> None:
+        """Apply ``theme`` (fonts, colour scales, background) to every figure of the view."""
+        if not isinstance(theme, Theme):
+            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
+        self.theme = theme
+        for plot in self.plots:
+            with plot.batch_update():
+                theme.apply(plot.figure)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- for subclasses ------------------------------------------------------------------------
+    def _plot(self, figure: Any, *classes: str) -> Plot:
+        self.theme.apply(figure)
+        plot = Plot(figure, classes)
+        self.plots.append(plot)
+        return plot
+
+    def _root(self, children: Sequence[ipywidgets.Widget], *classes: str) -> ipywidgets.Box:
+        """The view's root box: its own step control (if it owns one), children, plotly.js."""
+        head = [self.step_control.widget] if self._owns_control else []
+        root = box([*head, *children, plotly_library()])
+        for name in (self.css_class, *classes):
+            root.add_class(name)
+        return root
+
+    def _on_step(self, step: int) -> None:
+        self._update()
+
+    def _reload(self) -> None:
+        """Re-read arrays from the trace (after it grew)."""
+
+    def _update(self) -> None:
+        """Show the current step and selection (in place, inside batch_update)."""
+        raise NotImplementedError

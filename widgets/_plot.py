@@ -1,0 +1,297 @@
+"""A plotly figure shown through a small anywidget whose whole state is always in sync.
+
+Why not ``plotly.graph_objects.FigureWidget``: it sends later changes as one-off ``restyle``
+messages and keeps the figure's synced state (``_widget_data``) at what it was when it was built.
+Anything rendered from state rather than from messages (Voila, which runs the notebook before the
+page connects; saved widget state; a view opened after the change) then shows the first frame.
+Each FigureWidget also carries its own ~5 MB JavaScript bundle.
+
+Here a :class:`Plot` pairs a plain ``go.Figure`` (the Python-side model that views update inside
+``figure.batch_update()`` and that tests read) with a :class:`PlotWidget` whose synced traits
+``data`` and ``layout`` are the full figure after every update, arrays travelling as binary
+buffers. The browser redraws with ``Plotly.react`` on any change. plotly.js itself comes from the
+installed plotly package (no CDN), loaded once per page by the :func:`plotly_library` widget.
+
+DOM hooks (for browser tests): the widget's element has the classes given to :class:`Plot` plus
+``explain-plot``; after each draw it carries ``data-revision`` (the Python ``revision``) and its
+child ``div.js-plotly-plot`` holds plotly's ``data``/``layout``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import logging
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anywidget
+import ipywidgets
+import numpy as np
+import plotly.graph_objects as go
+import traitlets
+
+log = logging.getLogger(__name__)
+
+_PLOT_ESM = r"""
+function waitForPlotly(timeoutMs = 60000) {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    (function poll() {
+      if (globalThis.__explainPlotly) return resolve(globalThis.__explainPlotly);
+      if (Date.now() - start > timeoutMs) return reject(new Error("explain: plotly.js not loaded"));
+      setTimeout(poll, 25);
+    })();
+  });
+}
+const TYPED = {float32: Float32Array, float64: Float64Array, int8: Int8Array, int16: Int16Array,
+  int32: Int32Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array};
+function decode(value) {
+  if (Array.isArray(value)) return value.map(decode);
+  if (value === null || typeof value !== "object") return value;
+  if (value.__ndarray__) {
+    const view = value.buffer;  // DataView (binary buffer) from the widget manager
+    const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+    const flat = new TYPED[value.dtype](bytes);
+    if (value.shape.length === 1) return flat;
+    const [rows, cols] = value.shape;
+    const out = new Array(rows);  // 2-D: an array of row views, as plotly takes for z
+    for (let i = 0; i < rows; i++) out[i] = flat.subarray(i * cols, (i + 1) * cols);
+    return out;
+  }
+  const out = {};
+  for (const key of Object.keys(value)) out[key] = decode(value[key]);
+  return out;
+}
+function withHoverLabels(trace) {
+  // meta.hover_rows / meta.hover_cols: one label per row / column; plotly reads them per
+  // point from customdata, which is built here so Python sends O(n) labels, not O(n^2).
+  const meta = trace.meta;
+  if (!meta || !meta.hover_rows || !meta.hover_cols) return trace;
+  const rows = meta.hover_rows, cols = meta.hover_cols;
+  trace.customdata = rows.map((r) => cols.map((c) => [r, c]));
+  return trace;
+}
+function render({ model, el }) {
+  el.classList.add("explain-plot");
+  const div = document.createElement("div");
+  el.appendChild(div);
+  let Plotly = null, pending = false, alive = true;
+  const draw = () => {
+    pending = false;
+    if (!alive || !Plotly) return;
+    const data = decode(model.get("fig_data")).map(withHoverLabels);
+    const layout = decode(model.get("fig_layout"));
+    const revision = model.get("revision");
+    Plotly.react(div, data, layout, model.get("fig_config")).then(() => {
+      el.dataset.revision = String(revision);
+    });
+  };
+  const schedule = () => {  // coalesce data+layout changes into one draw per frame
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(draw);
+  };
+  model.on("change:fig_data", schedule);
+  model.on("change:fig_layout", schedule);
+  model.on("change:revision", schedule);
+  waitForPlotly().then((lib) => {
+    Plotly = lib;
+    draw();
+    div.on("plotly_click", (event) => {
+      const points = event.points.map((p) => ({
+        curve: p.curveNumber, x: p.x, y: p.y,
+        index: Array.isArray(p.pointIndex) ? p.pointIndex : (p.pointIndex ?? p.pointNumber),
+      }));
+      model.send({ event: "click", points });
+    });
+  }).catch((error) => { el.textContent = String(error); });
+  return () => {
+    alive = false;
+    model.off("change:fig_data", schedule);
+    model.off("change:fig_layout", schedule);
+    model.off("change:revision", schedule);
+    if (Plotly) Plotly.purge(div);
+  };
+}
+export default { render };
+"""
+
+
+def _library_esm() -> str:
+    source = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    code = source.read_text(encoding="utf-8")
+    # plotly.min.js is a UMD bundle that ends with `window.Plotly = Plotly`. Keep whatever Plotly
+    # the page already had (another extension's) and publish ours under a private name.
+    return (
+        "const __previousPlotly = globalThis.Plotly;\n"
+        + code
+        + "\n;globalThis.__explainPlotly = globalThis.__explainPlotly || globalThis.Plotly;\n"
+        "if (__previousPlotly !== undefined) globalThis.Plotly = __previousPlotly;\n"
+        "export default { render({ el }) { el.style.display = 'none'; } };\n"
+    )
+
+
+class PlotlyLibrary(anywidget.AnyWidget):
+    """Invisible widget whose module is the installed plotly.min.js; loads it once per page."""
+
+    _esm = traitlets.Unicode("").tag(sync=True)
+
+
+_LIBRARY: PlotlyLibrary | None = None
+
+
+def plotly_library() -> PlotlyLibrary:
+    """The one library widget of this kernel (each view's root box holds it, hidden)."""
+    global _LIBRARY
+    if _LIBRARY is None:
+        _LIBRARY = PlotlyLibrary(_esm=_library_esm())
+        _LIBRARY.layout.display = "none"
+    return _LIBRARY
+
+
+class PlotWidget(anywidget.AnyWidget):
+    """Synced figure state: ``fig_data`` (traces), ``fig_layout``, ``fig_config``, ``revision``."""
+
+    _esm = _PLOT_ESM
+    # Not "layout": that name is the ipywidgets Layout (size, display) of every DOMWidget.
+    fig_data = traitlets.List().tag(sync=True)
+    fig_layout = traitlets.Dict().tag(sync=True)
+    fig_config = traitlets.Dict({"displaylogo": False, "responsive": False}).tag(sync=True)
+    revision = traitlets.Int(0).tag(sync=True)
+
+
+@dataclass(frozen=True)
+class ClickPoint:
+    """One clicked point as the browser reports it (heatmaps: x and y are column/row coords)."""
+
+    curve: int  # trace index in the figure
+    x: Any
+    y: Any
+    index: Any  # point index (int), or [row, col] for heatmaps
+
+
+def encode(value: Any) -> Any:
+    """Figure JSON for the widget: numeric arrays as binary buffers, NaN floats as null."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "fiub" and value.ndim in (1, 2):
+            array = value
+            if array.dtype.kind == "b":
+                array = array.astype(np.uint8)
+            elif array.dtype in (np.int64, np.uint64):
+                array = array.astype(np.int32 if array.dtype == np.int64 else np.uint32)
+            elif array.dtype == np.float16:
+                array = array.astype(np.float32)
+            array = np.ascontiguousarray(array)
+            return {
+                "__ndarray__": True,
+                "dtype": str(array.dtype),
+                "shape": list(array.shape),
+                "buffer": memoryview(array),
+            }
+        return encode(value.tolist())
+    if isinstance(value, dict):
+        return {key: encode(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        if all(type(item) is str for item in value):  # labels: the common long list
+            return list(value)
+        return [encode(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _props(obj: Any) -> dict:
+    """The JSON-like properties of a plotly object, without ``to_plotly_json``'s deep copy.
+
+    ``encode`` builds a new structure from it and plotly replaces (never mutates) the arrays it
+    holds, so reading them directly is safe and saves a copy of every array per update.
+    """
+    props = getattr(obj, "_props", None)
+    return props if isinstance(props, dict) else obj.to_plotly_json()
+
+
+class Plot:
+    """A ``go.Figure`` (``.figure``) shown by a :class:`PlotWidget` (``.widget``).
+
+    Update it as ``with plot.batch_update(): plot.figure.data[0].z = ...``; on exit the full state
+    is synced once. ``on_click(callback)`` registers ``callback(points: list[ClickPoint])``.
+    """
+
+    def __init__(self, figure: go.Figure, classes: Sequence[str] = ()) -> None:
+        self.figure = figure
+        self.widget = PlotWidget()
+        for name in classes:
+            self.widget.add_class(name)
+        self._click_callbacks: list[Callable[[list[ClickPoint]], None]] = []
+        self.widget.on_msg(self._handle_message)
+        self._depth = 0
+        self.push()
+
+    @contextlib.contextmanager
+    def batch_update(self, data: bool = True) -> Iterator[go.Figure]:
+        """Change the figure inside; the browser gets one consistent update at the end.
+
+        ``data=False`` promises that only the layout changed, so traces are not re-sent.
+        """
+        self._depth += 1
+        try:
+            with self.figure.batch_update():
+                yield self.figure
+        finally:
+            self._depth -= 1
+        if self._depth == 0:
+            self.push(data=data)
+
+    def push(self, data: bool = True) -> None:
+        """Sync the figure to the widget: the layout, and the traces unless ``data=False``.
+
+        Traits only travel when they changed (traitlets compares), so this is cheap to repeat.
+        """
+        layout = encode(_props(self.figure.layout))
+        with self.widget.hold_sync():
+            if data:
+                self.widget.fig_data = [encode(_props(trace)) for trace in self.figure.data]
+            self.widget.fig_layout = layout
+            self.widget.revision += 1
+
+    def on_click(self, callback: Callable[[list[ClickPoint]], None]) -> None:
+        """Call ``callback(points)`` when the user clicks a point of this figure."""
+        self._click_callbacks.append(callback)
+
+    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or content.get("event") != "click":
+            return
+        points = [
+            ClickPoint(int(p.get("curve", 0)), p.get("x"), p.get("y"), p.get("index"))
+            for p in content.get("points") or []
+            if isinstance(p, dict)
+        ]
+        if not points:
+            return
+        for callback in self._click_callbacks:
+            try:
+                callback(points)
+            except ValueError as error:  # a click that cannot be shown: say so, keep the view
+                log.warning("ignored click: %s", error)
+
+
+def base_figure(**layout: Any) -> go.Figure:
+    """An empty figure with no plotly template (themes set colours and fonts explicitly)."""
+    defaults: dict[str, Any] = {
+        "template": "none",
+        "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
+        "uirevision": "explain",  # keep the user's zoom across updates
+    }
+    defaults.update(layout)
+    return go.Figure(layout=defaults)
+
+
+def box(children: Sequence[ipywidgets.Widget], vertical: bool = True, **kwargs: Any) -> Any:
+    """A VBox/HBox of ``children``."""
+    cls = ipywidgets.VBox if vertical else ipywidgets.HBox
+    return cls(list(children), **kwargs)

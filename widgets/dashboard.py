@@ -1,0 +1,209 @@
+"""Dashboard: every view in one layout with one shared step, replaying a trace or training live.
+
+DOM hooks (CSS classes, stable for browser tests)
+-------------------------------------------------
+- ``.explain-dashboard``: the root box. ``.explain-theme-select``: theme dropdown.
+- ``.explain-step-control``: the shared step: ``.explain-play`` (ipywidgets Play),
+  ``.explain-step-prev`` / ``.explain-step-next`` (buttons), ``.explain-step-slider`` (a
+  SelectionSlider over snapshot steps; its ``.widget-readout`` shows the step).
+- ``.explain-attention``: ``.explain-part-select`` (encoder-decoder only),
+  ``.explain-layer-select``, ``.explain-head-select`` (Dropdowns: each holds a ``<select>``
+  whose option labels are the layer/head numbers), ``.explain-attention-heatmap`` and
+  ``.explain-attention-grid`` (plots).
+- ``.explain-loss-plot``, ``.explain-embedding-scatter``, ``.explain-embedding-similarity``,
+  ``.explain-positional-heatmap``, ``.explain-optimizer-history``,
+  ``.explain-optimizer-histogram``, ``.explain-playground-plot``: plots.
+- Every plot element also has ``.explain-plot``, and after each draw a ``data-revision``
+  attribute (increases with every update sent). Its child ``div.js-plotly-plot`` is plotly's
+  graph div: ``el.data[0].z`` holds the heatmap drawn, ``el.layout.title.text`` its title
+  (e.g. ``"self attention · layer 1 head 2 · step 40"``).
+- Live mode: ``.explain-live-controls`` with ``.explain-train-play`` (Play clock: play/pause),
+  ``.explain-train-step`` (one burst), ``.explain-train-reset``, ``.explain-train-status``
+  (text ``"step N · loss L"``).
+
+Figures are synced as whole state after every change (see ``widgets._plot``), so they keep
+updating when nested in boxes under Voila and are right in saved widget state.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+import ipywidgets
+
+from explain.trace import Trace
+
+from ._base import StepControl, View, require_trace
+from .attention import AttentionView
+from .embeddings import EmbeddingView
+from .live import LiveTraining
+from .loss import LossView
+from .optimizer import OptimizerView
+from .positional import PositionalView
+from .theme import DARK, LIGHT, Theme
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Dashboard"]
+
+VIEWS = {
+    "attention": AttentionView,
+    "loss": LossView,
+    "embeddings": EmbeddingView,
+    "positional": PositionalView,
+    "optimizer": OptimizerView,
+}
+THEMES = {
+    "light": LIGHT,
+    "dark": DARK,
+    "presentation": Theme.presentation(),
+    "presentation (dark)": Theme.presentation(dark=True),
+}
+
+
+class Dashboard:
+    """All views of a trace, linked by one step; or a model training live.
+
+    ``Dashboard(trace)`` replays a recorded or loaded trace. ``Dashboard(run)`` (what
+    ``explain.train`` returns) or ``Dashboard(model, task="reverse", train_config=...)`` trains
+    live: play/pause, +N steps and reset, training ``burst`` steps per tick while the views follow
+    the newest step (at most ~10 updates a second).
+
+    Views the trace lacks data for (e.g. no loss in a trace made by ``from_attentions``) are
+    replaced by a note saying what is missing. ``views`` lists the view objects by name
+    (``dashboard.attention``, ``dashboard.loss``, ...); ``widget`` is the root to display. DOM
+    hooks for browser tests are listed in this module's docstring.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        task: Any = None,
+        train_config: Any = None,
+        theme: Theme = LIGHT,
+        burst: int = 5,
+        views: tuple[str, ...] = tuple(VIEWS),
+    ) -> None:
+        unknown = [name for name in views if name not in VIEWS]
+        if unknown:
+            raise ValueError(f"unknown views {unknown}; expected some of {list(VIEWS)}")
+        self.live: LiveTraining | None = None
+        if isinstance(source, Trace):
+            trace = require_trace(source)
+        elif hasattr(source, "trainer") and hasattr(source, "trace"):
+            self.live = LiveTraining(source, burst=burst)
+            trace = self.live.trace
+        elif task is not None:
+            self.live = LiveTraining(
+                model=source, task=task, train_config=train_config, burst=burst
+            )
+            trace = self.live.trace
+        else:
+            raise ValueError(
+                "Dashboard needs a Trace, a Run (explain.train), or a model with task=...; "
+                f"got {type(source).__name__}"
+            )
+        self.trace = trace
+        self.theme = theme
+        self.step_control = StepControl(trace.snapshot_steps.tolist())
+        self.views: dict[str, View] = {}
+        self.missing: dict[str, str] = {}
+        for name in views:
+            try:
+                self.views[name] = VIEWS[name](trace, step_control=self.step_control, theme=theme)
+            except ValueError as error:
+                self.missing[name] = str(error)
+                log.info("dashboard: no %s view: %s", name, error)
+        if not self.views:
+            raise ValueError(f"the trace has nothing any view can show: {self.missing}")
+        self.theme_select = ipywidgets.Dropdown(
+            options=list(THEMES),
+            value=next((k for k, v in THEMES.items() if v == theme), "light"),
+            description="theme",
+        )
+        self.theme_select.add_class("explain-theme-select")
+        self.theme_select.observe(lambda c: self.set_theme(THEMES[c["new"]]), names="value")
+        if self.live is not None:
+            self.live.on_change(self._on_live)
+        self.widget = self._layout()
+
+    # -- public ------------------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> View:
+        views = self.__dict__.get("views", {})
+        if name in views:
+            return views[name]
+        raise AttributeError(f"Dashboard has no attribute {name!r}")
+
+    @property
+    def step(self) -> int:
+        """The shared step; setting one that has no snapshot raises ValueError."""
+        return self.step_control.value
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.step_control.value = value
+
+    def set_theme(self, theme: Theme) -> None:
+        """Apply ``theme`` to every view."""
+        self.theme = theme
+        for view in self.views.values():
+            view.set_theme(theme)
+
+    def refresh(self, follow: bool = True) -> None:
+        """Re-read the trace (it grew); ``follow`` moves the shared step to the newest one."""
+        for view in self.views.values():
+            view._reload()
+        before = self.step_control.value
+        self.step_control.set_steps(self.trace.snapshot_steps.tolist(), follow=follow)
+        if self.step_control.value == before:  # set_steps only notifies when the step moved
+            for view in self.views.values():
+                view._update()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _on_live(self, reset: bool) -> None:
+        if reset:
+            self.trace = self.live.trace
+            for view in self.views.values():
+                view.trace = self.trace
+        self.refresh(follow=True)
+
+    def _layout(self) -> ipywidgets.Box:
+        task = (
+            self.trace.meta.get("task", {}) if isinstance(self.trace.meta.get("task"), dict) else {}
+        )
+        title = html.escape(str(task.get("name", "trace")))
+        status = html.escape(str(self.trace.meta.get("status", "live" if self.live else "")))
+        header = ipywidgets.HBox(
+            [
+                ipywidgets.HTML(f"<h3 style='margin:4px 0'>{title}</h3> <i>{status}</i>"),
+                self.theme_select,
+            ]
+        )
+        rows: list[ipywidgets.Widget] = [header]
+        if self.live is not None:
+            rows.append(self.live.widget)
+        rows.append(self.step_control.widget)
+        views = self.views
+        if "attention" in views:
+            rows.append(views["attention"].widget)
+        pair = [views[n].widget for n in ("loss", "embeddings") if n in views]
+        if pair:
+            rows.append(ipywidgets.HBox(pair, layout=ipywidgets.Layout(flex_flow="row wrap")))
+        rows.extend(views[n].widget for n in ("positional", "optimizer") if n in views)
+        if self.missing:
+            notes = "".join(
+                f"<li><b>{html.escape(n)}</b>: {html.escape(m)}</li>"
+                for n, m in self.missing.items()
+            )
+            note = ipywidgets.HTML(f"<ul class='explain-missing'>{notes}</ul>")
+            note.add_class("explain-missing-views")
+            rows.append(note)
+        root = ipywidgets.VBox(rows)
+        root.add_class("explain-dashboard")
+        return root

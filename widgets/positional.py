@@ -1,0 +1,196 @@
+"""PositionalView: a positional encoding as a [position x dimension] heatmap, chosen dimensions
+as curves over position, and the position-by-position dot-product similarity.
+
+Without a trace it shows the sinusoidal formula with sliders for d_model and length; with one,
+the encoding the model actually used (sinusoidal, learned, or rotary as cos/sin columns) at
+any step, and a toggle back to the formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets
+import numpy as np
+
+from explain.positional import sinusoidal
+from explain.trace import Trace
+
+from ._base import StepControl, View, require_tensor
+from ._plot import base_figure
+from .theme import LIGHT, Theme
+
+__all__ = ["PositionalView"]
+
+MAX_CURVES = 8  # curve traces are built once; a selection shows up to this many
+MAX_SIZE = 512  # slider limit for d_model and length
+
+
+class PositionalView(View):
+    """Positional encodings: heatmap, curves of selected dimensions, similarity P @ P.T.
+
+    Controls: ``source_toggle`` ("trace"/"formula", with a trace), ``d_model_slider``,
+    ``length_slider`` (formula), ``dims_select``; plots: ``heatmap``, ``curves``, ``similarity``.
+    """
+
+    css_class = "explain-positional"
+    trace_optional = True
+
+    def __init__(
+        self,
+        trace: Trace | None = None,
+        *,
+        d_model: int = 64,
+        length: int = 64,
+        dims: Sequence[int] = (0, 1, 2, 3),
+        step: int | None = None,
+        step_control: StepControl | None = None,
+        theme: Theme = LIGHT,
+    ) -> None:
+        super().__init__(trace, step=step, step_control=step_control, theme=theme)
+        for name, value in (("d_model", d_model), ("length", length)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_SIZE:
+                raise ValueError(f"{name} must be an integer in [2, {MAX_SIZE}]; got {value!r}")
+        self.kind = "sinusoidal"
+        if self.trace is not None:
+            self.kind = str(self.trace.meta.get("model_config", {}).get("positional", "sinusoidal"))
+            if self.kind == "none" and "positional" not in self.trace.tensors:
+                raise ValueError(
+                    "this trace's model uses positional='none': there is no positional "
+                    "encoding to show (attention is permutation invariant)"
+                )
+        self._reload()
+        self.source_toggle = ipywidgets.ToggleButtons(
+            options=["trace", "formula"] if self.trace is not None else ["formula"],
+        )
+        self.d_model_slider = ipywidgets.IntSlider(
+            value=d_model,
+            min=2,
+            max=MAX_SIZE,
+            step=2,
+            description="d_model",
+            continuous_update=False,
+        )
+        self.length_slider = ipywidgets.IntSlider(
+            value=length, min=2, max=MAX_SIZE, description="length", continuous_update=False
+        )
+        self.dims_select = ipywidgets.SelectMultiple(description="dims", rows=5)
+        for control, name in (
+            (self.source_toggle, "explain-positional-source"),
+            (self.d_model_slider, "explain-d-model-slider"),
+            (self.length_slider, "explain-length-slider"),
+            (self.dims_select, "explain-dims-select"),
+        ):
+            control.add_class(name)
+        self._set_dims(dims)
+        self.heatmap = self._plot(self._heatmap_figure(), "explain-positional-heatmap")
+        self.curves = self._plot(self._curves_figure(), "explain-positional-curves")
+        self.similarity = self._plot(self._similarity_figure(), "explain-positional-similarity")
+        for control in (self.d_model_slider, self.length_slider, self.source_toggle):
+            control.observe(self._on_shape, names="value")
+        self.dims_select.observe(lambda _: self._update(), names="value")
+        self._formula_box = ipywidgets.HBox([self.d_model_slider, self.length_slider])
+        self._formula_box.layout.display = None if self.source == "formula" else "none"
+        self.widget = self._root(
+            [
+                ipywidgets.HBox([self.source_toggle, self._formula_box]),
+                ipywidgets.HBox([self.heatmap.widget, self.dims_select, self.curves.widget]),
+                self.similarity.widget,
+            ]
+        )
+        self._update()
+
+    # -- data ------------------------------------------------------------------------------------
+    def _reload(self) -> None:
+        if self.trace is not None:
+            self._tables = require_tensor(self.trace, "positional", 3, "[snapshot, pos, dim]")
+
+    @property
+    def source(self) -> str:
+        return str(self.source_toggle.value)
+
+    def table(self) -> np.ndarray:
+        """The encoding shown: [position, dimension]."""
+        if self.source == "formula":
+            return sinusoidal(self.length_slider.value, self.d_model_slider.value)
+        return np.asarray(self._tables[self.trace.at(self.step).index], np.float64)
+
+    def _set_dims(self, dims: Sequence[int]) -> None:
+        width = self.table().shape[1]
+        wanted = [int(d) for d in dims if 0 <= int(d) < width][:MAX_CURVES] or [0]
+        self.dims_select.options = list(range(width))
+        self.dims_select.value = tuple(wanted)
+
+    def _on_shape(self, _change: dict) -> None:
+        self._formula_box.layout.display = None if self.source == "formula" else "none"
+        self._set_dims(self.dims_select.value)
+        self._update()
+
+    # -- figures ---------------------------------------------------------------------------------
+    def _heatmap_figure(self) -> Any:
+        figure = base_figure(width=420, height=420)
+        figure.add_heatmap(
+            zmid=0.0,
+            colorbar={"thickness": 12},
+            hovertemplate="position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>",
+        )
+        figure.update_yaxes(autorange="reversed", title_text="position")
+        figure.update_xaxes(title_text="dimension")
+        return figure
+
+    def _curves_figure(self) -> Any:
+        figure = base_figure(width=420, height=420, legend={"orientation": "h", "y": -0.2})
+        for _ in range(MAX_CURVES):
+            figure.add_scatter(x=[], y=[], mode="lines", visible=False)
+        figure.update_xaxes(title_text="position")
+        figure.update_yaxes(title_text="value")
+        return figure
+
+    def _similarity_figure(self) -> Any:
+        figure = base_figure(width=420, height=420)
+        figure.add_heatmap(
+            zmid=0.0,
+            colorbar={"thickness": 12},
+            hovertemplate="position %{y} · position %{x}<br>dot product %{z:.4f}<extra></extra>",
+        )
+        figure.update_yaxes(autorange="reversed", title_text="position")
+        figure.update_xaxes(title_text="position")
+        return figure
+
+    def _update(self) -> None:
+        if not hasattr(self, "similarity"):
+            return
+        table = self.table()
+        n_pos, width = table.shape
+        kind = "sinusoidal (formula)" if self.source == "formula" else self.kind
+        where = "" if self.source == "formula" else f" · step {self.step}"
+        dims = list(self.dims_select.value)[:MAX_CURVES]
+        shown = getattr(self, "_shown", None)
+        if shown is not None and shown[1] == dims and np.array_equal(shown[0], table):
+            # A fixed table (sinusoidal, rope) is the same at every step: only retitle.
+            for plot in (self.heatmap, self.curves, self.similarity):
+                with plot.batch_update(data=False) as figure:
+                    title = figure.layout.title.text or ""
+                    figure.layout.title.text = title.split(" · step")[0] + where
+            return
+        self._shown = (table, dims)
+        positions = np.arange(n_pos)
+        with self.heatmap.batch_update() as figure:
+            heat = figure.data[0]
+            heat.z = table.astype(np.float32)
+            heat.x, heat.y = np.arange(width), positions
+            figure.layout.title.text = f"{kind} [{n_pos} x {width}]{where}"
+        with self.curves.batch_update() as figure:
+            for i, curve in enumerate(figure.data):
+                if i < len(dims):
+                    curve.x, curve.y = positions, table[:, dims[i]]
+                    curve.name, curve.visible = f"dim {dims[i]}", True
+                else:
+                    curve.x, curve.y, curve.visible = [], [], False
+            figure.layout.title.text = f"selected dimensions{where}"
+        with self.similarity.batch_update() as figure:
+            heat = figure.data[0]
+            heat.z = (table @ table.T).astype(np.float32)  # [pos, pos]
+            heat.x, heat.y = positions, positions
+            figure.layout.title.text = f"position similarity (dot product){where}"
