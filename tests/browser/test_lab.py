@@ -1,0 +1,83 @@
+"""The dashboard in JupyterLab, in headless chromium: run the cell, then drive it by UI and code.
+
+Every check reads the heatmap's numbers from plotly's graph div in the page and compares them
+with the trace file the kernel loaded, at the step and head the controls show.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from typing import Any
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NOTEBOOK = "dashboard.ipynb"
+CELL_STEP = 20  # what the notebook's second cell sets
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Put the cursor in code cell ``index`` and press Shift+Enter, as a user runs it."""
+    cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+@pytest.mark.timeout(120)
+def test_lab_kernel_is_this_interpreter(lab_server: Any) -> None:
+    """The isolated kernelspec wins over the environment's: the kernel runs sys.executable."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(lab_server.url + "/api/kernelspecs", timeout=10) as response:
+        specs = json.load(response)
+    assert specs["kernelspecs"]["python3"]["spec"]["argv"][0] == sys.executable
+
+
+@pytest.mark.timeout(180)
+def test_lab_dashboard_follows_slider_head_and_code(
+    lab_server: Any, page: Any, dom: Any, expected_attention: Any
+) -> None:
+    page.goto(f"{lab_server.url}/lab/tree/{NOTEBOOK}", timeout=60_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
+    run_cell(page, 0)
+    dom.wait_rendered()
+    readout = dom.find(".explain-step-slider .widget-readout").first
+
+    # 1. as first shown: the heatmap is the pattern at the step, layer and head the controls say
+    step, layer, head = dom.step(), dom.selected("layer"), dom.selected("head")
+    dom.wait_for_z(expected_attention(step, layer, head), f"step {step} layer {layer} head {head}")
+    expect(dom.title()).to_contain_text(f"layer {layer} head {head} · step {step}")
+    dom.screenshot("lab-1-first")
+
+    # 2. real keyboard input on the slider's handle: three snapshots back
+    back = step - 3
+    assert not np.allclose(
+        expected_attention(back, layer, head), expected_attention(step, layer, head)
+    )
+    dom.press_slider("ArrowLeft", 3)
+    expect(readout).to_have_text(str(back))
+    dom.wait_for_z(expected_attention(back, layer, head), f"step {back} after arrow keys")
+
+    # 3. another head from the dropdown
+    new_head = (head + 1) % dom.trace.n_heads
+    assert not np.allclose(
+        expected_attention(back, layer, new_head), expected_attention(back, layer, head)
+    )
+    dom.dropdown("head").select_option(label=str(new_head))
+    dom.wait_for_z(expected_attention(back, layer, new_head), f"head {new_head} at step {back}")
+    expect(dom.title()).to_contain_text(f"layer {layer} head {new_head} · step {back}")
+    dom.screenshot("lab-2-slider-head")
+
+    # 4. code: the notebook's second cell sets dash.step = 20; the page follows
+    run_cell(page, 1)
+    expect(readout).to_have_text(str(CELL_STEP), timeout=30_000)
+    dom.wait_for_z(
+        expected_attention(CELL_STEP, layer, new_head), f"step {CELL_STEP} set from a cell"
+    )
+    assert dom.selected("head") == new_head
+    expect(dom.title()).to_contain_text(f"layer {layer} head {new_head} · step {CELL_STEP}")
+    dom.screenshot("lab-3-cell-step20")
