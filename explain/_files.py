@@ -43,5 +43,3 @@ def atomic_write(
         pathlib.Path(temp).unlink(missing_ok=True)
         raise
     return path
-
-

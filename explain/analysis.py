@@ -1,10 +1,10 @@
 """Numpy analysis of traces: stable PCA across steps, similarity, entropy. No torch.
 
-    >>> import numpy as np
-    >>> emb = np.random.default_rng(0).normal(size=(5, 8, 16))  # [snapshot, token, d_model]
-    >>> coords, ratio = stable_pca(emb, k=2)
-    >>> coords.shape, ratio.shape
-    ((5, 8, 2), (2,))
+>>> import numpy as np
+>>> emb = np.random.default_rng(0).normal(size=(5, 8, 16))  # [snapshot, token, d_model]
+>>> coords, ratio = stable_pca(emb, k=2)
+>>> coords.shape, ratio.shape
+((5, 8, 2), (2,))
 """
 
 from __future__ import annotations
