@@ -1,0 +1,249 @@
+"""Plotly building blocks shared by the interactive exports and the report; offline pages.
+
+Figures are plain dicts (no ``go.Figure`` validation: it costs seconds for many frames) with
+arrays sent as typed base64 buffers. A step slider and a play button move through plotly
+frames. Every string from a trace goes through `label`: plotly renders a subset of HTML in
+text, so ``<`` and ``&`` are escaped and a token like ``<b>`` shows as itself. Pages inline
+plotly.js once and fetch nothing: they work offline and from ``file://``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ._select import visible
+
+CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"scale": 2}}
+MAX_TICK_LABELS = 40
+# The matplotlib exports' colours (Blues, RdBu_r, viridis), so both looks agree.
+BLUES = [[0.0, "#f7fbff"], [0.25, "#c6dbef"], [0.5, "#6baed6"], [0.75, "#2171b5"], [1.0, "#08306b"]]
+DIVERGING = [
+    [0.0, "#2166ac"],
+    [0.25, "#67a9cf"],
+    [0.5, "#f7f7f7"],
+    [0.75, "#ef8a62"],
+    [1.0, "#b2182b"],
+]
+FONT = "system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
+
+
+def label(text: object) -> str:
+    """Text for plotly: whitespace made visible, then ``& < >`` escaped (quotes are safe)."""
+    return html.escape(visible(str(text)), quote=False)
+
+
+def typed(array: np.ndarray) -> dict:
+    """A float32 array as plotly.js's typed-array spec (base64), far smaller than a list."""
+    array = np.ascontiguousarray(array, dtype="<f4")
+    return {
+        "dtype": "f4",
+        "bdata": base64.b64encode(array.tobytes()).decode("ascii"),
+        "shape": ", ".join(map(str, array.shape)),
+    }
+
+
+def axis_ids(n: int) -> tuple[str, str]:
+    return ("x", "y") if n == 1 else (f"x{n}", f"y{n}")
+
+
+def grid(rows: int, cols: int, gap_x: float = 0.04, gap_y: float = 0.1) -> list[dict]:
+    """Domains of a rows x cols grid of axes, row 0 on top: [{x, y, n}], n = axis number."""
+    width = (1 - gap_x * (cols - 1)) / cols
+    height = (1 - gap_y * (rows - 1)) / rows
+    cells = []
+    for r in range(rows):
+        for c in range(cols):
+            x0 = c * (width + gap_x)
+            y1 = 1 - r * (height + gap_y)
+            cells.append({"x": [x0, x0 + width], "y": [y1 - height, y1], "n": len(cells) + 1})
+    return cells
+
+
+def ticks(tokens: Sequence[str]) -> dict:
+    every = max(1, math.ceil(len(tokens) / MAX_TICK_LABELS))
+    positions = list(range(0, len(tokens), every))
+    return {
+        "tickmode": "array",
+        "tickvals": positions,
+        "ticktext": [label(tokens[i]) for i in positions],
+        "showgrid": False,
+        "zeroline": False,
+        "ticks": "",
+    }
+
+
+def panel_title(cell: dict, text: str) -> dict:
+    return {
+        "text": text,
+        "x": sum(cell["x"]) / 2,
+        "y": cell["y"][1],
+        "xref": "paper",
+        "yref": "paper",
+        "xanchor": "center",
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": 12},
+    }
+
+
+def slider(steps: Sequence[int], frames: Sequence[int], active: int) -> dict:
+    """A step slider and play/pause buttons over plotly frames named by step."""
+    animate = {
+        "mode": "immediate",
+        "frame": {"duration": 0, "redraw": True},
+        "transition": {"duration": 0},
+    }
+    names = [str(int(steps[i])) for i in frames]
+    return {
+        "sliders": [
+            {
+                "active": active,
+                "currentvalue": {"prefix": "step ", "font": {"size": 13}},
+                "pad": {"t": 36, "l": 80},
+                "len": 0.92,
+                "x": 0.08,
+                "ticklen": 2,
+                "font": {"size": 9, "color": "rgba(0,0,0,0)"},  # the current value says the step
+                "steps": [
+                    {"label": name, "method": "animate", "args": [[name], animate]}
+                    for name in names
+                ],
+            }
+        ],
+        "updatemenus": [
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": 0.0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 42},
+                "showactive": False,
+                "buttons": [
+                    {
+                        "label": "▶",
+                        "method": "animate",
+                        "args": [
+                            None,
+                            {
+                                "frame": {"duration": 120, "redraw": True},
+                                "fromcurrent": True,
+                                "transition": {"duration": 0},
+                            },
+                        ],
+                    },
+                    {"label": "❚❚", "method": "animate", "args": [[None], animate]},
+                ],
+            }
+        ],
+    }
+
+
+def frame_list(
+    steps: Sequence[int], frames: Sequence[int], traces: list[int], data_at: Callable[[int], list]
+) -> list[dict]:
+    return [{"name": str(int(steps[i])), "data": data_at(int(i)), "traces": traces} for i in frames]
+
+
+def layout(title: str, height: int, **extra: object) -> dict:
+    layout = {
+        "title": {"text": label(title), "x": 0.01, "font": {"size": 15}},
+        "height": height,
+        "margin": {"l": 60, "r": 30, "t": 70, "b": 110},
+        "font": {"family": FONT, "size": 11},
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "hoverlabel": {"font": {"family": FONT}},
+    }
+    layout.update(extra)
+    return layout
+
+
+def initial(frames: Sequence[int], index: int) -> tuple[list[int], int]:
+    """Frame indices including ``index``, and the slider position of ``index``."""
+    frames = sorted(set(int(i) for i in frames) | {int(index)})
+    return frames, frames.index(int(index))
+
+
+def line(x: np.ndarray, y: np.ndarray, name: str, color: str, **extra: object) -> dict:
+    keep = np.isfinite(np.asarray(y, float))
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "x": np.asarray(x)[keep].tolist(),
+        "y": np.asarray(y, float)[keep].tolist(),
+        "name": label(name),
+        "line": {"color": color, "width": 1.4},
+        **extra,
+    }
+
+
+def vertical(step: int | None, yref: str) -> list[dict]:
+    if step is None:
+        return []
+    return [
+        {
+            "type": "line",
+            "x0": step,
+            "x1": step,
+            "y0": 0,
+            "y1": 1,
+            "xref": "x",
+            "yref": f"{yref} domain",
+            "line": {"dash": "dot", "color": "#555", "width": 1},
+        }
+    ]
+
+
+def div(figure: dict, div_id: str) -> str:
+    """One figure as a <div> and its script; plotly.js must be on the page already."""
+    import plotly.io
+
+    height = figure["layout"].get("height", 500)
+    return plotly.io.to_html(
+        figure,
+        config=CONFIG,
+        auto_play=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        full_html=False,
+        validate=False,
+        div_id=div_id,
+        default_height=f"{height}px",
+    )
+
+
+def plotly_js() -> str:
+    """plotly.js itself, to inline once per page (about 4.8 MB)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+PAGE_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       margin: 0 auto; max-width: 1200px; padding: 16px 24px 48px; color: #222; }
+h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 18px; margin: 28px 0 6px; }
+p.note { color: #555; margin: 4px 0 8px; max-width: 900px; line-height: 1.45; }
+.figure { border: 1px solid #e4e4e4; border-radius: 6px; margin: 8px 0 16px; }
+"""
+
+
+def page(title: str, body: str, css: str = "") -> str:
+    """A complete offline HTML page: plotly.js inlined once in <head>, then ``body``.
+
+    ``title`` is escaped here; ``body`` must already be safe HTML.
+    """
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}{css}</style>\n"
+        '<script>window.PlotlyConfig = {MathJaxConfig: "local"};</script>\n'
+        f"<script>{plotly_js()}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )

@@ -1,0 +1,423 @@
+"""The ``explain`` command: ``demo``, ``train``, ``export`` and ``report``.
+
+    explain demo                      # train, record, and write a report and pictures
+    explain train --task sort --steps 600 --out runs/sort
+    explain export runs/sort/trace.npz --what attention --layer 1 --head 0 --out head.svg
+    explain report runs/sort/trace.npz --out sort.html
+
+A user's mistake (unknown task or format, a layer, head or step the trace does not have, a
+missing or corrupted trace, an unwritable path) ends with exit code 2 and one message that
+says what is available, never a traceback. Only ``demo`` and ``train`` import torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import tasks
+from .config import OPTIMIZERS, POSITIONAL_KINDS
+
+DEMO_TASK = "reverse"
+DEMO_STEPS = 250  # reverse is solved by step ~200 (val accuracy 1.0 for seeds 0-2)
+DEMO_FILES = {
+    "report.html": "the interactive report: open it in a browser (works offline)",
+    "attention.png": "attention of every layer and head at the last step",
+    "attention.svg": "the same, as a vector image for papers and slides",
+    "attention.gif": "attention forming over training",
+    "attention.mp4": "the same, as a video",
+    "trace.npz": "the recorded trace: explain.load_trace(...) or explain export/report",
+    "trace.json": "the trace's metadata, readable",
+    "model.safetensors": "the trained weights: explain.weights.load_weights(...)",
+}
+
+
+BERTVIZ_FORMATS = ("bertviz-head", "bertviz-model")
+FORMATS = ("png", "svg", "pdf", "gif", "mp4", "html", "json", "csv", *BERTVIZ_FORMATS)
+
+
+class UserError(Exception):
+    """A mistake in the command line; main prints it and exits with code 2."""
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""
+
+
+def _print_table(directory: Path, files: dict[str, str]) -> None:
+    width = max(len(name) for name in files)
+    for name, what in files.items():
+        path = directory / name
+        if path.exists():
+            print(f"  {name:<{width}}  {_size(path):>8}  {what}")
+
+
+def _load(path: str) -> Any:
+    from .trace import load_trace
+
+    trace_path = Path(path)
+    if trace_path.is_dir():
+        trace_path = trace_path / "trace.npz"
+        if not trace_path.exists():
+            raise UserError(f"{path} is a directory without a trace.npz; pass the trace file")
+    return load_trace(trace_path)
+
+
+def _train(
+    task: str, model_overrides: dict, train_options: dict, progress: bool, threads: int = 1
+) -> Any:
+    """Train with a progress bar; returns the Run (or the partial one if it diverged)."""
+    from .config import TrainConfig
+    from .trainer import TrainingDiverged, default_model_config, train
+
+    task_obj = tasks.get(task)
+    train_config = TrainConfig(**train_options, threads=threads)
+    model_config = default_model_config(task_obj, seed=train_config.seed, **model_overrides)
+    try:
+        return train(task_obj, model_config, train_config, progress=progress)
+    except TrainingDiverged as error:
+        print(f"warning: {error}", file=sys.stderr)
+        return error.run
+
+
+def _final(trace: Any, name: str) -> str:
+    if name not in trace.scalars:
+        return "n/a"
+    values = trace.scalar(name)[1]
+    return f"{values[-1]:.3g}" if len(values) else "n/a"
+
+
+def run_demo(
+    out: str | os.PathLike = "explain-demo",
+    task: str = DEMO_TASK,
+    seed: int = 0,
+    steps: int = DEMO_STEPS,
+    progress: bool = True,
+    threads: int = 1,
+) -> dict[str, float]:
+    """Everything ``explain demo`` does; returns seconds spent per stage."""
+    from . import export, report
+
+    out = Path(out)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal start
+        now = time.perf_counter()
+        timings[stage] = now - start
+        start = now
+
+    run = _train(task, {}, {"steps": steps, "seed": seed}, progress, threads)
+    lap("train")
+    run.save(out)
+    lap("save trace + weights")
+    trace = run.trace
+    export.save(trace, out / "attention.png")
+    lap("attention.png")
+    export.save(trace, out / "attention.svg")
+    lap("attention.svg")
+    export.save_animation(trace, [out / "attention.gif", out / "attention.mp4"])
+    lap("attention.gif + .mp4")
+    report.save_report(trace, out / "report.html")
+    lap("report.html")
+    status = trace.meta.get("status", "?")
+    print(
+        f"\ntrained {task!r} for {int(trace.steps[-1])} steps ({status}): validation accuracy "
+        f"{_final(trace, 'val_accuracy')}, loss {_final(trace, 'val_loss')}"
+    )
+    print(f"wrote into {out}/ :")
+    _print_table(out, DEMO_FILES)
+    print(f"\nopen {(out / 'report.html').resolve().as_uri()}")
+    print(f"more: explain export {out / 'trace.npz'} --what embeddings --out embeddings.gif")
+    return timings
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    run_demo(args.out, args.task, args.seed, args.steps, not args.quiet, args.threads)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import report
+
+    model = {
+        key: value
+        for key, value in {
+            "n_layers": args.layers,
+            "n_heads": args.heads,
+            "d_model": args.d_model,
+            "d_mlp": args.d_mlp,
+            "positional": args.positional,
+        }.items()
+        if value is not None
+    }
+    options = {"steps": args.steps, "seed": args.seed, "optimizer": args.optimizer}
+    options.update(
+        {k: v for k, v in {"lr": args.lr, "batch_size": args.batch_size}.items() if v is not None}
+    )
+    run = _train(args.task, model, options, not args.quiet, args.threads)
+    out = Path(args.out)
+    run.save(out)
+    files = {k: v for k, v in DEMO_FILES.items() if k.startswith(("trace", "model"))}
+    if not args.no_report:
+        report.save_report(run.trace, out / "report.html")
+        files = {"report.html": DEMO_FILES["report.html"], **files}
+    print(
+        f"\ntrained {args.task!r} for {int(run.trace.steps[-1])} steps "
+        f"({run.trace.meta.get('status')}): validation accuracy "
+        f"{_final(run.trace, 'val_accuracy')}, loss {_final(run.trace, 'val_loss')}"
+    )
+    print(f"wrote into {out}/ :")
+    _print_table(out, files)
+    return 0 if run.trace.meta.get("status") != "diverged" else 1
+
+
+def _bertviz(args: argparse.Namespace, trace: Any) -> Path:
+    if args.what != "attention":
+        raise UserError(f"--format {args.format} shows attention; got --what {args.what}")
+    unused = [
+        f"--{name}"
+        for name in ("layer", "head", "parameter", "max_frames")
+        if getattr(args, name) is not None
+    ]
+    if unused:
+        raise UserError(
+            f"--format {args.format} shows every layer and head; drop {', '.join(unused)}"
+        )
+    try:
+        from .adapters import write_bertviz_html
+    except ImportError as error:
+        raise UserError(f"--format {args.format} needs explain.adapters ({error})") from None
+    view = args.format.removeprefix("bertviz-")
+    return Path(write_bertviz_html(trace, args.out, view=view, step=args.step, part=args.part))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export
+
+    trace = _load(args.trace)
+    if args.format in BERTVIZ_FORMATS:
+        path = _bertviz(args, trace)
+        print(f"wrote {path} ({_size(path)})")
+        return 0
+    path = export.save(
+        trace,
+        args.out,
+        what=args.what,
+        layer=args.layer,
+        head=args.head,
+        step=args.step,
+        format=args.format,
+        part=args.part,
+        parameter=args.parameter,
+        max_frames=args.max_frames,
+        fps=args.fps,
+        dpi=args.dpi,
+    )
+    print(f"wrote {path} ({_size(path)})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+
+    path = report.save_report(_load(args.trace), args.out, max_frames=args.max_frames)
+    print(f"wrote {path} ({_size(path)}); open {path.resolve().as_uri()}")
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from ._select import WHATS
+
+    formats = FORMATS
+    parser = argparse.ArgumentParser(
+        prog="explain",
+        description="See how a small transformer works and learns.",
+        epilog="Start with: explain demo. Each command has --help.",
+    )
+    parser.add_argument("--version", action="version", version=f"explain {__version__}")
+    parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    task_help = f"one of: {', '.join(tasks.available())}"
+
+    demo = commands.add_parser(
+        "demo",
+        help="train the default model, then write a report, pictures and the trace",
+        description="Train the default model on a task with a progress bar, record a trace, "
+        "and write report.html, attention PNG/SVG/GIF/MP4, the trace and the weights into OUT.",
+    )
+    demo.add_argument("--out", default="explain-demo", help="directory (default: explain-demo)")
+    demo.add_argument(
+        "--task",
+        default=DEMO_TASK,
+        choices=tasks.available(),
+        metavar="TASK",
+        help=f"{task_help} (default: {DEMO_TASK})",
+    )
+    demo.add_argument("--seed", type=_non_negative, default=0, help="seed (default: 0)")
+    demo.add_argument(
+        "--steps",
+        type=_positive,
+        default=DEMO_STEPS,
+        help=f"training steps (default: {DEMO_STEPS})",
+    )
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
+    demo.set_defaults(func=cmd_demo)
+
+    train = commands.add_parser(
+        "train",
+        help="train a model and record its trace",
+        description="Train a TinyTransformer on a task and write trace.npz, trace.json, "
+        "model.safetensors and report.html into OUT.",
+        epilog="example: explain train --task induction --steps 800 --layers 2 --heads 2 "
+        "--out runs/induction",
+    )
+    train.add_argument(
+        "--task", required=True, choices=tasks.available(), metavar="TASK", help=task_help
+    )
+    train.add_argument("--steps", type=_positive, default=400, help="optimizer steps (400)")
+    train.add_argument("--seed", type=_non_negative, default=0, help="seed (0)")
+    train.add_argument(
+        "--positional",
+        choices=POSITIONAL_KINDS,
+        metavar="KIND",
+        help=f"one of: {', '.join(POSITIONAL_KINDS)} (default: sinusoidal)",
+    )
+    train.add_argument("--layers", type=_positive, help="transformer blocks (2)")
+    train.add_argument("--heads", type=_positive, help="attention heads per block (4)")
+    train.add_argument("--d-model", type=_positive, help="residual width (64)")
+    train.add_argument("--d-mlp", type=_positive, help="MLP hidden width (256)")
+    train.add_argument("--lr", type=float, help="peak learning rate (0.003)")
+    train.add_argument("--batch-size", type=_positive, help="sequences per step (64)")
+    train.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="adamw",
+        metavar="NAME",
+        help=f"one of: {', '.join(OPTIMIZERS)} (default: adamw)",
+    )
+    train.add_argument("--out", default="out", help="directory (default: out)")
+    train.add_argument("--no-report", action="store_true", help="skip report.html")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
+    train.set_defaults(func=cmd_train)
+
+    export = commands.add_parser(
+        "export",
+        help="write one view of a trace as an image, animation, HTML or data",
+        description="Write one view of a trace. Images (png, svg, pdf) show one step, "
+        "animations (gif, mp4) the whole training, html is interactive with a step slider, "
+        "json and csv hold the numbers; bertviz-head and bertviz-model write bertviz's "
+        "views of the attention (offline).",
+        epilog="examples:\n  explain export run/trace.npz --what attention --layer 1 --head 2 "
+        "--step 200 --out head.svg\n  explain export run/trace.npz --what embeddings --out "
+        "emb.mp4\n  explain export run/trace.npz --what loss --format csv --out loss.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("trace", help="a trace.npz (or the directory holding one)")
+    export.add_argument(
+        "--what",
+        default="attention",
+        choices=WHATS,
+        metavar="WHAT",
+        help=f"one of: {', '.join(WHATS)} (default: attention)",
+    )
+    export.add_argument(
+        "--format",
+        choices=formats,
+        metavar="FORMAT",
+        help=f"one of: {', '.join(formats)} (default: from --out's suffix)",
+    )
+    export.add_argument("--out", required=True, help="file to write")
+    export.add_argument(
+        "--part",
+        help="attention: self, or encoder | decoder | cross for "
+        "encoder-decoder (default: cross); embeddings: encoder | decoder",
+    )
+    export.add_argument("--layer", type=_non_negative, help="attention: one layer (default all)")
+    export.add_argument("--head", type=_non_negative, help="attention: one head (default all)")
+    export.add_argument(
+        "--step", type=_non_negative, help="a recorded step (default: the last; not for gif/mp4)"
+    )
+    export.add_argument("--parameter", help="optimizer: which tracked parameter to show")
+    export.add_argument(
+        "--max-frames", type=_positive, help="gif/mp4 frames (40) or html slider positions (120)"
+    )
+    export.add_argument("--fps", type=_positive, default=8, help="gif/mp4 frames per second (8)")
+    export.add_argument("--dpi", type=_positive, help="raster resolution (png 150, gif/mp4 80)")
+    export.set_defaults(func=cmd_export)
+
+    report = commands.add_parser(
+        "report",
+        help="write the interactive HTML report of a trace",
+        description="Write one self-contained, offline HTML page showing the whole run.",
+    )
+    report.add_argument("trace", help="a trace.npz (or the directory holding one)")
+    report.add_argument("--out", default="report.html", help="file (default: report.html)")
+    report.add_argument(
+        "--max-frames", type=_positive, default=60, help="slider positions per figure (60)"
+    )
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (2 for a user's mistake)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with 2 and lists choices on a bad option
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted; files written so far are complete, none is half-written",
+            file=sys.stderr,
+        )
+        return 130
+    except (UserError, ValueError, OSError) as error:  # TraceError is a ValueError
+        if args.traceback:
+            raise
+        print(f"explain {args.command}: error: {_message(error)}", file=sys.stderr)
+        return 2
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return str(error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Files for lectures and papers from a trace: images, animations, interactive HTML, data.
+
+One entry point, :func:`save`, writes any view in any format (the ``explain export`` command
+calls it); :func:`figure`, :func:`interactive` and :func:`data` give the same views as objects
+to tweak. Reads traces only: no torch.
+
+    >>> import numpy as np, tempfile, pathlib
+    >>> from explain.trace import Trace
+    >>> pattern = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]  # [q_pos, k_pos]
+    >>> meta = {"probe": {"tokens": ["a", "b", "c"]}}
+    >>> tensors = {"blocks.0.attn.hook_pattern": pattern[None, None]}  # [snap, head, q, k]
+    >>> trace = Trace.from_arrays(meta, [0], {}, [0], tensors)
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> save(trace, out / "attention.csv").name
+    'attention.csv'
+    >>> data(trace, "attention")["attention"][0][0][0][2]  # step 0, layer 0, head 0, row 2
+    [0.333333343, 0.333333343, 0.333333343]
+
+Formats: ``png``, ``svg``, ``pdf`` (one step, matplotlib, no browser), ``gif``, ``mp4``
+(training as an animation), ``html`` (interactive plotly with a step slider, works offline),
+``json``, ``csv`` (the numbers). Views (``what``): ``attention`` (``part``, ``layer``,
+``head``), ``embeddings`` (``part``), ``positional``, ``loss``, ``optimizer`` (``parameter``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import html
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _select
+from ._select import WHATS, View
+from .trace import Trace
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "ANIMATED",
+    "FORMATS",
+    "STATIC",
+    "WHATS",
+    "atomic_path",
+    "data",
+    "figure",
+    "interactive",
+    "save",
+    "save_animation",
+]
+
+log = logging.getLogger(__name__)
+
+STATIC = ("png", "svg", "pdf")
+ANIMATED = ("gif", "mp4")
+FORMATS = (*STATIC, *ANIMATED, "html", "json", "csv")
+MAX_FRAMES = 40  # GIF/MP4 frames: enough to see attention form, small enough to write fast
+MAX_HTML_FRAMES = 120  # slider positions in interactive HTML
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    If the body raises (or is interrupted) the temporary file is removed and ``path`` is left
+    as it was, so no half-written file is ever seen. A missing parent directory is created. An
+    unwritable location raises an OSError that names ``path`` and why.
+    """
+    path = Path(path)
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"cannot write {path}: {blocked} is a file, not a directory"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
+        )
+        os.close(fd)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise type(error)(error.errno, f"cannot write {path}: {reason}") from None
+    temp_path = Path(temp)
+    try:
+        yield temp_path
+        os.chmod(temp_path, 0o644)
+        os.replace(temp_path, path)
+    except BaseException:
+        temp_path.unlink(missing_ok=True)
+        raise
+
+
+def _format(path: Path, format: str | None) -> str:
+    if format is None:
+        format = path.suffix.lstrip(".").lower()
+        if format not in FORMATS:
+            raise ValueError(
+                f"cannot tell the format from {path.name!r}; name the file with one of the "
+                f"suffixes {', '.join('.' + f for f in FORMATS)}, or give the format "
+                "(format=... in Python, --format on the command line)"
+            )
+    format = format.lower()
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    return format
+
+
+def _view(trace: Trace, what: str, options: dict[str, Any]) -> View:
+    if not isinstance(trace, Trace):
+        raise ValueError(f"trace must be an explain.Trace; got {type(trace).__name__}")
+    return _select.view(trace, what, **options)
+
+
+def figure(
+    trace: Trace,
+    what: str = "attention",
+    *,
+    step: int | None = None,
+    part: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+    parameter: str | None = None,
+) -> Figure:
+    """A matplotlib Figure of ``what`` at ``step`` (default: the last snapshot).
+
+    For ``loss`` and ``optimizer`` a given ``step`` is marked on the curves.
+    """
+    from . import _figures
+
+    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    with _figures.style():
+        index = _select.step_index(view.steps, step)
+        return _figures.draw(view, index, marker=step is not None).figure
+
+
+def interactive(
+    trace: Trace,
+    what: str = "attention",
+    *,
+    step: int | None = None,
+    part: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+    parameter: str | None = None,
+    max_frames: int = MAX_HTML_FRAMES,
+) -> dict:
+    """The plotly figure (as a dict; ``plotly.graph_objects.Figure(d)`` makes it an object) with
+    a step slider over at most ``max_frames`` snapshots, showing ``step`` first."""
+    from . import _plotly_views
+
+    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    index = _select.step_index(view.steps, step)
+    frames = _select.frame_indices(len(view.steps), max_frames)
+    return _plotly_views.figure(view, frames, index, marked=None if step is None else int(step))
+
+
+def data(
+    trace: Trace,
+    what: str = "attention",
+    *,
+    step: int | None = None,
+    part: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+    parameter: str | None = None,
+) -> dict:
+    """The numbers of ``what`` as a JSON-able dict: at every snapshot, or only at ``step``.
+
+    Curves (``loss``, the optimizer's per-step scalars) always cover every step.
+    """
+    from . import _tables
+
+    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    return _tables.data(view, _indices(view, step))
+
+
+def _indices(view: View, step: int | None) -> list[int]:
+    if step is None:
+        return list(range(len(view.steps)))
+    return [_select.step_index(view.steps, step)]
+
+
+def _html_page(figure_dict: dict, title: str) -> str:
+    from . import _plotly
+
+    body = (
+        f'<h1>{html.escape(title)}</h1>\n<div class="figure">'
+        f"{_plotly.div(figure_dict, 'explain-figure')}</div>"
+    )
+    return _plotly.page(title, body)
+
+
+def save(
+    trace: Trace,
+    path: str | os.PathLike,
+    what: str = "attention",
+    layer: int | None = None,
+    head: int | None = None,
+    step: int | None = None,
+    format: str | None = None,
+    *,
+    part: str | None = None,
+    parameter: str | None = None,
+    max_frames: int | None = None,
+    fps: float = 8,
+    dpi: float | None = None,
+) -> Path:
+    """Write ``what`` from ``trace`` to ``path`` as ``format`` (default: from the suffix).
+
+    - ``layer``/``head`` pick one attention head (default: the grid of all layers x heads);
+      ``part`` picks ``self`` or, in encoder-decoder traces, ``encoder``/``decoder``/``cross``
+      (default ``cross``) attention, or ``encoder``/``decoder`` embeddings.
+    - ``step``: the snapshot shown by images, the first one shown by HTML, the only one in
+      JSON/CSV (default: the last snapshot; JSON/CSV: all). Animations show all snapshots, so
+      ``step`` is an error there.
+    - ``max_frames``: snapshots in a GIF/MP4 (default 40) or in the HTML slider (default 120),
+      spread evenly. ``fps``: frames per second of animations. ``dpi``: of raster images.
+
+    Writes through a temporary file and a rename: an error or Ctrl-C leaves no partial file.
+    Returns the path written. Bad choices raise ValueError listing what the trace holds.
+    """
+    path = Path(path)
+    format = _format(path, format)
+    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    if format in ANIMATED and step is not None:
+        raise ValueError(
+            f"step={step} cannot be used with {format}: an animation shows every snapshot "
+            "(use png, svg, pdf or html for one step)"
+        )
+    index = _select.step_index(view.steps, step)
+    writer = _writer(view, what, format, index, step, max_frames, fps, dpi)
+    with atomic_path(path) as temp:
+        writer(temp)
+    log.info("wrote %s", path)
+    return path
+
+
+def _writer(
+    view: View,
+    what: str,
+    format: str,
+    index: int,
+    step: int | None,
+    max_frames: int | None,
+    fps: float,
+    dpi: float | None,
+) -> Callable[[Path], None]:
+    if format in ("json", "csv"):
+        from . import _tables
+
+        indices = _indices(view, step)
+        if format == "json":
+            text = json.dumps(_tables.data(view, indices), ensure_ascii=False, allow_nan=False)
+        else:
+            text = _tables.csv_text(view, indices)
+        return lambda temp: temp.write_text(text, encoding="utf-8")
+    if format == "html":
+        from . import _plotly_views
+
+        frames = _select.frame_indices(len(view.steps), max_frames or MAX_HTML_FRAMES)
+        figure_dict = _plotly_views.figure(view, frames, index, marked=step)
+        title = f"{what} · task {view.task}" if view.task else what
+        text = _html_page(figure_dict, title)
+        return lambda temp: temp.write_text(text, encoding="utf-8")
+    from . import _figures
+
+    if format in STATIC:
+
+        def write_static(temp: Path) -> None:
+            with _figures.style():
+                drawn = _figures.draw(view, index, marker=step is not None)
+                drawn.figure.savefig(
+                    temp, format=format, dpi=dpi or 150, metadata=_metadata(format)
+                )
+
+        return write_static
+
+    def write_animation(temp: Path) -> None:
+        _write_frames(temp, format, _render(view, max_frames, dpi), fps)
+
+    return write_animation
+
+
+def _render(view: View, max_frames: int | None, dpi: float | None) -> list:
+    from . import _animate, _figures
+
+    frames = _select.frame_indices(len(view.steps), max_frames or MAX_FRAMES)
+    with _figures.style():
+        drawn = _figures.draw(view, int(frames[-1]), marker=True)
+        images = _animate.render(drawn, frames, dpi=dpi or 80)
+    drawn.figure.clear()
+    return images
+
+
+def _write_frames(temp: Path, format: str, images: list, fps: float) -> None:
+    from . import _animate
+
+    if format == "gif":
+        with open(temp, "wb") as file:
+            _animate.write_gif(file, images, fps)
+    else:
+        _animate.write_mp4(temp, images, fps)
+
+
+def save_animation(
+    trace: Trace,
+    paths: Sequence[str | os.PathLike],
+    what: str = "attention",
+    *,
+    part: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+    parameter: str | None = None,
+    max_frames: int | None = None,
+    fps: float = 8,
+    dpi: float | None = None,
+) -> list[Path]:
+    """Render ``what`` over training once and write it to each of ``paths`` (.gif or .mp4).
+
+    The same as :func:`save` for each path, at the cost of one rendering.
+    """
+    paths = [Path(p) for p in paths]
+    formats = [_format(p, None) for p in paths]
+    wrong = [str(p) for p, f in zip(paths, formats, strict=True) if f not in ANIMATED]
+    if wrong:
+        raise ValueError(f"save_animation writes .gif or .mp4 files; got {', '.join(wrong)}")
+    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    images = _render(view, max_frames, dpi)
+    for path, format in zip(paths, formats, strict=True):
+        with atomic_path(path) as temp:
+            _write_frames(temp, format, images, fps)
+        log.info("wrote %s", path)
+    return paths
+
+
+def _metadata(format: str) -> dict | None:
+    """Drop timestamps so the same trace gives the same bytes."""
+    if format == "svg":
+        return {"Date": None}
+    if format == "pdf":
+        return {"CreationDate": None, "ModDate": None}
+    return None

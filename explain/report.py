@@ -1,0 +1,351 @@
+"""One self-contained, offline HTML page that shows a whole training run from its trace.
+
+Sections: the run (task, model, training, probe), final predictions on the probe, attention
+over training for every layer and head, token embeddings moving, positional encodings, loss and
+learning-rate curves, optimizer steps. A bar at the top moves every figure to one step at once;
+each figure also has its own slider. plotly.js is inlined once and nothing is fetched, so the
+file opens from disk with no network. Reads traces only: no torch.
+
+    >>> import explain  # doctest: +SKIP
+    >>> save_report(explain.load_trace("trace.npz"), "report.html")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import _plotly, _plotly_views, _select
+from .export import atomic_path
+from .trace import Trace
+
+__all__ = ["build_report", "save_report"]
+
+log = logging.getLogger(__name__)
+
+MAX_FRAMES = 60  # slider positions per figure; keeps the page a few MB
+
+HINTS = {
+    "reverse": "Answer positions (after '>') learn to look at the mirrored input digit: "
+    "watch an anti-diagonal appear.",
+    "copy": "Answer positions learn to look at the input digit a fixed distance back: "
+    "watch a diagonal stripe appear.",
+    "sort": "Each answer position looks for the next-smallest digit among the inputs.",
+    "induction": "Induction heads: after a repeated token, attention jumps to the token that "
+    "followed its earlier occurrence (one layer finds the previous token, the next copies).",
+    "text": "Character-level text: many heads attend to the previous character or to the "
+    "start of the current word.",
+    "translate": "Cross-attention aligns each French word with the English word it translates; "
+    "colour words attend to the noun they follow.",
+}
+
+CSS = """
+header.run { border-bottom: 1px solid #ddd; padding-bottom: 10px; }
+table.facts { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+table.facts td { padding: 2px 14px 2px 0; vertical-align: top; }
+table.facts td:first-child { color: #666; }
+.tokens span { display: inline-block; font-family: ui-monospace, Menlo, Consolas, monospace;
+  border: 1px solid #ccc; border-radius: 4px; padding: 1px 6px; margin: 2px; background: #fafafa; }
+.tokens span.answer { background: #e8f1fb; border-color: #8fb5de; }
+table.predictions { border-collapse: collapse; font-size: 13px; }
+table.predictions th, table.predictions td { border-bottom: 1px solid #eee; padding: 3px 10px;
+  text-align: left; font-family: ui-monospace, Menlo, Consolas, monospace; }
+table.predictions tr.context td { color: #999; }
+td.ok { color: #1a7f37; } td.bad { color: #c62828; font-weight: 600; }
+#timeline { position: sticky; top: 0; z-index: 10; background: #fff; padding: 8px 0;
+  border-bottom: 1px solid #ddd; display: flex; gap: 12px; align-items: center; }
+#timeline input[type=range] { flex: 1; }
+#timeline button { font-size: 14px; min-width: 3em; }
+#timeline output { font-variant-numeric: tabular-nums; min-width: 7em; }
+nav a { margin-right: 12px; font-size: 14px; }
+"""
+
+TIMELINE_JS = """
+(function () {
+  var data = JSON.parse(document.getElementById("timeline-data").textContent);
+  var slider = document.getElementById("timeline-step");
+  var shown = document.getElementById("timeline-label");
+  var button = document.getElementById("timeline-play");
+  var timer = null;
+  function show(i) {
+    var name = String(data.steps[i]);
+    shown.textContent = "step " + name;
+    data.figures.forEach(function (id) {
+      var div = document.getElementById(id);
+      if (div && div.data) {
+        Plotly.animate(div, [name], {mode: "immediate", frame: {duration: 0, redraw: true},
+                                     transition: {duration: 0}});
+      }
+    });
+  }
+  function stop() { clearInterval(timer); timer = null; button.textContent = "\\u25B6"; }
+  slider.addEventListener("input", function () { stop(); show(Number(slider.value)); });
+  button.addEventListener("click", function () {
+    if (timer) { stop(); return; }
+    if (Number(slider.value) >= data.steps.length - 1) { slider.value = 0; }
+    button.textContent = "\\u275A\\u275A";
+    timer = setInterval(function () {
+      var next = Number(slider.value) + 1;
+      if (next >= data.steps.length) { stop(); return; }
+      slider.value = next; show(next);
+    }, 250);
+  });
+  shown.textContent = "step " + data.steps[Number(slider.value)];
+})();
+"""
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _facts(trace: Trace) -> str:
+    meta = trace.meta
+    model = meta.get("model_config") if isinstance(meta.get("model_config"), dict) else {}
+    train = meta.get("train_config") if isinstance(meta.get("train_config"), dict) else {}
+    rows = []
+    if model:
+        rows.append(
+            (
+                "model",
+                f"{model.get('kind', 'decoder')}, {model.get('n_layers')} layers × "
+                f"{model.get('n_heads')} heads, d_model {model.get('d_model')}, "
+                f"d_mlp {model.get('d_mlp')}, {model.get('positional')} positions",
+            )
+        )
+    if train:
+        rows.append(
+            (
+                "training",
+                f"{train.get('steps')} steps of {train.get('optimizer')}, "
+                f"lr {train.get('lr')}, batch {train.get('batch_size')}, "
+                f"seed {train.get('seed')}",
+            )
+        )
+    scalars = trace.scalars
+    for name, text in (
+        ("loss", "final training loss"),
+        ("val_loss", "final validation loss"),
+        ("val_accuracy", "final validation accuracy"),
+    ):
+        if name in scalars:
+            steps, values = trace.scalar(name)
+            if len(values):
+                rows.append((text, f"{values[-1]:.4g} (step {steps[-1]})"))
+    if "status" in meta:
+        rows.append(("status", meta["status"]))
+    snapshots = trace.snapshot_steps
+    rows.append(
+        (
+            "recorded",
+            f"{len(trace.steps)} steps, {len(snapshots)} snapshots "
+            f"({_select.describe_steps(snapshots, limit=4)})",
+        )
+    )
+    cells = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in rows)
+    return f'<table class="facts">{cells}</table>'
+
+
+def _token_chips(tokens: list[str], answer: list[bool] | None = None) -> str:
+    answer = answer if answer is not None and len(answer) == len(tokens) else [False] * len(tokens)
+    return (
+        '<div class="tokens">'
+        + "".join(
+            f"<span{' class=answer' if a else ''}>{_esc(_select.visible(t))}</span>"
+            for t, a in zip(tokens, answer, strict=True)
+        )
+        + "</div>"
+    )
+
+
+def _probe(trace: Trace) -> str:
+    probe = trace.meta.get("probe")
+    if not isinstance(probe, dict) or not isinstance(probe.get("tokens"), list):
+        return ""
+    parts = []
+    if isinstance(probe.get("source_tokens"), list):
+        parts.append(
+            f"<p class=note>source (encoder input):</p>"
+            f"{_token_chips([str(t) for t in probe['source_tokens']])}"
+        )
+    mask = probe.get("mask") if isinstance(probe.get("mask"), list) else None
+    parts.append(
+        "<p class=note>probe sequence (decoder input; the model's answer is "
+        f"highlighted):</p>{_token_chips([str(t) for t in probe['tokens']], mask)}"
+    )
+    return "\n".join(parts)
+
+
+def _predictions(trace: Trace) -> str:
+    """Table of the final snapshot's prediction at each probe position."""
+    probe = trace.meta.get("probe")
+    vocab = trace.meta.get("vocab")
+    if "hook_logits" not in trace.tensors or not isinstance(probe, dict) or not vocab:
+        return "<p class=note>This trace has no probe logits, so no predictions to show.</p>"
+    logits = np.asarray(trace.tensors["hook_logits"][-1], np.float64)  # [pos, vocab]
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs = shifted / shifted.sum(axis=-1, keepdims=True)
+    tokens = [str(t) for t in probe.get("tokens", [])]
+    targets = [str(t) for t in probe.get("target_tokens", [])]
+    mask = probe.get("mask") or [True] * len(tokens)
+    if not (len(tokens) == len(targets) == len(mask) == len(probs)):
+        return "<p class=note>The probe's tokens and logits disagree in length; skipped.</p>"
+    rows, right, answered = [], 0, 0
+    for pos, (token, target, scored) in enumerate(zip(tokens, targets, mask, strict=True)):
+        guess = int(probs[pos].argmax())
+        predicted = str(vocab[guess]) if guess < len(vocab) else str(guess)
+        ok = predicted == target
+        if scored:
+            answered += 1
+            right += ok
+        mark = ("✓", "ok") if ok else ("✗", "bad")
+        mark_cell = f'<td class="{mark[1]}">{mark[0]}</td>' if scored else "<td></td>"
+        rows.append(
+            f'<tr class="{"answer" if scored else "context"}"><td>{pos}</td>'
+            f"<td>{_esc(_select.visible(token))}</td><td>{_esc(_select.visible(target))}</td>"
+            f"<td>{_esc(_select.visible(predicted))}</td><td>{probs[pos, guess]:.2f}</td>"
+            f"{mark_cell}</tr>"
+        )
+    step = int(trace.snapshot_steps[-1])
+    summary = (
+        f"<p class=note>At step {step} the model gets {right} of {answered} answer "
+        "positions right (grey rows are context the model is not scored on).</p>"
+    )
+    head = (
+        "<tr><th>pos</th><th>input</th><th>expected next</th><th>predicted</th>"
+        "<th>p</th><th></th></tr>"
+    )
+    return f'{summary}<table class="predictions">{head}{"".join(rows)}</table>'
+
+
+def _figure_section(
+    anchor: str, title: str, note: str, view: _select.View, frames: np.ndarray, ids: list[str]
+) -> str:
+    figure = _plotly_views.figure(view, frames, len(view.steps) - 1)
+    div_id = f"figure-{anchor}"
+    if figure.get("frames"):
+        ids.append(div_id)
+    return (
+        f'<section id="{anchor}"><h2>{_esc(title)}</h2><p class="note">{note}</p>'
+        f'<div class="figure">{_plotly.div(figure, div_id)}</div></section>'
+    )
+
+
+def build_report(trace: Trace, max_frames: int = MAX_FRAMES) -> str:
+    """The report page as a string (a few MB: plotly.js is inlined)."""
+    if not isinstance(trace, Trace):
+        raise ValueError(f"trace must be an explain.Trace; got {type(trace).__name__}")
+    steps = trace.snapshot_steps
+    frames = _select.frame_indices(len(steps), max_frames) if len(steps) else np.zeros(0, int)
+    task = trace.meta.get("task") if isinstance(trace.meta.get("task"), dict) else {}
+    name = str(task.get("name", "")) or "trace"
+    ids: list[str] = []
+    sections: list[tuple[str, str, str]] = []  # anchor, heading, html
+
+    def add(anchor: str, title: str, note: str, make_view) -> None:
+        try:
+            view = make_view()
+        except ValueError as error:  # this trace lacks that view: say so, keep the rest
+            log.info("report: no %s section: %s", anchor, error)
+            return
+        short = title.removeprefix("Attention: ").split(" (")[0]
+        sections.append((anchor, short, _figure_section(anchor, title, note, view, frames, ids)))
+
+    if len(steps):
+        parts = _select.attention_parts(trace)
+        for part in sorted(
+            parts,
+            key=lambda p: (
+                ("self", "cross", "encoder", "decoder").index(p)
+                if p in ("self", "cross", "encoder", "decoder")
+                else 9
+            ),
+        ):
+            note = (
+                "Each square is one head: row = the position looking (query), column = the "
+                "position looked at (key); each row sums to 1. Drag the slider or press ▶ "
+                "to watch the pattern form. " + _esc(HINTS.get(name, ""))
+            )
+            add(
+                f"attention-{part}",
+                f"Attention: {_select.PART_TITLES.get(part, part)}",
+                note,
+                lambda part=part: _select.attention_view(trace, part),
+            )
+        add(
+            "embeddings",
+            "Token embeddings",
+            "Every token's embedding vector, projected on the two directions that spread the "
+            "final embeddings most (a fixed PCA, so movement is real). Grey lines are the paths "
+            "the tokens took; tokens the model must tell apart move apart.",
+            lambda: _select.embedding_view(trace),
+        )
+        add(
+            "positional",
+            "Positional encoding",
+            "Left: the vector added for each position (rotary: the cos/sin table). Right: how "
+            "similar positions are; neighbours look alike, far positions differ.",
+            lambda: _select.positional_view(trace),
+        )
+    add(
+        "loss",
+        "Loss and learning rate",
+        "Training loss per step and validation loss and accuracy every few steps (top); the "
+        "learning-rate schedule and the gradient norm before clipping (bottom). Zoom by "
+        "dragging; double-click to reset.",
+        lambda: _select.loss_view(trace),
+    )
+    if len(steps):
+        add(
+            "optimizer",
+            "Optimizer steps",
+            "Top: how much each weight matrix changes per step relative to its size, and the "
+            "gradient norm. Bottom: for one tracked matrix, the gradient, the update actually "
+            "applied and the optimizer's running moments at the chosen step.",
+            lambda: _select.optimizer_view(trace),
+        )
+    nav = "".join(f'<a href="#{anchor}">{_esc(short)}</a>' for anchor, short, _ in sections)
+    timeline = ""
+    if ids:
+        data = {"steps": [int(steps[i]) for i in frames], "figures": ids}
+        data_json = json.dumps(data).replace("<", "\\u003c")  # safe inside <script>
+        timeline = (
+            '<div id="timeline"><button id="timeline-play" type="button" '
+            'title="play all figures">▶</button>'
+            f'<input id="timeline-step" type="range" min="0" max="{len(frames) - 1}" '
+            f'value="{len(frames) - 1}" aria-label="training step for every figure">'
+            '<output id="timeline-label"></output></div>'
+            f'<script type="application/json" id="timeline-data">'
+            f"{data_json}</script>"
+        )
+    description = _esc(task.get("description", "")) if task else ""
+    body = "\n".join(
+        [
+            f'<header class="run"><h1>explain · {_esc(name)}</h1>'
+            f'<p class="note">{description}</p>{_facts(trace)}{_probe(trace)}</header>',
+            f'<nav>{nav}<a href="#predictions">Predictions</a></nav>',
+            timeline,
+            '<section id="predictions"><h2>Final predictions on the probe</h2>'
+            f"{_predictions(trace)}</section>",
+            *(section for _, _, section in sections),
+            f"<script>{TIMELINE_JS}</script>" if ids else "",
+        ]
+    )
+    return _plotly.page(f"explain report · {name}", body, CSS)
+
+
+def save_report(
+    trace: Trace, path: str | os.PathLike = "report.html", max_frames: int = MAX_FRAMES
+) -> Path:
+    """Write :func:`build_report` to ``path`` atomically; returns the path."""
+    text = build_report(trace, max_frames)
+    path = Path(path)
+    with atomic_path(path) as temp:
+        temp.write_text(text, encoding="utf-8")
+    log.info("wrote %s", path)
+    return path

@@ -1,0 +1,195 @@
+"""Traces for the export, report and CLI tests.
+
+`synthetic_trace` builds one with `Trace.from_arrays` (no torch, milliseconds) whose probe
+tokens are hostile on purpose: HTML, entities, quotes, matplotlib math and whitespace.
+`real_trace` trains the real model briefly (torch; cached for the session).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from explain.trace import Trace
+
+XSS = "<script>alert(1)</script>"
+TOKENS = ["a", "b", XSS, "&<>\"'", "$x$", " ", "c"]
+SOURCE = ["un", "<b>deux</b>", "trois"]
+SNAPSHOT_STEPS = [0, 2, 4, 8, 16]
+TRACKED = "embed.W_E.weight"
+
+
+def _softmax(scores: np.ndarray, causal: bool) -> np.ndarray:
+    if causal:
+        q, k = scores.shape[-2:]
+        scores = np.where(np.tril(np.ones((q, k), bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def _patterns(rng: np.random.Generator, heads: int, q: int, k: int, causal: bool) -> np.ndarray:
+    """[snapshot, head, q, k] that sharpen over the snapshots, so frames differ."""
+    base = rng.normal(size=(heads, q, k))
+    sharpness = np.linspace(0.1, 4.0, len(SNAPSHOT_STEPS))[:, None, None, None]
+    return _softmax(sharpness * base[None], causal).astype(np.float32)
+
+
+def synthetic_trace(
+    tokens: list[str] | None = None,
+    encoder_decoder: bool = False,
+    n_layers: int = 2,
+    n_heads: int = 2,
+    positional: bool = True,
+    seed: int = 0,
+) -> Trace:
+    """A small complete trace: 2 layers x 2 heads, steps 0..16, snapshots at 0, 2, 4, 8, 16."""
+    rng = np.random.default_rng(seed)
+    tokens = list(TOKENS if tokens is None else tokens)
+    vocab = list(dict.fromkeys([*tokens, *(SOURCE if encoder_decoder else [])]))
+    n_snap, pos, d_model = len(SNAPSHOT_STEPS), len(tokens), 8
+    steps = np.arange(17)
+    loss = 2.0 * np.exp(-steps / 6.0) + 0.01
+    loss[0] = np.nan
+    evaluated = np.isin(steps, [0, 8, 16])
+    scalars = {
+        "loss": loss,
+        "lr": np.where(steps > 0, 1e-3, np.nan),
+        "grad_norm": np.where(steps > 0, 1.0 / (1 + steps), np.nan),
+        "val_loss": np.where(evaluated, 2.0 * np.exp(-steps / 7.0), np.nan),
+        "val_accuracy": np.where(evaluated, steps / 16.0, np.nan),
+        f"update_ratio/{TRACKED}": np.where(steps > 0, 1e-3 / (1 + steps), np.nan),
+        "update_ratio/blocks.0.attn.W_o.weight": np.where(steps > 0, 2e-3, np.nan),
+        f"grad_norm/{TRACKED}": np.where(steps > 0, 0.5, np.nan),
+    }
+    tensors: dict[str, np.ndarray] = {}
+    if encoder_decoder:
+        src = len(SOURCE)
+        for i in range(n_layers):
+            tensors[f"encoder.blocks.{i}.attn.hook_pattern"] = _patterns(
+                rng, n_heads, src, src, False
+            )
+            tensors[f"decoder.blocks.{i}.attn.hook_pattern"] = _patterns(
+                rng, n_heads, pos, pos, True
+            )
+            tensors[f"decoder.blocks.{i}.cross.hook_pattern"] = _patterns(
+                rng, n_heads, pos, src, False
+            )
+        for stack in ("encoder.", "decoder."):
+            tensors[f"{stack}embed.W_E"] = rng.normal(size=(n_snap, len(vocab), d_model))
+    else:
+        for i in range(n_layers):
+            tensors[f"blocks.{i}.attn.hook_pattern"] = _patterns(rng, n_heads, pos, pos, True)
+        tensors["embed.W_E"] = rng.normal(size=(n_snap, len(vocab), d_model))
+    tensors["hook_logits"] = rng.normal(size=(n_snap, pos, len(vocab)))
+    if positional:
+        tensors["positional"] = rng.normal(size=(n_snap, pos, d_model))
+    tracked = ("decoder." if encoder_decoder else "") + TRACKED
+    scalars = {k.replace(TRACKED, tracked): v for k, v in scalars.items()}
+    for kind in ("grad", "update", "exp_avg"):
+        tensors[f"{kind}/{tracked}"] = rng.normal(size=(n_snap, len(vocab), d_model)) * 1e-3
+    tensors[f"exp_avg_sq/{tracked}"] = rng.random((n_snap, len(vocab), d_model)) * 1e-6
+    ids = [vocab.index(t) for t in tokens]
+    meta = {
+        "model_config": {
+            "n_layers": n_layers,
+            "n_heads": n_heads,
+            "d_model": d_model,
+            "d_mlp": 32,
+            "positional": "learned" if positional else "none",
+            "kind": "encoder-decoder" if encoder_decoder else "decoder",
+        },
+        "train_config": {
+            "steps": 16,
+            "optimizer": "adamw",
+            "lr": 1e-3,
+            "batch_size": 4,
+            "seed": seed,
+        },
+        "task": {"name": "synthetic", "kind": "decoder", "description": "made up <i>safe</i>"},
+        "vocab": vocab,
+        "probe": {
+            "ids": ids,
+            "tokens": tokens,
+            "target_ids": ids[1:] + ids[:1],
+            "target_tokens": tokens[1:] + tokens[:1],
+            "mask": [i >= pos // 2 for i in range(pos)],
+        },
+        "tracked_parameters": [tracked],
+        "status": "complete",
+        "last_step": 16,
+    }
+    if encoder_decoder:
+        meta["probe"]["source_tokens"] = list(SOURCE)
+        meta["probe"]["source_ids"] = [vocab.index(t) for t in SOURCE]
+    return Trace.from_arrays(meta, steps, scalars, SNAPSHOT_STEPS, tensors)
+
+
+@functools.cache
+def real_trace() -> Trace:
+    """``reverse`` trained for 30 steps by the real trainer."""
+    import explain
+
+    return explain.train("reverse", train_config=explain.TrainConfig(steps=30)).trace
+
+
+# -- a headless chromium that may only read files ---------------------------------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium():
+    """(playwright, browser) for /usr/bin/chromium; pytest.skip without it (a failure in CI)."""
+    import os
+
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the browser tests, but {CHROMIUM} is missing")
+        pytest.skip(f"no chromium at {CHROMIUM} (Debian package `chromium`)")
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    return playwright, playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+class OfflinePage:
+    """A page that aborts every request not for file:/data:/blob: and records what it saw."""
+
+    def __init__(self, browser, width: int = 1280, height: int = 900) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.route("**/*", self._route)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("dialog", self._dialog)
+
+    def _route(self, route) -> None:
+        if route.request.url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def open(self, path) -> None:
+        """Load ``path`` and wait until plotly has drawn its first figure."""
+        self.page.goto(f"file://{path}")
+        self.page.wait_for_selector(".plot-container .main-svg", timeout=30_000)
+
+    def close(self) -> None:
+        self.page.close()

@@ -1,0 +1,255 @@
+"""Tests for explain/cli.py: the commands, their help, and exit code 2 for a user's mistake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _export_traces import synthetic_trace
+
+from explain import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trace_file(tmp_path_factory):
+    return synthetic_trace().save(tmp_path_factory.mktemp("trace") / "trace.npz")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """main(argv) -> (exit code, stdout, stderr); argparse's own exits count too."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["export"], ["report"]])
+def test_help_everywhere(capsys, command):
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0 and out.startswith("usage: explain")
+
+
+def test_python_dash_m_runs_the_command():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "explain.cli", "export", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0 and "--what WHAT" in result.stdout
+    assert "bertviz-head" in result.stdout
+
+
+def test_export_writes_the_file(capsys, trace_file, tmp_path):
+    out = tmp_path / "h.json"
+    code, stdout, _ = run(
+        capsys, "export", trace_file, "--layer", "1", "--head", "0", "--step", "8", "--out", out
+    )
+    assert code == 0 and f"wrote {out}" in stdout
+    data = json.loads(out.read_text())
+    assert data["layers"] == [1] and data["heads"] == [0] and data["steps"] == [8]
+
+
+def test_export_takes_the_directory_of_a_trace(capsys, trace_file, tmp_path):
+    code, _, _ = run(
+        capsys,
+        "export",
+        trace_file.parent,
+        "--what",
+        "loss",
+        "--format",
+        "csv",
+        "--out",
+        tmp_path / "loss.txt",
+    )
+    assert code == 0 and (tmp_path / "loss.txt").read_text().startswith("step,")
+
+
+def test_report_command(capsys, trace_file, tmp_path):
+    code, stdout, _ = run(capsys, "report", trace_file, "--out", tmp_path / "r.html")
+    assert code == 0 and "open file://" in stdout
+    assert 'id="attention-self"' in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--what", "weights"], "invalid choice: 'weights' (choose from 'attention', "),
+        (["--format", "jpg"], "invalid choice: 'jpg' (choose from 'png', 'svg'"),
+        (["--layer", "7"], "layer 7 is not in this trace (part 'self'); available: 0, 1"),
+        (["--head", "2"], "head 2 is not in this trace (2 heads per layer); available: 0, 1"),
+        (["--head", "x"], "expected an integer >= 0; got 'x'"),
+        (["--step", "5"], "step 5 has no snapshot in this trace; nearest: 4, 8"),
+        (["--part", "cross"], "part 'cross' is not in this trace; available: self"),
+        (["--what", "loss", "--layer", "0"], "layer cannot be used with what='loss'"),
+        (["--format", "gif", "--step", "4"], "an animation shows every snapshot"),
+        (["--format", "bertviz-model", "--head", "1"], "drop --head"),
+    ],
+)
+def test_export_mistakes_exit_2_with_what_is_available(capsys, trace_file, tmp_path, argv, message):
+    code, stdout, stderr = run(capsys, "export", trace_file, *argv, "--out", tmp_path / "x.png")
+    assert code == 2
+    assert message in stderr and "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_suffix(capsys, trace_file, tmp_path):
+    code, _, stderr = run(capsys, "export", trace_file, "--out", tmp_path / "x.jpg")
+    assert code == 2 and "cannot tell the format from 'x.jpg'" in stderr and ".png" in stderr
+
+
+def test_missing_and_corrupted_traces(capsys, tmp_path):
+    code, _, stderr = run(capsys, "export", tmp_path / "none.npz", "--out", tmp_path / "x.png")
+    assert code == 2 and "none.npz: no trace file" in stderr
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    code, _, stderr = run(capsys, "report", broken, "--out", tmp_path / "r.html")
+    assert code == 2 and "corrupted or truncated" in stderr and "Traceback" not in stderr
+    code, _, stderr = run(capsys, "report", tmp_path, "--out", tmp_path / "r.html")
+    assert code == 2 and "without a trace.npz" in stderr
+
+
+def test_unwritable_output(capsys, trace_file, tmp_path):
+    (tmp_path / "file").write_text("x")
+    code, _, stderr = run(capsys, "export", trace_file, "--out", tmp_path / "file" / "a.png")
+    assert code == 2 and "is a file, not a directory" in stderr
+
+
+def test_unknown_task_lists_the_tasks(capsys):
+    code, _, stderr = run(capsys, "train", "--task", "chess")
+    assert code == 2
+    assert "invalid choice: 'chess' (choose from 'copy', 'induction', 'reverse'" in stderr
+    code, _, stderr = run(capsys, "demo", "--task", "chess")
+    assert code == 2 and "'translate'" in stderr
+
+
+def test_a_bad_model_shape_is_a_user_error(capsys, tmp_path):
+    code, _, stderr = run(
+        capsys,
+        "train",
+        "--task",
+        "copy",
+        "--heads",
+        "3",
+        "--steps",
+        "1",
+        "--out",
+        tmp_path,
+        "--quiet",
+    )
+    assert code == 2 and "must be divisible by n_heads" in stderr and "Traceback" not in stderr
+
+
+def test_the_cli_module_does_not_import_torch_for_export(trace_file, tmp_path):
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from explain.cli import main\n"
+        f"raise SystemExit(main(['export', {str(trace_file)!r}, '--out', "
+        f"{str(tmp_path / 'a.svg')!r}]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a.svg").exists()
+
+
+def test_bertviz_formats(capsys, trace_file, tmp_path):
+    try:
+        from explain.adapters import write_bertviz_html  # noqa: F401
+    except ImportError:
+        pytest.skip("explain.adapters.write_bertviz_html is not there yet (another module)")
+    for view in ("head", "model"):
+        out = tmp_path / f"{view}.html"
+        code, stdout, stderr = run(
+            capsys, "export", trace_file, "--format", f"bertviz-{view}", "--step", "8", "--out", out
+        )
+        assert code == 0, stderr
+        assert out.exists() and "<script>alert(1)" not in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_demo_writes_everything_it_lists(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "explain.cli",
+            "demo",
+            "--out",
+            str(out),
+            "--steps",
+            "30",
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(cli.DEMO_FILES)
+    for name in cli.DEMO_FILES:
+        assert name in result.stdout
+    assert "open file://" in result.stdout
+    from explain import load_trace
+
+    trace = load_trace(out / "trace.npz")
+    assert int(trace.steps[-1]) == 30 and trace.meta["status"] == "complete"
+
+
+@pytest.mark.slow
+def test_train_then_export(capsys, tmp_path):
+    code, stdout, stderr = run(
+        capsys,
+        "train",
+        "--task",
+        "copy",
+        "--steps",
+        "12",
+        "--seed",
+        "3",
+        "--layers",
+        "1",
+        "--heads",
+        "2",
+        "--positional",
+        "learned",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+    )
+    assert code == 0, stderr
+    assert {"trace.npz", "trace.json", "model.safetensors", "report.html"} <= {
+        p.name for p in (tmp_path / "run").iterdir()
+    }
+    meta = json.loads((tmp_path / "run" / "trace.json").read_text())
+    assert meta["model_config"]["n_layers"] == 1 and meta["model_config"]["n_heads"] == 2
+    assert meta["model_config"]["positional"] == "learned" and meta["train_config"]["seed"] == 3
+    code, _, stderr = run(
+        capsys,
+        "export",
+        tmp_path / "run",
+        "--what",
+        "positional",
+        "--out",
+        tmp_path / "pos.gif",
+        "--max-frames",
+        "3",
+    )
+    assert code == 0, stderr

@@ -1,0 +1,177 @@
+"""Tests for explain/report.py: one offline page that shows a whole run."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _export_traces import XSS, OfflinePage, launch_chromium, real_trace, synthetic_trace
+
+from explain import report
+from explain.trace import Trace
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return synthetic_trace()
+
+
+@pytest.fixture(scope="module")
+def page_text(trace):
+    return report.build_report(trace)
+
+
+def test_every_section_is_there(page_text):
+    for anchor in (
+        "predictions",
+        "attention-self",
+        "embeddings",
+        "positional",
+        "loss",
+        "optimizer",
+    ):
+        assert f'id="{anchor}"' in page_text, anchor
+    assert page_text.count("Plotly.newPlot(") == 5
+    assert len(re.findall(r"plotly\.js v\d", page_text)) == 1  # one copy for five figures
+    assert not re.search(r"<script[^>]+src=", page_text)
+
+
+def test_tokens_are_escaped_everywhere(page_text):
+    assert "<script>alert(1)" not in page_text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page_text  # probe chips and table
+    assert "<i>safe</i>" not in page_text and "&lt;i&gt;safe&lt;/i&gt;" in page_text
+
+
+def test_predictions_table_matches_the_logits(trace, page_text):
+    logits = np.asarray(trace.tensors["hook_logits"][-1], np.float64)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    vocab, probe = trace.meta["vocab"], trace.meta["probe"]
+    table = page_text.split('<table class="predictions">')[1].split("</table>")[0]
+    rows = re.findall(r"<tr class=\"(\w+)\">(.*?)</tr>", table)
+    assert len(rows) == len(probe["tokens"])
+    right = 0
+    for pos, (kind, row) in enumerate(rows):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        guess = int(probs[pos].argmax())
+        assert cells[3] == report._esc(report._select.visible(vocab[guess]))
+        assert float(cells[4]) == pytest.approx(probs[pos, guess], abs=0.005)
+        assert kind == ("answer" if probe["mask"][pos] else "context")
+        right += probe["mask"][pos] and vocab[guess] == probe["target_tokens"][pos]
+    answered = sum(probe["mask"])
+    assert f"gets {right} of {answered} answer positions right" in page_text
+
+
+def test_timeline_drives_the_figures_with_frames(page_text):
+    data = re.search(
+        r'<script type="application/json" id="timeline-data">(.*?)</script>', page_text
+    ).group(1)
+    timeline = json.loads(data)
+    assert timeline["steps"] == [0, 2, 4, 8, 16]
+    # positional is learned here (it changes), so it animates too; loss has no frames
+    assert timeline["figures"] == [
+        "figure-attention-self",
+        "figure-embeddings",
+        "figure-positional",
+        "figure-optimizer",
+    ]
+
+
+def test_encoder_decoder_report_has_each_attention_part():
+    text = report.build_report(synthetic_trace(encoder_decoder=True))
+    for part in ("cross", "encoder", "decoder"):
+        assert f'id="attention-{part}"' in text
+    assert "source (encoder input)" in text and "&lt;b&gt;deux&lt;/b&gt;" in text
+
+
+def test_a_trace_with_only_a_loss_still_reports():
+    bare = Trace.from_arrays({}, [0, 1, 2], {"loss": [2.0, 1.0, 0.5]}, [], {})
+    text = report.build_report(bare)
+    assert 'id="loss"' in text and 'id="attention' not in text
+    assert "no probe logits" in text and "timeline-data" not in text
+
+
+def test_save_report_is_atomic(trace, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="must be an explain.Trace"):
+        report.build_report("trace.npz")
+    path = report.save_report(trace, tmp_path / "r.html")
+    before = path.read_bytes()
+    assert before.startswith(b"<!doctype html>")
+
+    def half_then_fail(self, text, *args, **kwargs):
+        Path.write_bytes(self, text[: len(text) // 2].encode())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        report.save_report(trace, tmp_path / "r.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
+    assert path.read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright, chromium = launch_chromium()
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+# a figure's first heatmap as plotly holds it now (decoded from the typed array)
+Z = (
+    "id => JSON.stringify(Array.from(document.getElementById(id)._fullData"
+    ".find(t => t.type === 'heatmap').z, row => Array.from(row)))"
+)
+
+
+@pytest.mark.browser
+def test_report_renders_offline_and_the_timeline_moves_every_figure(trace, tmp_path, browser):
+    path = report.save_report(trace, tmp_path / "report.html")
+    page = OfflinePage(browser)
+    try:
+        page.open(path)
+        page.page.wait_for_function("() => document.querySelectorAll('.main-svg').length >= 10")
+        plots = page.page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length")
+        assert plots == 5
+        heatmaps = page.page.evaluate(
+            "() => document.getElementById('figure-attention-self')"
+            ".data.filter(t => t.type === 'heatmap').length"
+        )
+        assert heatmaps == 4
+        before = {
+            fid: page.page.evaluate(Z, fid)
+            for fid in ("figure-attention-self", "figure-positional")
+        }
+        page.page.evaluate("""() => { const s = document.getElementById('timeline-step');
+                                       s.value = 0; s.dispatchEvent(new Event('input')); }""")
+        assert page.page.locator("#timeline-label").inner_text() == "step 0"
+        for fid, z in before.items():
+            page.page.wait_for_function(f"() => ({Z})('{fid}') !== {z!r}")
+        first = np.array(json.loads(page.page.evaluate(Z, "figure-attention-self")))
+        expected = np.asarray(trace.tensors["blocks.0.attn.hook_pattern"][0, 0])
+        np.testing.assert_allclose(first, expected, atol=1e-6)
+        assert XSS in page.page.locator("#predictions").inner_text()  # shown, not run
+        assert page.dialogs == [] and page.blocked == [] and page.errors == []
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_report_of_a_real_run_screenshot(tmp_path, browser):
+    """Renders a real run's report and saves a screenshot to test-artifacts/ to look at."""
+    path = report.save_report(real_trace(), tmp_path / "report.html")
+    page = OfflinePage(browser, height=1100)
+    try:
+        page.open(path)
+        page.page.wait_for_function("() => document.querySelectorAll('.main-svg').length >= 10")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        assert page.blocked == [] and page.errors == [] and page.dialogs == []
+    finally:
+        page.close()
