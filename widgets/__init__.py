@@ -16,8 +16,11 @@ from __future__ import annotations
 from ._base import StepControl, View
 from ._plot import Plot, PlotWidget
 from .attention import AttentionView
+from .by_hand import ByHandView
+from .compare import CompareView
 from .dashboard import Dashboard
 from .embeddings import EmbeddingView
+from .generate import GenerateView
 from .live import LiveTraining
 from .loss import LossView
 from .optimizer import OptimizerPlayground, OptimizerView
@@ -29,8 +32,11 @@ __all__ = [
     "LIGHT",
     "PRESENTATION",
     "AttentionView",
+    "ByHandView",
+    "CompareView",
     "Dashboard",
     "EmbeddingView",
+    "GenerateView",
     "LiveTraining",
     "LossView",
     "OptimizerPlayground",

@@ -1,0 +1,104 @@
+"""The lecture notebooks: committed without outputs, and each runs top to bottom in < 120 s.
+
+Each notebook is executed with nbclient in a kernel that runs this interpreter (a kernelspec
+written to a temporary JUPYTER_PATH) with the repository on PYTHONPATH, in a temporary working
+directory, so nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+EXPECTED = [
+    "01_self_attention_by_hand.ipynb",
+    "02_positional_encoding.ipynb",
+    "03_train_and_watch.ipynb",
+    "04_loss_and_optimizers.ipynb",
+    "05_attention_maps_and_export.ipynb",
+    "06_generation.ipynb",
+    "07_encoder_decoder.ipynb",
+]
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+TIME_LIMIT_S = 120.0
+KERNEL = "explain-notebook-test"
+
+
+def test_the_seven_lecture_notebooks_are_there():
+    assert [path.name for path in NOTEBOOKS] == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code, f"{path.name} has no code cells"
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.outputs == [], f"{path.name} cell {index} has outputs: clear them"
+        assert cell.execution_count is None, f"{path.name} cell {index} has an execution count"
+    assert "widgets" not in notebook.metadata, f"{path.name} carries saved widget state"
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "starts with a title"
+
+
+@pytest.fixture(scope="module")
+def kernel_path(tmp_path_factory) -> Path:
+    """A JUPYTER_PATH holding a kernelspec that runs this interpreter with the repo importable."""
+    base = tmp_path_factory.mktemp("jupyter")
+    spec_dir = base / "kernels" / KERNEL
+    spec_dir.mkdir(parents=True)
+    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "explain notebook test",
+        "language": "python",
+        # One torch thread: these models are tiny, and on a busy 2-core machine extra threads
+        # wait on each other (up to 20x slower) rather than help.
+        "env": {
+            "PYTHONPATH": python_path,
+            "OMP_NUM_THREADS": "1",
+        },
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return base
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom_in_time(path, kernel_path, tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=int(TIME_LIMIT_S),  # per cell; the whole notebook is checked below
+        kernel_name=KERNEL,
+        resources={"metadata": {"path": str(tmp_path)}},  # cwd: exports land in tmp_path
+    )
+    start = time.perf_counter()
+    client.execute()  # raises CellExecutionError, naming the cell, on any error
+    elapsed = time.perf_counter() - start
+    assert elapsed < TIME_LIMIT_S, (
+        f"{path.name} took {elapsed:.0f} s; the limit is {TIME_LIMIT_S:.0f} s"
+    )
+    errors = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("output_type") == "error"
+    ]
+    assert not errors

@@ -1,0 +1,486 @@
+"""ByHandView: self-attention worked by hand, each step with its formula and its numbers.
+
+Dot products ``q_i · k_j``, scaling by ``√d``, the causal mask, softmax, and the weighted sum of
+the values. The default example is the classic one worked on the board: three tokens whose last
+query scores 4.5, 2.3 and 2.5 after scaling, which softmax turns into 0.80, 0.09 and 0.11. The
+view computes every number; nothing is typed in::
+
+    >>> steps = attention_by_hand(DEFAULT_Q, DEFAULT_K, DEFAULT_V)
+    >>> steps.scaled[2].round(2).tolist(), steps.weights[2].round(2).tolist()
+    ([4.5, 2.3, 2.5], [0.8, 0.09, 0.11])
+
+``ByHandView.from_model(model, tokens, layer, head)`` takes a model's real q, k and v for one
+head instead (torch is imported only there) and checks the result against the model's own
+``hook_pattern`` and ``hook_z``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets
+import numpy as np
+
+from ._plot import Plot, base_figure, plotly_library
+from .theme import LIGHT, Theme
+
+__all__ = [
+    "DEFAULT_K",
+    "DEFAULT_Q",
+    "DEFAULT_V",
+    "AttentionByHand",
+    "ByHandView",
+    "attention_by_hand",
+    "parse_matrix",
+]
+
+# The classic example, d = 4 so that √d = 2. Row 3 ("pizza") has dot products 9, 4.6 and 5.
+DEFAULT_TOKENS = ("I", "love", "pizza")
+DEFAULT_Q = np.array([[1, 0, 0, 1], [1, 0, 1, 1], [1, 2, 1, 0]], dtype=np.float64)
+DEFAULT_K = np.array([[2, 3, 1, 0], [0.6, 1, 2, 1], [1, 1, 2, 1]], dtype=np.float64)
+DEFAULT_V = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 0, 0]], dtype=np.float64)
+MAX_TOKENS, MAX_DIM = 64, 64  # "by hand" is for small examples (a model head fits)
+EXPAND_DIM = 6  # write dot products out term by term up to this many dimensions
+
+
+@dataclass(frozen=True)
+class AttentionByHand:
+    """Every intermediate of one head's attention (float64)."""
+
+    q: np.ndarray  # [q_pos, d]
+    k: np.ndarray  # [k_pos, d]
+    v: np.ndarray  # [k_pos, d_v]
+    causal: bool
+    scores: np.ndarray  # [q_pos, k_pos]  q · k
+    scaled: np.ndarray  # [q_pos, k_pos]  q · k / √d
+    mask: np.ndarray  # bool [q_pos, k_pos], True = may attend
+    weights: np.ndarray  # [q_pos, k_pos]  softmax of scaled over allowed keys; rows sum to 1
+    output: np.ndarray  # [q_pos, d_v]   weights @ v
+
+    @property
+    def d(self) -> int:
+        return int(self.q.shape[1])
+
+
+def _matrix(name: str, value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().double().numpy()
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a 2-D array of numbers [tokens, dim]; got {value!r}"
+        ) from None
+    if array.ndim != 2 or 0 in array.shape:
+        raise ValueError(f"{name} must be a 2-D array [tokens, dim]; got shape {array.shape}")
+    if array.shape[0] > MAX_TOKENS or array.shape[1] > MAX_DIM:
+        raise ValueError(
+            f"{name} has shape {array.shape}; expected at most {MAX_TOKENS} tokens and "
+            f"{MAX_DIM} dimensions (this view works small examples by hand)"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds NaN or inf; expected finite numbers")
+    return array
+
+
+def attention_by_hand(q: Any, k: Any, v: Any, causal: bool = True) -> AttentionByHand:
+    """Scaled dot-product attention of one head, step by step.
+
+    ``q`` [q_pos, d], ``k`` [k_pos, d], ``v`` [k_pos, d_v]. With ``causal`` the queries are the
+    last ``q_pos`` positions and query ``i`` sees keys up to its own position.
+    """
+    q, k, v = _matrix("q", q), _matrix("k", k), _matrix("v", v)
+    if q.shape[1] != k.shape[1]:
+        raise ValueError(f"q and k must have the same width d; got q {q.shape} and k {k.shape}")
+    if k.shape[0] != v.shape[0]:
+        raise ValueError(f"k and v must have one row per token; got k {k.shape} and v {v.shape}")
+    if causal and q.shape[0] > k.shape[0]:
+        raise ValueError(
+            f"causal attention needs no more queries than keys; got {q.shape[0]} and {k.shape[0]}"
+        )
+    n_q, n_k = q.shape[0], k.shape[0]
+    scores = q @ k.T  # [q_pos, k_pos]
+    scaled = scores / math.sqrt(q.shape[1])
+    offset = n_k - n_q  # queries are the last n_q positions
+    mask = np.ones((n_q, n_k), bool)
+    if causal:
+        mask = np.arange(n_k)[None, :] <= np.arange(n_q)[:, None] + offset
+    shifted = np.where(mask, scaled, -np.inf)
+    shifted = shifted - shifted.max(axis=1, keepdims=True)  # stable: exp of at most 0
+    exp = np.exp(shifted)
+    weights = exp / exp.sum(axis=1, keepdims=True)
+    return AttentionByHand(q, k, v, bool(causal), scores, scaled, mask, weights, weights @ v)
+
+
+# -- text <-> numbers ------------------------------------------------------------------------
+def _num(x: float) -> str:
+    """A number as a person writes it: 9, 4.6, 0.25, -1.3e-05."""
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e-3 and abs(x) < 1e5:
+        return f"{x:.3f}".rstrip("0").rstrip(".")
+    return f"{x:.2e}"
+
+
+def _format_matrix(array: np.ndarray) -> str:
+    return "\n".join(" ".join(_num(float(x)) for x in row) for row in array)
+
+
+def parse_matrix(name: str, text: str) -> np.ndarray:
+    """Rows on lines (or separated by ';'), numbers by spaces or commas -> [rows, cols]."""
+    rows = [r.strip() for r in re.split(r"[;\n]", text) if r.strip()]
+    if not rows:
+        raise ValueError(f"{name} is empty; expected one line of numbers per token")
+    values = []
+    for i, row in enumerate(rows):
+        try:
+            values.append([float(x) for x in re.split(r"[,\s]+", row.strip("[] ")) if x])
+        except ValueError:
+            raise ValueError(f"{name} row {i + 1} ({row!r}) must hold numbers only") from None
+    widths = {len(r) for r in values}
+    if len(widths) != 1:
+        raise ValueError(f"{name} rows must all have the same length; got lengths {sorted(widths)}")
+    return _matrix(name, values)
+
+
+def _tokens(tokens: Any, n: int) -> list[str]:
+    if tokens is None:
+        return [f"t{i}" for i in range(n)]
+    if isinstance(tokens, str):
+        tokens = tokens.split()
+    tokens = [str(t) for t in tokens]
+    if len(tokens) != n:
+        raise ValueError(f"got {len(tokens)} tokens for {n} rows of q, k and v; expected {n}")
+    return tokens
+
+
+def _show(token: str) -> str:
+    """A token as HTML, with blanks made visible."""
+    return html.escape(token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥"))
+
+
+# -- the view --------------------------------------------------------------------------------
+class ByHandView:
+    """Self-attention by hand: edit q, k, v (one line per token) and follow every step.
+
+    ``view.result`` is the :class:`AttentionByHand` shown; ``query_select`` picks the row
+    whose arithmetic is written out; ``scores_plot`` and ``weights_plot`` hold the matrices.
+    Bad text in a box shows a message in the view; :meth:`set_vectors` raises ValueError.
+    """
+
+    def __init__(
+        self,
+        q: Any = None,
+        k: Any = None,
+        v: Any = None,
+        *,
+        tokens: Sequence[str] | str | None = None,
+        causal: bool = True,
+        query: int | None = None,
+        theme: Theme = LIGHT,
+    ) -> None:
+        given = [x is not None for x in (q, k, v)]
+        if any(given) and not all(given):
+            raise ValueError("give all of q, k and v, or none of them for the classic example")
+        if not any(given):
+            q, k, v = DEFAULT_Q, DEFAULT_K, DEFAULT_V
+            tokens = DEFAULT_TOKENS if tokens is None else tokens
+        if not isinstance(theme, Theme):
+            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
+        self.theme = theme
+        self.source = ""  # where the vectors came from (set by from_model)
+        self.model_pattern: np.ndarray | None = None  # [q_pos, k_pos] the model's hook_pattern
+        self.model_z: np.ndarray | None = None  # [q_pos, d_head] the model's hook_z
+        self._hold = False
+        layout = ipywidgets.Layout(width="230px", height="120px")
+        self.q_text = ipywidgets.Textarea(description="Q", layout=layout)
+        self.k_text = ipywidgets.Textarea(description="K", layout=layout)
+        self.v_text = ipywidgets.Textarea(description="V", layout=layout)
+        self.tokens_text = ipywidgets.Text(description="tokens")
+        self.causal_box = ipywidgets.Checkbox(value=bool(causal), description="causal mask")
+        self.query_select = ipywidgets.Dropdown(description="explain row")
+        self.message = ipywidgets.HTML()
+        self.formulas = ipywidgets.HTML()
+        self.scores_plot = self._plot("scaled scores q·k/√d (masked: −∞)", "explain-byhand-scores")
+        self.weights_plot = self._plot("weights = softmax(row)", "explain-byhand-weights")
+        self.set_vectors(q, k, v, tokens=tokens, query=query)
+        for control in (self.q_text, self.k_text, self.v_text, self.tokens_text):
+            control.continuous_update = False
+            control.observe(self._on_text, names="value")
+        self.causal_box.observe(self._on_text, names="value")
+        self.query_select.observe(self._on_query, names="value")
+        inputs = ipywidgets.HBox([self.q_text, self.k_text, self.v_text])
+        controls = ipywidgets.HBox([self.tokens_text, self.causal_box, self.query_select])
+        plots = ipywidgets.HBox([self.scores_plot.widget, self.weights_plot.widget])
+        self.widget = ipywidgets.VBox(
+            [inputs, controls, self.message, plots, self.formulas, plotly_library()]
+        )
+        self.widget.add_class("explain-view")
+        self.widget.add_class("explain-byhand")
+
+    # -- construction from a model -------------------------------------------------------------
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        tokens: Any,
+        layer: int = 0,
+        head: int = 0,
+        *,
+        tokenizer: Any = None,
+        query: int | None = None,
+        theme: Theme = LIGHT,
+    ) -> ByHandView:
+        """The model's real q, k and v of ``head`` in ``layer`` for ``tokens``.
+
+        ``model`` is a decoder-only TinyTransformer or a Run (``explain.train(...)``);
+        ``tokens`` is a list of ids, or a string when a tokenizer is given (a Run brings its
+        task's). The result is checked against the model's ``hook_pattern`` and ``hook_z``.
+        """
+        model, labels, found = _head_qkv(model, tokens, layer, head, tokenizer)
+        q, k, v = found["hook_q"], found["hook_k"], found["hook_v"]
+        view = cls(q, k, v, tokens=labels, causal=True, query=query, theme=theme)
+        view.model_pattern, view.model_z = found["hook_pattern"], found["hook_z"]
+        rotary = " (q and k after rotary)" if model.config.positional == "rope" else ""
+        view.source = f"the model's layer {layer}, head {head}{rotary}"
+        view._render()
+        return view
+
+    # -- public --------------------------------------------------------------------------------
+    @property
+    def query(self) -> int:
+        """The row whose arithmetic is written out."""
+        return int(self.query_select.value)
+
+    @query.setter
+    def query(self, row: int) -> None:
+        n = self.result.q.shape[0]
+        if isinstance(row, bool) or not isinstance(row, int | np.integer) or not 0 <= row < n:
+            raise ValueError(f"query must be a row index in [0, {n - 1}]; got {row!r}")
+        self.query_select.value = int(row)
+
+    def set_vectors(
+        self,
+        q: Any,
+        k: Any,
+        v: Any,
+        *,
+        tokens: Sequence[str] | str | None = None,
+        causal: bool | None = None,
+        query: int | None = None,
+    ) -> AttentionByHand:
+        """Show new q, k, v (arrays [tokens, dim]); ValueError names what is wrong."""
+        causal = self.causal_box.value if causal is None else bool(causal)
+        result = attention_by_hand(q, k, v, causal=causal)
+        n = result.q.shape[0]
+        if result.k.shape[0] != n:
+            raise ValueError(f"self-attention needs one q, k and v row per token; got {n} q rows "
+                             f"and {result.k.shape[0]} k rows")  # fmt: skip
+        labels = _tokens(tokens, n)
+        if query is not None and not 0 <= query < n:
+            raise ValueError(f"query must be a row index in [0, {n - 1}]; got {query!r}")
+        self.result, self.tokens = result, labels
+        self._hold = True
+        try:
+            self.q_text.value = _format_matrix(result.q)
+            self.k_text.value = _format_matrix(result.k)
+            self.v_text.value = _format_matrix(result.v)
+            self.tokens_text.value = " ".join(labels)
+            self.causal_box.value = causal
+            options = [(f"{i}: {t}", i) for i, t in enumerate(labels)]
+            keep = self.query_select.value if self.query_select.options else None
+            self.query_select.options = options
+            row = query if query is not None else (keep if keep is not None and keep < n else n - 1)
+            self.query_select.value = row
+        finally:
+            self._hold = False
+        self.message.value = ""
+        self._render()
+        return result
+
+    def set_theme(self, theme: Theme) -> None:
+        if not isinstance(theme, Theme):
+            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
+        self.theme = theme
+        for plot in (self.scores_plot, self.weights_plot):
+            with plot.batch_update():
+                theme.apply(plot.figure)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _plot(self, title: str, css: str) -> Plot:
+        margin = {"l": 70, "r": 20, "t": 50, "b": 80}
+        figure = base_figure(width=360, height=370, title={"text": title}, margin=margin)
+        figure.add_heatmap(
+            texttemplate="%{text}",
+            colorbar={"thickness": 10},
+            hovertemplate="query %{y}<br>key %{x}<br>%{text}<extra></extra>",
+        )
+        figure.update_yaxes(autorange="reversed", title_text="query")
+        figure.update_xaxes(title_text="key", tickangle=-45)
+        self.theme.apply(figure)
+        return Plot(figure, (css,))
+
+    def _on_text(self, change: dict) -> None:
+        if self._hold:
+            return
+        try:
+            q = parse_matrix("Q", self.q_text.value)
+            k = parse_matrix("K", self.k_text.value)
+            v = parse_matrix("V", self.v_text.value)
+            tokens = self.tokens_text.value.split()
+            if len(tokens) != q.shape[0]:
+                tokens = None  # edited rows: number the tokens rather than fail
+            edited = self.model_pattern is not None
+            self.set_vectors(q, k, v, tokens=tokens, causal=self.causal_box.value)
+            if edited:
+                self.model_pattern = self.model_z = None
+                self.source = "edited by hand (no longer the model's vectors)"
+                self._render()
+        except ValueError as error:
+            self.message.value = (
+                f"<b style='color:#D55E00'>{html.escape(str(error))}</b> "
+                "(still showing the last valid vectors)"
+            )
+
+    def _on_query(self, change: dict) -> None:
+        if not self._hold:
+            self._render()
+
+    def _render(self) -> None:
+        r = self.result
+        labels = [_show(t) for t in self.tokens]
+        shown = np.where(r.mask, r.scaled, np.nan)
+        score_text = np.where(r.mask, np.vectorize(lambda x: f"{x:.2f}")(r.scaled), "−∞")
+        weight_text = np.vectorize(lambda x: f"{x:.2f}")(r.weights)
+        ticks = list(range(len(labels)))
+        for plot, z, text, zmin, zmax in (
+            (self.scores_plot, shown, score_text, None, None),
+            (self.weights_plot, r.weights, weight_text, 0.0, 1.0),
+        ):
+            with plot.batch_update() as figure:
+                trace = figure.data[0]
+                trace.z, trace.text = z, text.tolist()
+                trace.zmin, trace.zmax = zmin, zmax
+                figure.layout.xaxis.update(tickvals=ticks, ticktext=labels)
+                figure.layout.yaxis.update(tickvals=ticks, ticktext=labels)
+        self.formulas.value = _formulas(r, self.tokens, self.query, self._check_text())
+
+    def _check_text(self) -> str:
+        if self.model_pattern is None or self.model_z is None:
+            return html.escape(self.source)
+        diff_w = float(np.abs(self.result.weights - self.model_pattern).max())
+        diff_z = float(np.abs(self.result.output - self.model_z).max())
+        ok = max(diff_w, diff_z) < 1e-5
+        verdict = "equal to" if ok else "<b style='color:#D55E00'>NOT equal to</b>"
+        return (
+            f"{html.escape(self.source)}: weights and output are {verdict} the model's own "
+            f"hook_pattern and hook_z (largest differences {diff_w:.1e} and {diff_z:.1e})"
+        )
+
+
+def _vector(values: np.ndarray) -> str:
+    return "[" + ", ".join(_num(float(x)) for x in values) + "]"
+
+
+def _formulas(r: AttentionByHand, tokens: list[str], i: int, note: str) -> str:
+    """The five steps for query row ``i``, as HTML."""
+    d, n_k = r.d, r.k.shape[0]
+    name = [f"<i>{_show(t)}</i>" for t in tokens]
+    root = math.sqrt(d)
+    lines = [f"<p>{note}</p>" if note else ""]
+    lines.append(f"<h4>Query row {i} ({name[i]}): q = {_vector(r.q[i])}, d = {d}</h4><ol>")
+    dots = []
+    for j in range(n_k):
+        terms = ""
+        if d <= EXPAND_DIM:
+            terms = " + ".join(f"{_num(a)}×{_num(b)}" for a, b in zip(r.q[i], r.k[j], strict=True))
+            terms += " = "
+        dots.append(f"q·k<sub>{j}</sub> ({name[j]}) = {terms}<b>{_num(r.scores[i, j])}</b>")
+    lines.append("<li><b>Dot products</b> q·k<sub>j</sub> = Σ q<sub>d</sub>k<sub>j,d</sub>:<br>")
+    lines.append("<br>".join(dots) + "</li>")
+    scaled = [
+        f"{_num(r.scores[i, j])} / {_num(root)} = <b>{r.scaled[i, j]:.2f}</b>" for j in range(n_k)
+    ]
+    lines.append(f"<li><b>Scale</b> by √d = √{d} = {_num(root)}: " + "; ".join(scaled) + "</li>")
+    hidden = [name[j] for j in range(n_k) if not r.mask[i, j]]
+    if not r.causal:
+        lines.append("<li><b>Mask</b>: none (every query sees every key)</li>")
+    elif hidden:
+        lines.append(
+            "<li><b>Causal mask</b>: keys after the query cannot be seen; their score becomes −∞ "
+            f"(weight 0): {', '.join(hidden)}</li>"
+        )
+    else:
+        lines.append("<li><b>Causal mask</b>: this query is last, so it sees every key</li>")
+    allowed = [j for j in range(n_k) if r.mask[i, j]]
+    exps = {j: math.exp(r.scaled[i, j]) for j in allowed}
+    total = sum(exps.values())
+    exp_text = ", ".join(f"e<sup>{r.scaled[i, j]:.2f}</sup> = {exps[j]:.4g}" for j in allowed)
+    weights = ", ".join(
+        f"{exps[j]:.4g} / {total:.4g} = <b>{r.weights[i, j]:.2f}</b>" for j in allowed
+    )
+    lines.append(
+        "<li><b>Softmax</b> w<sub>j</sub> = e<sup>s<sub>j</sub></sup> / Σ e<sup>s</sup>: "
+        f"{exp_text}; sum = {total:.4g}; weights: {weights}</li>"
+    )
+    terms = " + ".join(f"{r.weights[i, j]:.2f}×{_vector(r.v[j])}" for j in allowed)
+    lines.append(
+        f"<li><b>Weighted sum</b> z = Σ w<sub>j</sub> v<sub>j</sub> = {terms} ≈ "
+        f"<b>{_vector(r.output[i])}</b></li></ol>"
+    )
+    return "\n".join(lines)
+
+
+# -- a model's real q, k, v (torch imported here only) ---------------------------------------
+def _head_qkv(model: Any, tokens: Any, layer: int, head: int, tokenizer: Any) -> tuple:
+    """(model, labels, {hook: [pos, ...]}) with the head's q, k, v, pattern and z (float64)."""
+    if hasattr(model, "model") and hasattr(model, "task"):  # a Run
+        tokenizer = tokenizer if tokenizer is not None else model.task.tokenizer
+        model = model.model
+    if not hasattr(model, "run_with_cache") or not hasattr(model, "config"):
+        raise ValueError(
+            f"model must be an explain TinyTransformer or a Run; got {type(model).__name__}"
+        )
+    cfg = model.config
+    if cfg.kind != "decoder":
+        raise ValueError(f"from_model needs a decoder-only model; got kind={cfg.kind!r}")
+    for what, value, count in (("layer", layer, cfg.n_layers), ("head", head, cfg.n_heads)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ValueError(f"{what} must be an int in [0, {count - 1}]; got {value!r}")
+        if not 0 <= value < count:
+            raise ValueError(f"{what} {value} is out of range; expected 0..{count - 1}")
+    if isinstance(tokens, str) and tokenizer is None:
+        raise ValueError("tokens is text: pass tokenizer=..., or token ids instead")
+    if hasattr(tokens, "detach"):
+        tokens = tokens.detach().cpu().reshape(-1).tolist()
+    ids = tokenizer.encode(tokens) if isinstance(tokens, str) else [int(t) for t in tokens]
+    most = min(cfg.context_length, MAX_TOKENS)
+    if not 1 <= len(ids) <= most:
+        raise ValueError(f"got {len(ids)} tokens; expected 1..{most}")
+    labels = [str(i) if tokenizer is None else tokenizer.decode([i]) for i in ids]
+
+    import torch
+
+    prefix = f"blocks.{layer}.attn."
+    names = [prefix + n for n in ("hook_q", "hook_k", "hook_v", "hook_pattern", "hook_z")]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            batch = torch.tensor([ids], dtype=torch.long, device=model.device)
+            _, cache = model.run_with_cache(batch, names=names)
+    finally:
+        model.train(was_training)
+    return (
+        model,
+        labels,
+        {n[len(prefix) :]: cache[n][0, head].double().cpu().numpy() for n in names},
+    )

@@ -1,0 +1,384 @@
+"""CompareView: two or more runs side by side with one shared step slider.
+
+Loss curves (or any scalar the runs share) are overlaid, with a cursor at the step; below, the
+same layer and head of each run's attention, next to each other. Runs recorded at different
+steps show their nearest snapshot, and each panel says which step it shows::
+
+    >>> import explain, widgets                                                 # doctest: +SKIP
+    >>> runs = [explain.train("reverse", model_config=..., ...) for ...]         # doctest: +SKIP
+    >>> CompareView(*runs, metric="val_accuracy")                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets
+import numpy as np
+
+from explain.trace import Trace
+
+from ._base import StepControl, label_tokens, require_finite
+from ._plot import Plot, base_figure, plotly_library
+from .theme import LIGHT, Theme
+
+__all__ = ["CompareView"]
+
+_PATTERN = re.compile(r"^(?:(encoder|decoder)\.)?blocks\.(\d+)\.(attn|cross)\.hook_pattern$")
+_PREFERRED = ("loss", "val_loss", "val_accuracy", "lr", "grad_norm")
+_NAME_FIELDS = ("positional", "optimizer", "lr", "d_model", "n_layers", "n_heads", "steps", "seed")
+
+
+def _as_trace(value: Any, index: int) -> Trace:
+    trace = getattr(value, "trace", value)  # a Run brings its trace
+    if not isinstance(trace, Trace):
+        raise ValueError(f"run {index} must be an explain Trace or Run; got {type(value).__name__}")
+    if len(trace) == 0:
+        raise ValueError(f"run {index} has no snapshots: expected at least one (step 0)")
+    return trace
+
+
+def _parts(trace: Trace) -> dict[str, list[str]]:
+    """part ("self", "encoder", "decoder", "cross") -> attention tensor names by layer."""
+    found: dict[str, dict[int, str]] = {}
+    for name in trace.attention_names():
+        match = _PATTERN.match(name)
+        if match:
+            stack, block, kind = match.groups()
+            part = "cross" if kind == "cross" else (stack or "self")
+            found.setdefault(part, {})[int(block)] = name
+    return {part: [blocks[i] for i in sorted(blocks)] for part, blocks in found.items()}
+
+
+def _tokens(trace: Trace, part: str) -> tuple[list[str], list[str]]:
+    """(query tokens, key tokens) of ``part`` from the trace's probe."""
+    probe = trace.meta.get("probe") if isinstance(trace.meta.get("probe"), dict) else {}
+    target = probe.get("tokens")
+    source = probe.get("source_tokens")
+    queries = source if part == "encoder" else target
+    keys = source if part in ("encoder", "cross") else target
+    return [str(t) for t in queries or []], [str(t) for t in keys or []]
+
+
+def _auto_names(traces: Sequence[Trace]) -> list[str]:
+    """Names from the config fields that differ between runs, else "run 0", "run 1", ..."""
+    configs = []
+    for trace in traces:
+        merged: dict[str, Any] = {}
+        for key in ("train_config", "model_config"):
+            value = trace.meta.get(key)
+            if isinstance(value, dict):
+                merged.update(value)
+        configs.append(merged)
+    differing = [
+        f
+        for f in _NAME_FIELDS
+        if all(f in c for c in configs) and len({repr(c[f]) for c in configs}) > 1
+    ]
+    names = [
+        ", ".join(f"{f}={c.get(f)}" for f in differing) if differing else f"run {i}"
+        for i, c in enumerate(configs)
+    ]
+    return names if len(set(names)) == len(names) else [f"run {i}" for i in range(len(traces))]
+
+
+class CompareView:
+    """Runs side by side: overlaid curves of ``metric`` and one attention heatmap per run.
+
+    ``step_control`` (shared slider over every run's snapshot steps), ``metric_select``,
+    ``part_select``, ``layer_select``, ``head_select``; plots ``curves`` and ``heatmaps`` (one per
+    run). ``shown_steps()`` lists the snapshot step each panel shows for the current step.
+    """
+
+    def __init__(
+        self,
+        *runs: Any,
+        names: Sequence[str] | None = None,
+        metric: str = "loss",
+        part: str | None = None,
+        layer: int = 0,
+        head: int = 0,
+        step: int | None = None,
+        theme: Theme = LIGHT,
+    ) -> None:
+        if len(runs) == 1 and isinstance(runs[0], list | tuple):
+            runs = tuple(runs[0])
+        if len(runs) < 2:
+            raise ValueError(f"CompareView needs two or more traces or runs; got {len(runs)}")
+        self.traces = [_as_trace(run, i) for i, run in enumerate(runs)]
+        if names is None:
+            names = _auto_names(self.traces)
+        names = [str(n) for n in names]
+        if len(names) != len(self.traces):
+            raise ValueError(
+                f"got {len(names)} names for {len(self.traces)} runs; expected one each"
+            )
+        self.names = names
+        if not isinstance(theme, Theme):
+            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
+        self.theme = theme
+        self._check_attention()
+        self.metrics = self._common_metrics()
+        if metric not in self.metrics:
+            raise ValueError(
+                f"metric {metric!r} is not logged by every run; expected one of {self.metrics}"
+            )
+        steps = sorted({int(s) for t in self.traces for s in t.snapshot_steps})
+        self.step_control = StepControl(steps)
+        if step is not None:
+            self.step_control.value = step
+        parts = list(self.parts)
+        part = parts[0] if part is None else part
+        if part not in self.parts:
+            raise ValueError(f"part {part!r} is not in every run; expected one of {parts}")
+        self._hold = False
+        self.metric_select = ipywidgets.Dropdown(
+            options=self.metrics, value=metric, description="curve"
+        )
+        self.part_select = ipywidgets.Dropdown(options=parts, value=part, description="attention")
+        self.layer_select = ipywidgets.Dropdown(description="layer")
+        self.head_select = ipywidgets.Dropdown(description="head")
+        for control in (self.metric_select, self.part_select, self.layer_select, self.head_select):
+            control.layout.width = "200px"
+        self._set_options(layer, head)
+        self.curves = self._curves_figure()
+        self.heatmaps = [self._heatmap_figure(i) for i in range(len(self.traces))]
+        self.step_control.observe(lambda _: self._update())
+        self.metric_select.observe(lambda _: self._update_curves(data=True), names="value")
+        self.part_select.observe(self._on_part, names="value")
+        self.layer_select.observe(lambda _: self._update_heatmaps(), names="value")
+        self.head_select.observe(lambda _: self._update_heatmaps(), names="value")
+        selectors = [self.metric_select, self.layer_select, self.head_select]
+        if len(parts) > 1:
+            selectors.insert(1, self.part_select)
+        panels = ipywidgets.Box(
+            [plot.widget for plot in self.heatmaps],
+            layout=ipywidgets.Layout(display="flex", flex_flow="row wrap"),
+        )
+        self.widget = ipywidgets.VBox(
+            [
+                self.step_control.widget,
+                ipywidgets.HBox(selectors),
+                self.curves.widget,
+                panels,
+                plotly_library(),
+            ]
+        )
+        self.widget.add_class("explain-view")
+        self.widget.add_class("explain-compare")
+        self._update_curves(data=True)
+        self._update_heatmaps()
+
+    # -- public --------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        """The shared step (one of the runs' snapshot steps)."""
+        return self.step_control.value
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.step_control.value = value
+
+    @property
+    def metric(self) -> str:
+        return str(self.metric_select.value)
+
+    @metric.setter
+    def metric(self, name: str) -> None:
+        if name not in self.metrics:
+            raise ValueError(
+                f"metric {name!r} is not logged by every run; expected one of {self.metrics}"
+            )
+        self.metric_select.value = name
+
+    @property
+    def part(self) -> str:
+        return str(self.part_select.value)
+
+    @property
+    def layer(self) -> int:
+        return int(self.layer_select.value)
+
+    @property
+    def head(self) -> int:
+        return int(self.head_select.value)
+
+    def select(self, layer: int, head: int, part: str | None = None) -> None:
+        """Show ``head`` of ``layer`` (of ``part``) in every panel."""
+        part = self.part if part is None else part
+        if part not in self.parts:
+            raise ValueError(
+                f"part {part!r} is not in every run; expected one of {list(self.parts)}"
+            )
+        n_layers, n_heads = self.parts[part]
+        for what, value, count in (("layer", layer, n_layers), ("head", head, n_heads)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ValueError(f"{what} must be an integer; got {value!r}")
+            if not 0 <= value < count:
+                raise ValueError(f"{what} {value} is out of range; expected 0..{count - 1}")
+        self._hold = True
+        try:
+            self.part_select.value = part
+            self._set_options(int(layer), int(head))
+        finally:
+            self._hold = False
+        self._update_heatmaps()
+
+    def shown_steps(self) -> list[int]:
+        """The snapshot step each run's panel shows: its nearest to the shared step."""
+        return [self._nearest(trace) for trace in self.traces]
+
+    def pattern(self, run: int) -> np.ndarray:
+        """The [q_pos, k_pos] attention shown for run ``run``."""
+        trace = self.traces[run]
+        name = _parts(trace)[self.part][self.layer]
+        return trace.at(self._nearest(trace)).tensors[name][self.head]
+
+    def set_theme(self, theme: Theme) -> None:
+        if not isinstance(theme, Theme):
+            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
+        self.theme = theme
+        for plot in (self.curves, *self.heatmaps):
+            with plot.batch_update():
+                theme.apply(plot.figure)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- checks --------------------------------------------------------------------------------
+    def _check_attention(self) -> None:
+        """Every run has attention; parts, layers and heads common to all; shapes and values."""
+        common: dict[str, tuple[int, int]] | None = None
+        for i, trace in enumerate(self.traces):
+            parts = _parts(trace)
+            if not parts:
+                raise ValueError(
+                    f"run {i} ({self.names[i]}) has no attention patterns: expected tensors "
+                    "'blocks.{i}.attn.hook_pattern' [snapshot, head, q_pos, k_pos]"
+                )
+            sizes = {}
+            for part, tensor_names in parts.items():
+                queries, keys = _tokens(trace, part)
+                heads = set()
+                for name in tensor_names:
+                    array = trace.tensors[name]
+                    expected = (len(queries), len(keys))
+                    if array.ndim != 4 or array.shape[2:] != expected:
+                        raise ValueError(
+                            f"run {i} ({self.names[i]}): {name} has shape {array.shape}; expected "
+                            f"[snapshot, head, {expected[0]}, {expected[1]}] for its probe tokens"
+                        )
+                    require_finite(f"run {i} ({self.names[i]}) {name}", array)
+                    heads.add(array.shape[1])
+                sizes[part] = (len(tensor_names), min(heads))
+            if common is None:
+                common = sizes
+            else:
+                common = {
+                    p: (min(common[p][0], sizes[p][0]), min(common[p][1], sizes[p][1]))
+                    for p in common
+                    if p in sizes
+                }
+        if not common:
+            raise ValueError("the runs share no kind of attention (self, encoder, decoder, cross)")
+        self.parts: dict[str, tuple[int, int]] = common  # part -> (layers, heads) in every run
+
+    def _common_metrics(self) -> list[str]:
+        shared = set.intersection(*(set(t.scalars) for t in self.traces))
+        if not shared:
+            raise ValueError("the runs share no logged scalar (e.g. 'loss') to plot")
+        return [m for m in _PREFERRED if m in shared] + sorted(shared - set(_PREFERRED))
+
+    # -- internals -----------------------------------------------------------------------------
+    def _nearest(self, trace: Trace) -> int:
+        snaps = trace.snapshot_steps
+        step = int(np.clip(self.step, snaps[0], snaps[-1]))
+        return trace.at(step).step
+
+    def _set_options(self, layer: int, head: int) -> None:
+        n_layers, n_heads = self.parts[self.part_select.value]
+        self.layer_select.options = list(range(n_layers))
+        self.head_select.options = list(range(n_heads))
+        self.layer_select.value = min(max(int(layer), 0), n_layers - 1)
+        self.head_select.value = min(max(int(head), 0), n_heads - 1)
+
+    def _on_part(self, change: dict) -> None:
+        if self._hold:
+            return
+        self._hold = True
+        try:
+            self._set_options(self.layer, self.head)
+        finally:
+            self._hold = False
+        self._update_heatmaps()
+
+    def _curves_figure(self) -> Plot:
+        figure = base_figure(width=760, height=300, legend={"orientation": "h", "y": -0.3})
+        dashes = ("solid", "dash", "dot", "dashdot", "longdash")
+        for i, name in enumerate(self.names):  # dashes tell apart runs whose curves coincide
+            figure.add_scatter(
+                name=name, mode="lines+markers", marker={"size": 4}, line={"dash": dashes[i % 5]}
+            )
+        figure.update_xaxes(title_text="step")
+        self.theme.apply(figure)
+        return Plot(figure, ("explain-compare-curves",))
+
+    def _heatmap_figure(self, index: int) -> Plot:
+        figure = base_figure(
+            width=340,
+            height=380,
+            title={"text": self.names[index]},
+            margin={"l": 50, "r": 20, "t": 80, "b": 50},  # two-line titles
+        )
+        figure.add_heatmap(
+            zmin=0.0,
+            zmax=1.0,
+            showscale=index == len(self.traces) - 1,
+            colorbar={"thickness": 10},
+            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
+        )
+        figure.update_yaxes(autorange="reversed")
+        figure.update_xaxes(tickangle=-60)
+        self.theme.apply(figure)
+        return Plot(figure, ("explain-compare-heatmap",))
+
+    def _update(self) -> None:
+        self._update_curves(data=False)
+        self._update_heatmaps()
+
+    def _update_curves(self, data: bool) -> None:
+        with self.curves.batch_update(data=data) as figure:
+            if data:
+                for trace, line in zip(self.traces, figure.data, strict=True):
+                    line.x, line.y = trace.scalar(self.metric)
+                figure.layout.yaxis.title.text = self.metric
+                figure.layout.title.text = f"{self.metric} of each run"
+            figure.layout.shapes = [
+                {
+                    "type": "line", "xref": "x", "yref": "paper", "x0": self.step,
+                    "x1": self.step, "y0": 0, "y1": 1, "line": {"color": "#D55E00", "dash": "dot"},
+                }
+            ]  # fmt: skip
+
+    def _update_heatmaps(self) -> None:
+        if self._hold:
+            return
+        part, layer, head = self.part, self.layer, self.head
+        for i, (trace, plot) in enumerate(zip(self.traces, self.heatmaps, strict=True)):
+            shown = self._nearest(trace)
+            pattern = self.pattern(i)
+            queries, keys = _tokens(trace, part)
+            q_ticks, q_text = label_tokens(queries)
+            k_ticks, k_text = label_tokens(keys)
+            note = "" if shown == self.step else f" (nearest to {self.step})"
+            title = f"{html.escape(self.names[i])}<br>{part} L{layer} H{head} · step {shown}{note}"
+            with plot.batch_update() as figure:
+                figure.data[0].z = pattern
+                figure.data[0].x = np.arange(pattern.shape[1])
+                figure.data[0].y = np.arange(pattern.shape[0])
+                figure.layout.title.text = title
+                figure.layout.xaxis.update(tickvals=k_ticks, ticktext=k_text)
+                figure.layout.yaxis.update(tickvals=q_ticks, ticktext=q_text)
