@@ -143,6 +143,7 @@ class TrainConfig(_DictMixin):
     eval_every: int = 50  # steps between validation evaluations
     eval_batches: int = 4  # validation batches per evaluation
     device: str = "cpu"  # "cpu", "cuda", or "auto" (CUDA when present)
+    threads: int | None = 1  # torch CPU threads while training; None keeps torch's setting
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried in the trace
 
     def __post_init__(self) -> None:
@@ -166,6 +167,9 @@ class TrainConfig(_DictMixin):
         )
         _one_of("TrainConfig", "optimizer", self.optimizer, OPTIMIZERS)
         _one_of("TrainConfig", "schedule", self.schedule, SCHEDULES)
+        if self.threads is not None:
+            _integers("TrainConfig", self, "threads")
+            _positive("TrainConfig", threads=self.threads)
         if self.warmup_steps < 0:
             raise ValueError(f"TrainConfig.warmup_steps must be >= 0; got {self.warmup_steps}")
         if self.grad_clip is not None:

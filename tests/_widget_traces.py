@@ -17,20 +17,10 @@ from explain.trace import Trace
 REVERSE_STEPS = 40
 
 
-def _one_thread() -> None:
-    # These models are tiny: torch's thread pool only adds contention on a busy 2-core machine
-    # (measured: 40 steps took 30 s with the default threads, 3 s with one).
-    import torch
-
-    torch.set_num_threads(1)
-
-
 @functools.cache
 def build_reverse_run():
     """``reverse`` trained 40 steps: 2 layers x 4 heads, a snapshot at every step, AdamW."""
     import explain
-
-    _one_thread()
 
     model_config = explain.ModelConfig(
         vocab_size=11, d_model=32, n_layers=2, n_heads=4, d_mlp=64, context_length=16
@@ -43,8 +33,6 @@ def build_reverse_run():
 def build_translate_trace() -> Trace:
     """The encoder-decoder ``translate`` task trained 10 steps (encoder, decoder, cross)."""
     import explain
-
-    _one_thread()
 
     train_config = explain.TrainConfig(steps=10, batch_size=8, eval_every=5)
     return explain.train("translate", train_config=train_config).trace

@@ -113,7 +113,6 @@ def test_model_config_is_frozen() -> None:
         ModelConfig().d_model = 8  # type: ignore[misc]
 
 
-
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

@@ -162,21 +162,13 @@ def serve(
 @pytest.fixture(scope="session")
 def notebook_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A temporary copy of ``notebooks/*.ipynb`` plus ``trace.npz``, a small trained trace."""
-    import torch
 
     import explain
 
     root = tmp_path_factory.mktemp("notebooks")
     for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
         shutil.copy2(notebook, root / notebook.name)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # on a busy 2-core machine, threads make this 20x slower
-    try:
-        run = explain.train(
-            "reverse", explain.ModelConfig(**MODEL), explain.TrainConfig(steps=STEPS)
-        )
-    finally:
-        torch.set_num_threads(threads)
+    run = explain.train("reverse", explain.ModelConfig(**MODEL), explain.TrainConfig(steps=STEPS))
     run.trace.save(root / TRACE_FILE)
     return root
 
