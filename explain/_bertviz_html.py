@@ -19,9 +19,7 @@ import hashlib
 import html
 import importlib.util
 import json
-import os
 import pathlib
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,7 +30,6 @@ __all__ = [
     "bertviz_params",
     "format_special_chars",
     "script_json",
-    "write_text_atomic",
 ]
 
 VIEWS = ("head", "model")
@@ -225,27 +222,3 @@ def bertviz_page(
 </body>
 </html>
 """
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> pathlib.Path:
-    """Write `text` (UTF-8) to a temp file beside `path`, then rename it over `path`."""
-    path = pathlib.Path(path)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise type(error)(error.errno, f"cannot write HTML: {error.strerror}", str(path)) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        pathlib.Path(temp).unlink(missing_ok=True)
-        raise
-    return path

@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pathlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 
-def atomic_write(
-    path: str | os.PathLike, write: Callable[[BinaryIO], object], what: str = "file"
-) -> pathlib.Path:
-    """Call ``write(file)`` on a temp file in ``path``'s directory, then rename it over ``path``.
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, what: str = "") -> Iterator[pathlib.Path]:
+    """Yield a temporary path next to ``path``; when the body succeeds, rename it over ``path``.
 
-    A reader of ``path`` sees the old file or the new one, never a mix; on any error (Ctrl-C
-    included) the temp file is removed and ``path`` is untouched. An unwritable directory raises
-    an OSError naming ``path``.
+    For writers that want a file name (matplotlib, ffmpeg). A reader of ``path`` sees the old
+    file or the new one, never a mix; if the body raises (Ctrl-C included) the temporary file is
+    removed and ``path`` is left as it was. A missing parent directory is created; an
+    unwritable location raises an OSError naming ``path`` and why. The file keeps the mode of
+    the one it replaces (0644 for a new one).
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_path(target) as temp:
+    ...     _ = temp.write_text("hi")
+    >>> target.read_text()
+    'hi'
+    """
+    path = pathlib.Path(path)
+    label = f"{what} " if what else ""
+    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"cannot write {label}{path}: {blocked} is a file, not a directory"
+        )
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
+        )
+        os.close(fd)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise type(error)(error.errno, f"cannot write {label}{path}: {reason}") from None
+    temp_path = pathlib.Path(temp)
+    try:
+        yield temp_path
+        os.chmod(temp_path, mode)
+        os.replace(temp_path, path)
+    except BaseException:
+        temp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[BinaryIO], object], what: str = ""
+) -> pathlib.Path:
+    """Call ``write(file)`` on a binary temp file, flush it to disk, then rename it over ``path``.
 
     >>> import tempfile, pathlib
     >>> p = atomic_write(pathlib.Path(tempfile.mkdtemp()) / "a.txt", lambda f: f.write(b"hi"))
@@ -24,22 +69,8 @@ def atomic_write(
     b'hi'
     """
     path = pathlib.Path(path)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise type(error)(error.errno, f"cannot save {what}: {error.strerror}", str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        pathlib.Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, what) as temp, open(temp, "wb") as file:
+        write(file)
+        file.flush()
+        os.fsync(file.fileno())
     return path

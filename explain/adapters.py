@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import _bertviz_html
+from ._files import atomic_write
 from .trace import Trace
 
 __all__ = ["from_attentions", "from_hf", "to_bertviz", "write_bertviz_html"]
@@ -427,4 +428,4 @@ def write_bertviz_html(
     what = "" if parts[0][0] is None else f", {' / '.join(p[0] for p in parts)}"
     title = f"bertviz {view} view: {name}step {shown}{what}"
     page = _bertviz_html.bertviz_page(view, parts, title=title, display_mode=display_mode)
-    return _bertviz_html.write_text_atomic(path, page)
+    return atomic_write(path, lambda f: f.write(page.encode("utf-8")), what="HTML")

@@ -24,18 +24,16 @@ Formats: ``png``, ``svg``, ``pdf`` (one step, matplotlib, no browser), ``gif``, 
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import html
 import json
 import logging
 import os
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _select
+from ._files import atomic_path
 from ._select import WHATS, View
 from .trace import Trace
 
@@ -62,39 +60,6 @@ ANIMATED = ("gif", "mp4")
 FORMATS = (*STATIC, *ANIMATED, "html", "json", "csv")
 MAX_FRAMES = 40  # GIF/MP4 frames: enough to see attention form, small enough to write fast
 MAX_HTML_FRAMES = 120  # slider positions in interactive HTML
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it over ``path``.
-
-    If the body raises (or is interrupted) the temporary file is removed and ``path`` is left
-    as it was, so no half-written file is ever seen. A missing parent directory is created. An
-    unwritable location raises an OSError that names ``path`` and why.
-    """
-    path = Path(path)
-    blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocked is not None:
-        raise NotADirectoryError(
-            errno.ENOTDIR, f"cannot write {path}: {blocked} is a file, not a directory"
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent
-        )
-        os.close(fd)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise type(error)(error.errno, f"cannot write {path}: {reason}") from None
-    temp_path = Path(temp)
-    try:
-        yield temp_path
-        os.chmod(temp_path, 0o644)
-        os.replace(temp_path, path)
-    except BaseException:
-        temp_path.unlink(missing_ok=True)
-        raise
 
 
 def _format(path: Path, format: str | None) -> str:

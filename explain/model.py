@@ -247,7 +247,20 @@ class TinyTransformer(HookedModule):
             self.register_buffer("rope_cos", angle.cos().float(), persistent=False)
             self.register_buffer("rope_sin", angle.sin().float(), persistent=False)
         self.setup_hooks()
+        self._every_module = list(self.modules())
         self.to(resolve_device(device))
+
+    def train(self, mode: bool = True) -> TinyTransformer:
+        """Set train (dropout on) or eval mode on every submodule, like ``nn.Module.train``.
+
+        Flips the flags directly: ``nn.Module.train`` goes through ``Module.__setattr__`` for
+        each of ~50 submodules (~0.4 ms), and the recorder switches modes around every snapshot.
+        """
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode must be a bool; got {mode!r}")
+        for module in self._every_module:
+            module.__dict__["training"] = mode
+        return self
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:

@@ -173,11 +173,8 @@ class Recorder:
         from .trainer import model_inputs, to_torch
 
         model = trainer.model
-        # Only dropout differs between train and eval mode; toggling walks every submodule,
-        # which costs more than the probe's forward pass, so skip it when there is none.
-        toggle = model.training and model.config.dropout > 0
-        if toggle:
-            model.eval()
+        was_training = model.training
+        model.eval()
         patterns: dict[str, torch.Tensor] = {}
 
         def keep(x: torch.Tensor, hook: Any) -> None:
@@ -185,8 +182,7 @@ class Recorder:
 
         with torch.inference_mode(), model.hooks(fwd=[(n, keep) for n in self._pattern_names]):
             logits = model(**model_inputs(to_torch(self._probe, model.device, trainer.task)))
-        if toggle:
-            model.train()
+        model.train(was_training)
         tensors = {name: _numpy(patterns[name]) for name in self._pattern_names}
         tensors["hook_logits"] = _numpy(logits[0])  # [pos, vocab]
         stacks = [""] if model.config.kind == "decoder" else ["encoder.", "decoder."]

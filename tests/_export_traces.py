@@ -134,34 +134,6 @@ def real_trace() -> Trace:
 
 
 # -- a headless chromium that may only read files ---------------------------------------------
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def launch_chromium():
-    """(playwright, browser) for /usr/bin/chromium; pytest.skip without it (a failure in CI)."""
-    import os
-
-    import pytest
-
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the browser tests, but {CHROMIUM} is missing")
-        pytest.skip(f"no chromium at {CHROMIUM} (Debian package `chromium`)")
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    return playwright, playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
 class OfflinePage:
     """A page that aborts every request not for file:/data:/blob: and records what it saw."""
 

@@ -23,6 +23,31 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's headless chromium through Playwright (never a downloaded browser build).
+
+    One for the whole session: Playwright's sync API allows a single running instance.
+    """
+    from _chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    """The session's chromium, under the name the export and adapter tests use."""
+    return chromium
+
+
 @pytest.fixture
 def make_model() -> Callable[..., Any]:
     """``make_model(**overrides)`` -> an eval-mode TinyTransformer built from SMALL.

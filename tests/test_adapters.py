@@ -393,24 +393,6 @@ def test_from_hf_encoder_decoder_equals_the_models_own(hf, name):
 
 
 # -- the pages in a real browser, offline --------------------------------------------------------
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no chromium at {CHROMIUM} (Debian package `chromium`)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test extra")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def open_offline(browser, path: pathlib.Path):
     """The page at `path` with every non-file request aborted; returns (page, events)."""
     page = browser.new_page(viewport={"width": 1000, "height": 800})

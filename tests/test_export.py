@@ -360,16 +360,6 @@ def test_every_format_of_a_real_trace(tmp_path, what):
 
 
 # -- in a browser ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    from _export_traces import launch_chromium
-
-    playwright, chromium = launch_chromium()
-    yield chromium
-    chromium.close()
-    playwright.stop()
-
-
 # the first heatmap's values as plotly holds them now (decoded from the typed array)
 FIRST_Z = (
     "() => JSON.stringify(Array.from(document.querySelector('.js-plotly-plot')._fullData"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _export_traces import XSS, OfflinePage, launch_chromium, real_trace, synthetic_trace
+from _export_traces import XSS, OfflinePage, real_trace, synthetic_trace
 
 from explain import report
 from explain.trace import Trace
@@ -112,14 +112,6 @@ def test_save_report_is_atomic(trace, tmp_path, monkeypatch):
         report.save_report(trace, tmp_path / "r.html")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
     assert path.read_bytes() == before
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright, chromium = launch_chromium()
-    yield chromium
-    chromium.close()
-    playwright.stop()
 
 
 # a figure's first heatmap as plotly holds it now (decoded from the typed array)

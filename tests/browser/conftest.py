@@ -29,17 +29,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _chromium import require_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 ARTIFACTS = REPO / "test-artifacts"
 TRACE_FILE = "trace.npz"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = (
-    "--headless --no-sandbox --disable-gpu --disable-background-networking "
-    "--disable-component-update --disable-sync --no-first-run --disable-quic "
-    "--no-proxy-server"  # a proxy from the environment must not reroute 127.0.0.1
-).split()
 # no token or password, no news feed, update check or PyPI extension manager
 LAB_FLAGS = (
     "--no-browser --allow-root --ServerApp.ip=127.0.0.1 --ServerApp.port_retries=0 "
@@ -73,16 +68,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def require_chromium() -> None:
-    """Skip without /usr/bin/chromium, but fail under CI=true: CI must run these tests."""
-    if CHROMIUM.exists():
-        return
-    message = f"chromium not installed at {CHROMIUM}: apt-get install -y chromium"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: the browser tests must run, not skip)")
-    pytest.skip(message)
 
 
 # -- servers ---------------------------------------------------------------------------------
@@ -259,21 +244,6 @@ def voila_server(jupyter_env: dict[str, str], notebook_root: Path) -> Iterator[S
     argv = [_tool("voila"), "dashboard.ipynb", *VOILA_FLAGS.split(), f"--port={port}"]
     with serve("voila", argv, notebook_root, jupyter_env, port, any_answer=True) as server:
         yield server
-
-
-# -- chromium --------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """Debian's headless chromium through Playwright (never a downloaded browser build)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @dataclass
