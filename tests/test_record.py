@@ -20,6 +20,7 @@ import explain
 from explain import ModelConfig, Recorder, RecordSchedule, TrainConfig, Trainer
 from explain import tasks as tasks_module
 from explain.model import TinyTransformer
+from explain.trainer import default_model_config
 
 TINY = dict(d_model=32, n_layers=2, n_heads=2, d_mlp=64)
 TRACKED = ["embed.W_E.weight", "blocks.0.attn.W_o.weight"]  # the Recorder's default
@@ -27,14 +28,7 @@ TRACKED = ["embed.W_E.weight", "blocks.0.attn.W_o.weight"]  # the Recorder's def
 
 def small_model(task_name: str, **overrides: Any) -> ModelConfig:
     """A d_model 32, 2-layer model that fits ``task_name``."""
-    task = tasks_module.get(task_name)
-    fields = dict(
-        vocab_size=task.vocab_size,
-        context_length=max(task.context_length, task.source_length or 0),
-        kind=task.kind,
-        **TINY,
-    )
-    return ModelConfig(**{**fields, **overrides})
+    return default_model_config(tasks_module.get(task_name), **{**TINY, **overrides})
 
 
 def quick(**overrides: Any) -> TrainConfig:

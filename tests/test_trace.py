@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pathlib
@@ -16,17 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from explain.trace import FORMAT_VERSION, Snapshot, Trace, TraceError, load_trace
 
-try:
-    from explain.trace import FORMAT_VERSION, Snapshot, Trace, TraceError, load_trace
-except Exception:  # explain/__init__.py may be missing or mid-edit: load the file itself
-    _spec = importlib.util.spec_from_file_location("explain.trace", ROOT / "explain" / "trace.py")
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["explain.trace"] = _module  # dataclasses look the module up while executing it
-    _spec.loader.exec_module(_module)
-    FORMAT_VERSION, Snapshot, Trace = _module.FORMAT_VERSION, _module.Snapshot, _module.Trace
-    TraceError, load_trace = _module.TraceError, _module.load_trace
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 PATTERN = "blocks.0.attn.hook_pattern"
 
@@ -365,100 +356,6 @@ def test_save_while_appending_gives_consistent_files(tmp_path, eager_thread_swit
     assert sorted(p.name for p in tmp_path.iterdir()) == ["live.json", "live.npz"]
 
 
-# -- loading hostile or broken files ---------------------------------------------------
-def test_missing_file_raises_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothing-here"):
-        load_trace(tmp_path / "nothing-here.npz")
-
-
-def test_truncated_file(tmp_path):
-    path = make_trace().save(tmp_path / "t.npz")
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(TraceError, match="t.npz"):
-        load_trace(path)
-
-
-def test_random_bytes(tmp_path):
-    path = tmp_path / "noise.npz"
-    path.write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(TraceError, match="noise.npz.*zip"):
-        load_trace(path)
-    path.write_bytes(b"PK\x03\x04" + np.random.default_rng(1).bytes(4096))
-    with pytest.raises(TraceError, match="noise.npz"):
-        load_trace(path)
-
-
-def _write_npz(path: pathlib.Path, meta: dict | None, **arrays) -> pathlib.Path:
-    if meta is not None:
-        arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    np.savez(path, **arrays)
-    return path
-
-
-GOOD_META = {"format": "explain-trace", "format_version": FORMAT_VERSION}
-EMPTY = {"steps": np.zeros(0, np.int64), "snapshot_steps": np.zeros(0, np.int64)}
-
-
-def test_npz_without_meta_or_with_wrong_format_or_future_version(tmp_path):
-    with pytest.raises(TraceError, match="meta.json"):
-        load_trace(_write_npz(tmp_path / "a.npz", None, **EMPTY))
-    with pytest.raises(TraceError, match="'other'.*'explain-trace'"):
-        load_trace(_write_npz(tmp_path / "b.npz", {**GOOD_META, "format": "other"}, **EMPTY))
-    future = {**GOOD_META, "format_version": FORMAT_VERSION + 1}
-    with pytest.raises(TraceError, match=f"format_version {FORMAT_VERSION + 1}.*{FORMAT_VERSION}"):
-        load_trace(_write_npz(tmp_path / "c.npz", future, **EMPTY))
-    np.savez(tmp_path / "d.npz", **EMPTY, **{"meta.json": np.frombuffer(b"{not json", np.uint8)})
-    with pytest.raises(TraceError, match="JSON"):
-        load_trace(tmp_path / "d.npz")
-    with pytest.raises(TraceError, match="'steps'"):
-        load_trace(_write_npz(tmp_path / "e.npz", GOOD_META, snapshot_steps=EMPTY["steps"]))
-    with zipfile.ZipFile(tmp_path / "f.npz", "w") as archive:
-        archive.writestr("meta.json", json.dumps(GOOD_META))  # raw bytes, not an .npy
-    with pytest.raises(TraceError, match="not .npy arrays"):
-        load_trace(tmp_path / "f.npz")
-
-
-def test_misaligned_lengths(tmp_path):
-    path = _write_npz(
-        tmp_path / "m.npz",
-        GOOD_META,
-        steps=np.arange(3),
-        snapshot_steps=np.arange(2),
-        **{"scalar/loss": np.zeros(2), "tensor/w": np.zeros((2, 5))},
-    )
-    with pytest.raises(TraceError, match="m.npz.*'loss'"):
-        load_trace(path)
-
-
-class _Payload:
-    """Unpickling this creates `marker`: proof that code from the file ran."""
-
-    def __init__(self, marker: pathlib.Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def test_object_arrays_are_refused_without_running_anything(tmp_path):
-    marker, control = tmp_path / "ran", tmp_path / "control-ran"
-    arrays = {**EMPTY, "x": np.array([_Payload(marker)], dtype=object)}
-    path = _write_npz(tmp_path / "evil.npz", GOOD_META, **arrays)
-    with pytest.raises(TraceError, match="evil.npz contains pickled objects; refusing to load"):
-        load_trace(path)
-    assert not marker.exists()
-    # The payload is live: loading it the unsafe way would have run it.
-    np.savez(tmp_path / "control.npz", x=np.array([_Payload(control)], dtype=object))
-    with np.load(tmp_path / "control.npz", allow_pickle=True) as archive:
-        archive["x"]
-    assert control.exists()
-    plain = _write_npz(tmp_path / "plain.npz", GOOD_META, **EMPTY, **{"scalar/x": arrays["x"]})
-    with pytest.raises(TraceError, match="pickled"):
-        load_trace(plain)
-    assert not marker.exists()
-
-
 # -- atomic save -----------------------------------------------------------------------
 def test_failed_save_leaves_the_old_file_and_no_temp_files(tmp_path, monkeypatch):
     trace = make_trace()
@@ -480,11 +377,17 @@ def test_failed_save_leaves_the_old_file_and_no_temp_files(tmp_path, monkeypatch
 
 
 def test_unwritable_path_and_unserialisable_meta(tmp_path):
-    with pytest.raises(OSError, match="no-such-dir"):
-        Trace().save(tmp_path / "no-such-dir" / "t.npz")
+    (tmp_path / "a-file").write_text("not a directory")
+    with pytest.raises(OSError, match="a-file"):
+        Trace().save(tmp_path / "a-file" / "t.npz")
     with pytest.raises(TraceError, match="JSON"):
         Trace({"bad": object()}).save(tmp_path / "t.npz")
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+def test_save_creates_missing_directories(tmp_path):
+    path = Trace({"seed": 3}).save(tmp_path / "new" / "dir" / "t.npz")
+    assert load_trace(path).meta == {"seed": 3}
 
 
 def test_concurrent_reader_of_the_path_sees_whole_files(tmp_path):
@@ -510,22 +413,12 @@ def test_concurrent_reader_of_the_path_sees_whole_files(tmp_path):
 
 # -- no torch --------------------------------------------------------------------------
 def test_importing_trace_does_not_need_torch():
-    path = str(ROOT / "explain" / "trace.py")
-    code = f"""
-import importlib, importlib.util, sys
+    code = """
+import sys
 sys.modules["torch"] = None  # any `import torch` now raises ImportError
-try:
-    importlib.import_module("explain")  # other modules' business; fall back if it is broken
-except Exception:
-    spec = importlib.util.spec_from_file_location("explain.trace", {path!r})
-    trace = importlib.util.module_from_spec(spec)
-    sys.modules["explain.trace"] = trace
-    spec.loader.exec_module(trace)
-else:
-    import explain.trace as trace
-"""
-    code += """
-t = trace.Trace()
+import explain
+from explain.trace import Trace, load_trace
+t = Trace()
 t.add_snapshot(0, {"w": [1.0]})
 assert sys.modules["torch"] is None
 print("ok", len(t))

@@ -24,21 +24,14 @@ import explain
 from explain import ModelConfig, Recorder, RecordSchedule, TrainConfig, Trainer, load_trace
 from explain import tasks as tasks_module
 from explain.model import TinyTransformer
-from explain.trainer import Run, TrainingDiverged, lr_at, make_optimizer
+from explain.trainer import Run, TrainingDiverged, default_model_config, lr_at, make_optimizer
 
 TINY = dict(d_model=32, n_layers=1, n_heads=2, d_mlp=64)
 
 
 def small_model(task_name: str, **overrides: Any) -> ModelConfig:
     """A 1-layer, d_model 32 model that fits ``task_name``."""
-    task = tasks_module.get(task_name)
-    fields = dict(
-        vocab_size=task.vocab_size,
-        context_length=max(task.context_length, task.source_length or 0),
-        kind=task.kind,
-        **TINY,
-    )
-    return ModelConfig(**{**fields, **overrides})
+    return default_model_config(tasks_module.get(task_name), **{**TINY, **overrides})
 
 
 def quick(**overrides: Any) -> TrainConfig:

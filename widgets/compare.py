@@ -22,7 +22,7 @@ import numpy as np
 from explain.trace import Trace
 
 from ._base import StepControl, label_tokens, require_finite
-from ._plot import Plot, base_figure, plotly_library
+from ._plot import Plot, base_figure, plotly_library, step_cursor
 from .theme import LIGHT, Theme
 
 __all__ = ["CompareView"]
@@ -356,12 +356,7 @@ class CompareView:
                     line.x, line.y = trace.scalar(self.metric)
                 figure.layout.yaxis.title.text = self.metric
                 figure.layout.title.text = f"{self.metric} of each run"
-            figure.layout.shapes = [
-                {
-                    "type": "line", "xref": "x", "yref": "paper", "x0": self.step,
-                    "x1": self.step, "y0": 0, "y1": 1, "line": {"color": "#D55E00", "dash": "dot"},
-                }
-            ]  # fmt: skip
+            figure.layout.shapes = [step_cursor(self.step)]
 
     def _update_heatmaps(self) -> None:
         if self._hold:

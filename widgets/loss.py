@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from explain.trace import Trace
 
 from ._base import StepControl, View, require_finite
-from ._plot import ClickPoint
+from ._plot import ClickPoint, step_cursor
 from .theme import LIGHT, Theme
 
 __all__ = ["LossView"]
@@ -118,18 +118,7 @@ class LossView(View):
         loss = self._value_at("loss", step)
         text = f"step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
         with self.figure_plot.batch_update(data=False) as figure:
-            figure.layout.shapes = [
-                {
-                    "type": "line",
-                    "xref": "x",
-                    "yref": "paper",
-                    "x0": step,
-                    "x1": step,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": "#D55E00", "width": 2, "dash": "dot"},
-                }
-            ]
+            figure.layout.shapes = [step_cursor(step)]
             figure.layout.title = {"text": text, "x": 0.99, "xanchor": "right", "y": 0.99}
 
     def _value_at(self, name: str, step: int) -> float | None:

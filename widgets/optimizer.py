@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from explain.trace import Trace
 
 from ._base import StepControl, View, require_finite
-from ._plot import ClickPoint, base_figure
+from ._plot import ClickPoint, base_figure, step_cursor
 from .playground import OPTIMIZERS, SURFACES, surface_grid, trajectory
 from .theme import LIGHT, Theme
 
@@ -209,18 +209,7 @@ class OptimizerView(View):
             bars.x, bars.y = centres, counts
             figure.layout.title.text = f"update of {html.escape(self.parameter)} · step {step}"
         with self.history.batch_update(data=False) as figure:
-            figure.layout.shapes = [
-                {
-                    "type": "line",
-                    "xref": "x",
-                    "yref": "paper",
-                    "x0": step,
-                    "x1": step,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": "#D55E00", "width": 2, "dash": "dot"},
-                }
-            ]
+            figure.layout.shapes = [step_cursor(step)]
 
 
 class OptimizerPlayground(View):
