@@ -49,7 +49,16 @@ if TYPE_CHECKING:
     from .trainer import Run, Trainer, TrainingDiverged, train
 
 
+# submodules reachable as attributes after a plain `import explain` (torch-free ones stay so)
+_SUBMODULES = {
+    "adapters", "analysis", "export", "generate", "hooks", "model", "record", "report",
+    "trainer", "weights",
+}  # fmt: skip
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
