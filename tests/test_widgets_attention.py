@@ -114,7 +114,8 @@ def test_encoder_decoder_parts():
 
 def test_from_attentions_numpy_and_torch():
     rng = np.random.default_rng(1)
-    layers = tuple(rng.random((1, 2, 5, 5)).astype(np.float32) for _ in range(3))
+    raw = (rng.random((1, 2, 5, 5)).astype(np.float32) for _ in range(3))
+    layers = tuple(layer / layer.sum(axis=-1, keepdims=True) for layer in raw)  # rows sum to 1
     tokens = ["[CLS]", "a", "<b>", "a", "[SEP]"]
     view = AttentionView.from_attentions(layers, tokens)
     view.open_head(2, 1)
@@ -127,15 +128,23 @@ def test_from_attentions_numpy_and_torch():
     np.testing.assert_array_equal(view.heatmap.figure.data[0].z, layers[1][0, 0])
 
 
+UNIFORM = np.full((1, 2, 3, 3), 1 / 3)  # [1, heads, T, T], rows sum to 1
+
+
 @pytest.mark.parametrize(
     ("attention", "tokens", "message"),
     [
-        ((), ["a"], "non-empty tuple"),
-        ((np.ones((2, 2, 3, 3)),), list("abc"), r"expected \[1, heads, T, T\]"),
-        ((np.ones((1, 2, 3, 3)), np.ones((1, 3, 3, 3))), list("abc"), "attention\\[0\\] has"),
-        ((np.ones((1, 2, 3, 3)),), list("ab"), "expected 3 tokens"),
-        ((np.full((1, 2, 3, 3), np.nan),), list("abc"), "NaN or inf"),
-        ((np.ones((1, 2, 3, 3)),), "abc", "list of strings"),
+        ((), ["a"], "non-empty sequence"),
+        (
+            (np.concatenate([UNIFORM, UNIFORM]),),
+            list("abc"),
+            r"expected \(1, heads, 3, 3\): batch 1",
+        ),
+        ((UNIFORM, UNIFORM[:, :1]), list("abc"), r"\[1\] has shape \(1, 1, 3, 3\)"),
+        ((UNIFORM,), list("ab"), r"expected \(1, heads, 2, 2\)"),
+        ((np.full((1, 2, 3, 3), np.nan),), list("abc"), "NaN or infinite"),
+        ((np.ones((1, 2, 3, 3)),), list("abc"), "rows must be >= 0 and sum to 1"),
+        ((UNIFORM,), "abc", "list of strings"),
     ],
 )
 def test_from_attentions_bad_input(attention, tokens, message):

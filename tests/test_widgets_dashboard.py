@@ -83,7 +83,7 @@ def test_theme_select_applies_to_every_view():
 
 def test_attentions_only_trace_says_what_is_missing():
     rng = np.random.default_rng(0)
-    layers = tuple(rng.random((1, 2, 4, 4)) for _ in range(2))
+    layers = tuple(x / x.sum(axis=-1, keepdims=True) for x in rng.random((2, 1, 2, 4, 4)))
     trace = AttentionView.from_attentions(layers, list("abcd")).trace
     dashboard = Dashboard(trace)
     assert list(dashboard.views) == ["attention"]

@@ -20,6 +20,7 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
+from explain.adapters import from_attentions
 from explain.trace import Trace
 
 from ._base import StepControl, View, downsample, label_tokens, require_finite
@@ -171,9 +172,10 @@ class AttentionView(View):
         """A view of bertviz-style input: per-layer ``[1, heads, T, T]`` arrays or tensors.
 
         ``attention`` is what HuggingFace returns with ``output_attentions=True`` (torch tensors
-        are read through ``.detach().cpu().numpy()``; torch is never imported here).
+        are read through ``.detach().cpu().numpy()``; torch is never imported here). The input
+        is checked by :func:`explain.adapters.from_attentions`, the same as for exports.
         """
-        return cls(_trace_from_attentions(attention, tokens), **kwargs)
+        return cls(from_attentions(attention, tokens), **kwargs)
 
     # -- public --------------------------------------------------------------------------------
     @property
@@ -381,53 +383,3 @@ class AttentionView(View):
                     "line": {"color": "#D55E00", "width": 3},
                 }
             ]
-
-
-def _as_numpy(value: Any, what: str) -> np.ndarray:
-    """A numpy array from an array or anything tensor-like (``.detach().cpu().numpy()``)."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu()
-        if hasattr(value, "float"):
-            value = value.float()  # bfloat16/half tensors have no numpy dtype
-        value = value.numpy()
-    try:
-        return np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{what} must be a numeric array or tensor; got {type(value).__name__}"
-        ) from None
-
-
-def _trace_from_attentions(attention: Sequence[Any], tokens: Sequence[str]) -> Trace:
-    """A one-snapshot trace from bertviz input: a tuple of per-layer [1, heads, T, T]."""
-    if isinstance(attention, np.ndarray) or not isinstance(attention, Sequence) or not attention:
-        raise ValueError(
-            "attention must be a non-empty tuple of per-layer [1, heads, T, T] arrays "
-            f"(what output_attentions=True returns); got {type(attention).__name__}"
-        )
-    if isinstance(tokens, str) or not isinstance(tokens, Sequence):
-        raise ValueError(f"tokens must be a list of strings; got {type(tokens).__name__}")
-    tokens = [str(t) for t in tokens]
-    layers = [_as_numpy(layer, f"attention[{i}]") for i, layer in enumerate(attention)]
-    first = layers[0].shape
-    for i, layer in enumerate(layers):
-        if layer.ndim != 4 or layer.shape[0] != 1 or layer.shape[2] != layer.shape[3]:
-            raise ValueError(
-                f"attention[{i}] has shape {layer.shape}; expected [1, heads, T, T] "
-                "(one sequence: batch size 1)"
-            )
-        if layer.shape != first:
-            raise ValueError(f"attention[{i}] has shape {layer.shape}; attention[0] has {first}")
-        require_finite(f"attention[{i}]", layer)
-    if len(tokens) != first[2]:
-        raise ValueError(
-            f"got {len(tokens)} tokens for attention over {first[2]} positions; expected "
-            f"{first[2]} tokens"
-        )
-    meta = {
-        "model_config": {"n_layers": len(layers), "n_heads": first[1]},
-        "probe": {"tokens": tokens},
-        "task": {"name": "attentions", "kind": "decoder", "description": "from_attentions"},
-    }
-    tensors = {f"blocks.{i}.attn.hook_pattern": layer for i, layer in enumerate(layers)}
-    return Trace.from_arrays(meta, [0], {}, [0], tensors)  # the batch axis becomes the snapshot
