@@ -113,7 +113,11 @@ class Recorder:
         self._before: list[torch.Tensor] = []
         self._grad_names = [f"grad_norm/{p}" for p in self.param_names]
         self._ratio_names = [f"update_ratio/{p}" for p in self.param_names]
+        from .trainer import model_inputs, to_torch
+
         self._probe = task.probe()
+        # The probe's tensors, made once: every snapshot feeds the model the same sequence.
+        self._probe_inputs = model_inputs(to_torch(self._probe, model.device, task))
         self._pattern_names = [n for n in model.hook_names() if n.endswith("hook_pattern")]
         self.trace.meta.update(self._meta(trainer))
 
@@ -170,8 +174,6 @@ class Recorder:
     # -- what a snapshot holds -----------------------------------------------------------------
     def snapshot(self, trainer: Trainer) -> dict[str, np.ndarray]:
         """The arrays of one snapshot, each without the snapshot axis."""
-        from .trainer import model_inputs, to_torch
-
         model = trainer.model
         was_training = model.training
         model.eval()
@@ -181,7 +183,7 @@ class Recorder:
             patterns[hook.name] = x[0]  # [head, q_pos, k_pos] of the one probe sequence
 
         with torch.inference_mode(), model.hooks(fwd=[(n, keep) for n in self._pattern_names]):
-            logits = model(**model_inputs(to_torch(self._probe, model.device, trainer.task)))
+            logits = model(**self._probe_inputs)
         model.train(was_training)
         tensors = {name: _numpy(patterns[name]) for name in self._pattern_names}
         tensors["hook_logits"] = _numpy(logits[0])  # [pos, vocab]
