@@ -84,9 +84,20 @@ class PositionalView(View):
         ):
             control.add_class(name)
         self._set_dims(dims)
-        self.heatmap = self._plot(self._heatmap_figure(), "explain-positional-heatmap")
+        self.heatmap = self._plot(
+            self._position_heatmap(
+                "dimension", "position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>"
+            ),
+            "explain-positional-heatmap",
+        )
         self.curves = self._plot(self._curves_figure(), "explain-positional-curves")
-        self.similarity = self._plot(self._similarity_figure(), "explain-positional-similarity")
+        self.similarity = self._plot(
+            self._position_heatmap(
+                "position",
+                "position %{y} · position %{x}<br>dot product %{z:.4f}<extra></extra>",
+            ),
+            "explain-positional-similarity",
+        )
         for control in (self.d_model_slider, self.length_slider, self.source_toggle):
             control.observe(self._on_shape, names="value")
         self.dims_select.observe(lambda _: self._update(), names="value")
@@ -128,15 +139,13 @@ class PositionalView(View):
         self._update()
 
     # -- figures ---------------------------------------------------------------------------------
-    def _heatmap_figure(self) -> Any:
+    @staticmethod
+    def _position_heatmap(x_title: str, hover: str) -> Any:
+        """A heatmap with one row per position, row 0 at the top, centred on zero."""
         figure = base_figure(width=420, height=420)
-        figure.add_heatmap(
-            zmid=0.0,
-            colorbar={"thickness": 12},
-            hovertemplate="position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>",
-        )
+        figure.add_heatmap(zmid=0.0, colorbar={"thickness": 12}, hovertemplate=hover)
         figure.update_yaxes(autorange="reversed", title_text="position")
-        figure.update_xaxes(title_text="dimension")
+        figure.update_xaxes(title_text=x_title)
         return figure
 
     def _curves_figure(self) -> Any:
@@ -145,17 +154,6 @@ class PositionalView(View):
             figure.add_scatter(x=[], y=[], mode="lines", visible=False)
         figure.update_xaxes(title_text="position")
         figure.update_yaxes(title_text="value")
-        return figure
-
-    def _similarity_figure(self) -> Any:
-        figure = base_figure(width=420, height=420)
-        figure.add_heatmap(
-            zmid=0.0,
-            colorbar={"thickness": 12},
-            hovertemplate="position %{y} · position %{x}<br>dot product %{z:.4f}<extra></extra>",
-        )
-        figure.update_yaxes(autorange="reversed", title_text="position")
-        figure.update_xaxes(title_text="position")
         return figure
 
     def _update(self) -> None:
