@@ -34,6 +34,7 @@ import numpy as np
 
 from . import _bertviz_html
 from ._files import atomic_write
+from .names import attention_name, attention_parts
 from .trace import Trace
 
 __all__ = ["from_attentions", "from_hf", "to_bertviz", "write_bertviz_html"]
@@ -162,7 +163,7 @@ def from_attentions(
             )
         config["causal"] = _is_causal(layers) if causal is None else bool(causal)
         config["kind"] = "decoder" if config["causal"] else "encoder"
-        tensors = {f"blocks.{i}.attn.hook_pattern": a for i, a in enumerate(layers)}
+        tensors = {attention_name(i): a for i, a in enumerate(layers)}
     else:
         missing = [
             name
@@ -195,10 +196,10 @@ def from_attentions(
             n_encoder_layers=len(encoder),
             n_encoder_heads=int(encoder[0].shape[1]),
         )
-        tensors = {f"encoder.blocks.{i}.attn.hook_pattern": a for i, a in enumerate(encoder)}
+        tensors = {attention_name(i, "encoder"): a for i, a in enumerate(encoder)}
         for i, (self_attn, cross_attn) in enumerate(zip(layers, cross, strict=True)):
-            tensors[f"decoder.blocks.{i}.attn.hook_pattern"] = self_attn
-            tensors[f"decoder.blocks.{i}.cross.hook_pattern"] = cross_attn
+            tensors[attention_name(i, "decoder")] = self_attn
+            tensors[attention_name(i, "cross")] = cross_attn
     full_meta: dict[str, Any] = {
         "source": "attentions",
         "model_config": config,
@@ -310,14 +311,6 @@ def from_hf(model: Any, tokenizer: Any, text: str, target_text: str | None = Non
 
 
 # -- out of a trace ------------------------------------------------------------------------------
-def _stack(names: set[str], prefix: str, kind: str) -> list[str]:
-    """Names ``{prefix}blocks.{i}.{kind}.hook_pattern`` for i = 0, 1, ... while present."""
-    found = []
-    while f"{prefix}blocks.{len(found)}.{kind}.hook_pattern" in names:
-        found.append(f"{prefix}blocks.{len(found)}.{kind}.hook_pattern")
-    return found
-
-
 def _check_tokens(pattern: np.ndarray, queries: list[str], keys: list[str]) -> None:
     """ValueError unless `pattern` [head, q_pos, k_pos] has one position per token."""
     if pattern.shape[1:] != (len(queries), len(keys)):
@@ -335,30 +328,25 @@ def _parts(trace: Trace, step: int | None, part: str | None) -> list[tuple]:
     if not len(snapshot_steps):
         raise ValueError("the trace has no snapshots; it holds no attention to show")
     snapshot = trace.at(int(snapshot_steps[-1]) if step is None else step)
-    names = set(snapshot.tensors)
+    stacks = attention_parts(snapshot.tensors)
 
     def layers(found: list[str]) -> list[np.ndarray]:
         return [np.array(snapshot.tensors[name])[None] for name in found]  # writable copies
 
-    if _stack(names, "", "attn"):
+    if "self" in stacks:
         if part is not None:
             raise ValueError(
                 f"part={part!r} is only for encoder-decoder traces; this has one stack"
             )
         tokens = trace.probe_tokens
-        _check_tokens(snapshot.tensors["blocks.0.attn.hook_pattern"], tokens, tokens)
-        return [(None, layers(_stack(names, "", "attn")), tokens, tokens)]
-    stacks = {
-        "encoder": _stack(names, "encoder.", "attn"),
-        "decoder": _stack(names, "decoder.", "attn"),
-        "cross": _stack(names, "decoder.", "cross"),
-    }
-    if not any(stacks.values()):
+        _check_tokens(snapshot.tensors[stacks["self"][0]], tokens, tokens)
+        return [(None, layers(stacks["self"]), tokens, tokens)]
+    if not stacks:
         raise ValueError(
-            "the trace has no attention patterns (blocks.{i}.attn.hook_pattern); it has "
-            f"{sorted(names)}"
+            f"the trace has no attention patterns ({attention_name(0)} ...); it has "
+            f"{sorted(snapshot.tensors)}"
         )
-    missing = [name for name, found in stacks.items() if not found]
+    missing = [name for name in PARTS if name not in stacks]
     if missing:
         raise ValueError(f"the encoder-decoder trace has no {missing} attention patterns")
     source, target = list(trace._meta_field("probe", "source_tokens")), trace.probe_tokens

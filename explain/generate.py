@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .names import parse_attention
+
 __all__ = [
     "Generation",
     "GenerationStep",
@@ -155,7 +157,8 @@ def next_token_logits(
         raise ValueError("a decoder-only model takes no source ids")
 
     def wanted(name: str) -> bool:
-        return name.endswith("hook_pattern") and not name.startswith("encoder.")
+        parsed = parse_attention(name)
+        return parsed is not None and parsed[0] != "encoder"
 
     was_training = model.training
     model.eval()
