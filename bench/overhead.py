@@ -26,7 +26,8 @@ from torch import nn
 
 import explain
 from explain import positional
-from explain.trainer import Trainer, lr_at, masked_loss, to_torch
+from explain.batches import masked_loss, to_torch
+from explain.trainer import Trainer, lr_at
 
 
 class RefBlock(nn.Module):
@@ -95,7 +96,7 @@ def time_trainer(trainer: Trainer, steps: int) -> float:
 def overhead(rounds: int, steps: int) -> dict[str, float]:
     task = explain.tasks.get("reverse")
     tc = explain.TrainConfig(steps=rounds * steps + 10)
-    mc = explain.trainer.default_model_config(task)
+    mc = explain.run.default_model_config(task)
     ref = RefGPT(mc)
     ref_opt = torch.optim.AdamW(ref.parameters(), lr=tc.lr, betas=tc.betas, weight_decay=0.01)
     ref_rng = np.random.default_rng(0)

@@ -16,21 +16,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import positional, tasks
+from ._version import __version__
 from .config import ModelConfig, TrainConfig
 from .trace import Trace, TraceError, load_trace
-
-__version__ = "0.1.0"
 
 # public name -> module that defines it; imported on first attribute access
 _LAZY = {
     "TinyTransformer": "model",
     "HookPoint": "hooks",
     "Trainer": "trainer",
-    "Run": "trainer",
-    "train": "trainer",
     "TrainingDiverged": "trainer",
+    "Run": "run",
+    "train": "run",
     "Recorder": "record",
-    "RecordSchedule": "record",
+    "RecordSchedule": "schedule",
 }
 
 __all__ = [
@@ -45,14 +44,16 @@ __all__ = [
 if TYPE_CHECKING:
     from .hooks import HookPoint
     from .model import TinyTransformer
-    from .record import Recorder, RecordSchedule
-    from .trainer import Run, Trainer, TrainingDiverged, train
+    from .record import Recorder
+    from .run import Run, train
+    from .schedule import RecordSchedule
+    from .trainer import Trainer, TrainingDiverged
 
 
 # submodules reachable as attributes after a plain `import explain` (torch-free ones stay so)
 _SUBMODULES = {
-    "adapters", "analysis", "export", "generate", "hooks", "model", "record", "report",
-    "trainer", "weights",
+    "adapters", "analysis", "batches", "export", "generate", "hooks", "model", "record",
+    "report", "run", "schedule", "trainer", "weights",
 }  # fmt: skip
 
 

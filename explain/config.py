@@ -126,7 +126,7 @@ class ModelConfig(_DictMixin):
 
 @dataclass(frozen=True)
 class TrainConfig(_DictMixin):
-    """How :class:`~explain.train.Trainer` trains."""
+    """How :class:`~explain.trainer.Trainer` trains."""
 
     steps: int = 400  # optimizer steps
     batch_size: int = 64  # sequences per step

@@ -5,62 +5,39 @@ per-parameter update/weight ratio. At snapshot steps (dense early, log-spaced la
 default) it stores, for the task's probe sequence: every attention pattern, the logits, the
 token-embedding and positional-encoding matrices, and for a few chosen parameters the gradient,
 the optimizer's moments and the applied update. A memory cap thins older snapshots instead of
-running out of memory.
+running out of memory. Which steps are snapshot steps is the Trainer's ``snapshot_schedule``
+(:class:`explain.schedule.RecordSchedule` by default).
 
-    >>> schedule = RecordSchedule(dense_until=4)
-    >>> [s for s in range(20) if schedule(s)]
-    [0, 1, 2, 3, 4, 6, 8, 12, 16]
+    >>> import explain
+    >>> recorder = explain.Recorder()
+    >>> run = explain.train("reverse", train_config=explain.TrainConfig(steps=3), recorder=recorder)
+    >>> recorder.trace is run.trace, run.trace.snapshot_steps.tolist()
+    (True, [0, 1, 2, 3])
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from ._version import __version__
+from .batches import model_inputs, to_torch
+from .names import is_attention
 from .trace import Trace
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the recorder reads the trainer it is given; the trainer never imports this
     from .trainer import Trainer
+
+__all__ = ["DEFAULT_MAX_BYTES", "Recorder"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 256 * 2**20
-
-
-@dataclass(frozen=True)
-class RecordSchedule:
-    """Which steps get a snapshot: every ``every`` steps, or dense early and log-spaced later.
-
-    Without ``every``: each ``dense_every`` steps up to ``dense_until``, then the interval
-    doubles each time the step doubles (so each doubling of training gets as many snapshots).
-    """
-
-    every: int | None = None
-    dense_until: int = 64
-    dense_every: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("dense_until", "dense_every"):
-            if getattr(self, name) <= 0:
-                value = getattr(self, name)
-                raise ValueError(f"RecordSchedule.{name} must be positive; got {value}")
-        if self.every is not None and self.every <= 0:
-            raise ValueError(f"RecordSchedule.every must be positive or None; got {self.every}")
-
-    def __call__(self, step: int) -> bool:
-        if self.every is not None:
-            return step % self.every == 0
-        if step <= self.dense_until:
-            return step % self.dense_every == 0
-        interval = self.dense_every * 2 ** (int(math.log2(step / self.dense_until)) + 1)
-        return step % interval == 0
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
@@ -113,12 +90,10 @@ class Recorder:
         self._before: list[torch.Tensor] = []
         self._grad_names = [f"grad_norm/{p}" for p in self.param_names]
         self._ratio_names = [f"update_ratio/{p}" for p in self.param_names]
-        from .trainer import model_inputs, to_torch
-
         self._probe = task.probe()
         # The probe's tensors, made once: every snapshot feeds the model the same sequence.
         self._probe_inputs = model_inputs(to_torch(self._probe, model.device, task))
-        self._pattern_names = [n for n in model.hook_names() if n.endswith("hook_pattern")]
+        self._pattern_names = [n for n in model.hook_names() if is_attention(n)]
         self.trace.meta.update(self._meta(trainer))
 
     def on_before_optimizer_step(self, trainer: Trainer, step: int) -> None:
@@ -210,7 +185,7 @@ class Recorder:
     def _dims(self, tensors: dict[str, np.ndarray]) -> dict[str, list[str]]:
         dims: dict[str, list[str]] = {}
         for name, array in tensors.items():
-            if name.endswith("hook_pattern"):
+            if is_attention(name):
                 dims[name] = ["snapshot", "head", "q_pos", "k_pos"]
             elif name == "hook_logits":
                 dims[name] = ["snapshot", "pos", "vocab"]
@@ -224,8 +199,6 @@ class Recorder:
         return dims
 
     def _meta(self, trainer: Trainer) -> dict[str, Any]:
-        from . import __version__
-
         model, task = trainer.model, trainer.task
         self._positional = model.config.positional
         probe = self._probe

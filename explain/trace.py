@@ -16,12 +16,9 @@ appends: every read property copies or slices its arrays under one lock.
 from __future__ import annotations
 
 import copy
-import json
-import logging
 import operator
 import os
 import pathlib
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,19 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from ._files import atomic_write
+from . import _trace_file
+from ._trace_file import FORMAT_VERSION, TraceError
+from .names import attention_order, is_attention
 
 __all__ = ["FORMAT_VERSION", "Snapshot", "Trace", "TraceError", "load_trace"]
-
-log = logging.getLogger(__name__)
-
-FORMAT_VERSION = 1
-_FORMAT = "explain-trace"
-_ATTENTION_NAME = re.compile(r"^(?:(encoder|decoder)\.)?blocks\.(\d+)\.(\w+)\.hook_pattern$")
-
-
-class TraceError(ValueError):
-    """A trace file or set of arrays that cannot be read; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -229,24 +218,16 @@ class Trace:
         return list(self._meta_field("vocab"))
 
     def attention_names(self) -> list[str]:
-        """Tensor names ending in "hook_pattern", encoder before decoder, by block, self first.
+        """Attention-pattern names (see :mod:`explain.names`) in forward-pass order.
 
         >>> t = Trace()
         >>> t.add_snapshot(0, {f"blocks.{i}.attn.hook_pattern": [0] for i in (10, 2)})
         >>> t.attention_names()
         ['blocks.2.attn.hook_pattern', 'blocks.10.attn.hook_pattern']
         """
-
-        def order(name: str) -> tuple:
-            match = _ATTENTION_NAME.match(name)
-            if match is None:
-                return (1, 0, 0, 0, name)
-            stack, block, kind = match.groups()
-            return (0, stack == "decoder", int(block), kind == "cross", name)
-
         with self._lock:
-            names = [name for name in self._tensors if name.endswith("hook_pattern")]
-        return sorted(names, key=order)
+            names = [name for name in self._tensors if is_attention(name)]
+        return sorted(names, key=attention_order)
 
     def select(self, start: int | None = None, stop: int | None = None) -> Trace:
         """A new trace with the steps and snapshots in [start, stop] (both inclusive)."""
@@ -404,22 +385,8 @@ class Trace:
         >>> path.name, load_trace(path).meta
         ('run.npz', {'seed': 0})
         """
-        path = _npz_path(path)
         steps, scalars, snapshot_steps, tensors = self._export()
-        meta = {**self.meta, "format": _FORMAT, "format_version": FORMAT_VERSION}
-        try:
-            meta_text = json.dumps(meta, indent=1, sort_keys=True)
-        except (TypeError, ValueError) as error:
-            raise TraceError(
-                f"cannot save {path}: meta is not JSON-serialisable ({error})"
-            ) from None
-        arrays = {"steps": steps, "snapshot_steps": snapshot_steps}
-        arrays.update({f"scalar/{name}": values for name, values in scalars.items()})
-        arrays.update({f"tensor/{name}": array for name, array in tensors.items()})
-        arrays["meta.json"] = np.frombuffer(meta_text.encode("utf-8"), np.uint8)
-        atomic_write(path, lambda file: np.savez(file, **arrays), what="trace")
-        atomic_write(path.with_suffix(".json"), lambda f: f.write(meta_text.encode()), what="trace")
-        return path
+        return _trace_file.write(path, self.meta, steps, scalars, snapshot_steps, tensors)
 
 
 def _step_array(what: str, steps: object) -> np.ndarray:
@@ -436,9 +403,20 @@ def _step_array(what: str, steps: object) -> np.ndarray:
     return array
 
 
-def _npz_path(path: str | os.PathLike) -> pathlib.Path:
-    path = pathlib.Path(path)
-    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+def load_trace(path: str | os.PathLike) -> Trace:
+    """Read a trace written by `Trace.save`; never unpickles or executes anything from the file.
 
+    A path without ``.npz`` finds ``<path>.npz``. A file that is not a trace, is damaged, or
+    comes from a newer version of explain raises TraceError naming it.
 
-from ._trace_load import load_trace  # noqa: E402  (it needs Trace, defined above)
+    >>> import tempfile, pathlib
+    >>> path = Trace({"seed": 1}).save(pathlib.Path(tempfile.mkdtemp()) / "run.npz")
+    >>> load_trace(path).meta["seed"]
+    1
+    """
+    path = _trace_file.find(path)
+    meta, steps, scalars, snapshot_steps, tensors = _trace_file.read(path)
+    try:
+        return Trace.from_arrays(meta, steps, scalars, snapshot_steps, tensors)
+    except ValueError as error:
+        raise TraceError(f"{path}: {error}") from None

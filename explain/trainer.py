@@ -10,31 +10,35 @@ called as ``callback.EVENT(trainer, **kwargs)`` when the callback defines it:
 - ``on_snapshot(step)``: at step 0 and at the steps ``snapshot_schedule`` picks
 - ``on_train_end(status)``: "complete", "interrupted" (Ctrl-C) or "diverged"
 
-    >>> import explain
-    >>> run = explain.train("reverse", train_config=explain.TrainConfig(steps=5))
-    >>> run.status, int(run.trace.steps[-1])
-    ('complete', 5)
+:func:`explain.train` (in ``explain/run.py``) builds a Trainer with a Recorder; here a bare one:
+
+    >>> from explain import ModelConfig, TinyTransformer, TrainConfig, tasks
+    >>> task = tasks.get("reverse")
+    >>> config = ModelConfig(vocab_size=task.vocab_size, context_length=task.context_length)
+    >>> trainer = Trainer(TinyTransformer(config), task, TrainConfig(steps=3, eval_batches=1))
+    >>> trainer.run(), trainer.step
+    ('complete', 3)
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import tasks as tasks_module
-from .config import ModelConfig, TrainConfig
-from .model import TinyTransformer, resolve_device
-from .record import Recorder, RecordSchedule
-from .trace import Trace
+from .batches import masked_loss, model_inputs, to_torch
+from .config import TrainConfig
+from .model import TinyTransformer
+from .schedule import RecordSchedule
+
+__all__ = ["Trainer", "TrainingDiverged", "lr_at", "make_optimizer"]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,8 @@ log = logging.getLogger(__name__)
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite; the weights are the last good ones.
 
-    ``run`` holds the model and the trace recorded up to the last good step.
+    When raised by :func:`explain.train`, ``run`` holds its :class:`explain.run.Run`: the
+    model and the trace recorded up to the last good step (None from a bare Trainer).
     """
 
     def __init__(self, step: int, last_finite_loss: float | None, what: str = "loss") -> None:
@@ -56,7 +61,8 @@ class TrainingDiverged(RuntimeError):
             f"keeps the weights of step {step - 1}; try a lower lr or grad_clip."
         )
         self.step, self.last_finite_loss = step, last_finite_loss
-        self.run: Run | None = None
+        # An explain.run.Run, set by train(); not imported here, as run.py imports this module.
+        self.run: Any = None
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -80,40 +86,6 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     progress = min(1.0, (step - cfg.warmup_steps) / span)
     floor = cfg.lr * cfg.min_lr_ratio
     return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def to_torch(
-    batch: tasks_module.Batch, device: torch.device, task: tasks_module.Task | None = None
-) -> dict[str, torch.Tensor]:
-    """A task's numpy batch as tensors: inputs, targets, mask, and source(+mask) if any.
-
-    The source mask is True on real tokens, False on the task's padding (``task.pad``).
-    """
-    out = {
-        "inputs": torch.from_numpy(batch.inputs).to(device),
-        "targets": torch.from_numpy(batch.targets).to(device),
-        "mask": torch.from_numpy(batch.mask).to(device),
-    }
-    if batch.source is not None:
-        out["source"] = torch.from_numpy(batch.source).to(device)
-        pad = getattr(task, "pad", None)
-        real = batch.source != pad if pad is not None else np.ones_like(batch.source, bool)
-        out["source_mask"] = torch.from_numpy(real).to(device)
-    return out
-
-
-def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Keyword arguments of ``TinyTransformer.forward`` for a batch from :func:`to_torch`."""
-    kwargs = {"tokens": batch["inputs"]}
-    if "source" in batch:
-        kwargs["source"], kwargs["source_mask"] = batch["source"], batch["source_mask"]
-    return kwargs
-
-
-def masked_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean cross-entropy over the positions the task's mask marks."""
-    targets = batch["targets"].masked_fill(~batch["mask"], -100)  # (B, T); -100 is ignored
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
 
 
 @dataclass
@@ -238,94 +210,3 @@ class Trainer:
             if self.status != "paused":
                 self.fire("on_train_end", status=self.status)
         return self.status
-
-
-@dataclass
-class Run:
-    """What :func:`train` returns: the trained model, its trace, the task and the trainer."""
-
-    model: TinyTransformer
-    trace: Trace
-    task: tasks_module.Task
-    trainer: Trainer
-
-    @property
-    def status(self) -> str:
-        return self.trainer.status
-
-    def save(self, directory: str | Path) -> dict[str, Path]:
-        """Write ``trace.npz`` (+ ``trace.json``) and ``model.safetensors`` into ``directory``."""
-        from .weights import save_weights
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        trace_path = self.trace.save(directory / "trace.npz")
-        weights_path = save_weights(self.model, directory / "model.safetensors")
-        return {"trace": trace_path, "weights": weights_path}
-
-
-def default_model_config(task: tasks_module.Task, seed: int = 0, **overrides: Any) -> ModelConfig:
-    """The default model for ``task``: its vocabulary and context, 2 layers x 4 heads."""
-    context = max(task.context_length, task.source_length or 0)
-    fields: dict[str, Any] = {
-        "vocab_size": task.vocab_size,
-        "context_length": context,
-        "kind": task.kind,
-        "seed": seed,
-    }
-    fields.update(overrides)
-    return ModelConfig(**fields)
-
-
-def train(
-    task: str | tasks_module.Task,
-    model_config: ModelConfig | None = None,
-    train_config: TrainConfig | None = None,
-    *,
-    callbacks: Iterable[Any] = (),
-    schedule: Callable[[int], bool] | None = None,
-    recorder: Recorder | None = None,
-    progress: bool = False,
-) -> Run:
-    """Train a TinyTransformer on ``task`` while a Recorder writes its trace.
-
-    ``task`` is a name from ``explain.tasks.available()`` or a Task. Without ``model_config``
-    the model fits the task (:func:`default_model_config`, seeded by ``train_config.seed``).
-    Raises :class:`TrainingDiverged` (with ``.run``) when the loss stops being finite.
-    """
-    task = tasks_module.get(task) if isinstance(task, str) else task
-    train_config = train_config or TrainConfig()
-    model_config = model_config or default_model_config(task, seed=train_config.seed)
-    if model_config.vocab_size < task.vocab_size:
-        raise ValueError(
-            f"model_config.vocab_size={model_config.vocab_size} is smaller than task "
-            f"{task.name!r}'s vocabulary ({task.vocab_size} tokens)"
-        )
-    needed = max(task.context_length, task.source_length or 0)
-    if model_config.context_length < needed:
-        raise ValueError(
-            f"model_config.context_length={model_config.context_length} is shorter than task "
-            f"{task.name!r}'s sequences ({needed} tokens)"
-        )
-    if model_config.kind != task.kind:
-        model_config = replace(model_config, kind=task.kind)
-        log.info("task %r needs kind=%r; using it", task.name, task.kind)
-    device = resolve_device(train_config.device)
-    torch.manual_seed(train_config.seed)  # dropout
-    model = TinyTransformer(model_config, device=device)
-    recorder = recorder or Recorder()
-    trainer = Trainer(
-        model,
-        task,
-        train_config,
-        callbacks=[recorder, *callbacks],
-        snapshot_schedule=schedule or RecordSchedule(),
-        progress=progress,
-    )
-    run = Run(model=model, trace=recorder.trace, task=task, trainer=trainer)
-    try:
-        trainer.run()
-    except TrainingDiverged as err:
-        err.run = run
-        raise
-    return run

@@ -41,10 +41,13 @@ except ImportError:
 
 def test_torch_side_names_resolve_lazily():
     from explain.model import TinyTransformer
-    from explain.trainer import train
+    from explain.run import Run, train
+    from explain.schedule import RecordSchedule
+    from explain.trainer import Trainer
 
     assert explain.TinyTransformer is TinyTransformer
     assert explain.train is train  # the function, not a module of the same name
+    assert (explain.Run, explain.RecordSchedule, explain.Trainer) == (Run, RecordSchedule, Trainer)
     assert set(explain.__all__) <= set(dir(explain))
 
 

@@ -24,7 +24,8 @@ import explain
 from explain import ModelConfig, Recorder, RecordSchedule, TrainConfig, Trainer, load_trace
 from explain import tasks as tasks_module
 from explain.model import TinyTransformer
-from explain.trainer import Run, TrainingDiverged, default_model_config, lr_at, make_optimizer
+from explain.run import Run, default_model_config
+from explain.trainer import TrainingDiverged, lr_at, make_optimizer
 
 TINY = dict(d_model=32, n_layers=1, n_heads=2, d_mlp=64)
 
