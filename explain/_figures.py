@@ -1,4 +1,4 @@
-"""Matplotlib figures of the views in `_select`: built once, then updated per frame.
+"""Matplotlib figures of the view models in `explain.views`: built once, updated per frame.
 
 No pyplot (no global state, no GUI backend): each builder makes a ``Figure`` with an Agg
 canvas and returns it with an ``update(index)`` that redraws it for one step, so an animation
@@ -19,16 +19,17 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Colormap, LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
 
-from ._select import (
-    AttentionView,
-    EmbeddingView,
-    LossView,
-    OptimizerView,
-    PositionalView,
-    View,
-    visible,
+from .style import COLORSCALES, LIGHT, WEIGHT, Theme, visible
+from .views import (
+    AttentionData,
+    EmbeddingData,
+    LossData,
+    OptimizerData,
+    PositionalData,
+    ViewData,
 )
 
 STYLE = {
@@ -41,20 +42,36 @@ STYLE = {
     "axes.spines.right": False,
 }
 MAX_TICK_LABELS = 32
-TENSOR_TITLES = {
-    "grad": "gradient",
-    "update": "update Δw applied",
-    "exp_avg": "Adam m (mean gradient)",
-    "exp_avg_sq": "Adam √v (gradient scale)",
-    "momentum_buffer": "momentum buffer",
-}
 
 
 @contextlib.contextmanager
-def style() -> Iterator[None]:
-    """The rcParams every export figure is built and saved under."""
-    with matplotlib.rc_context(STYLE):
+def style(theme: Theme = LIGHT) -> Iterator[None]:
+    """The rcParams every export figure is built and saved under, in ``theme``'s colours.
+
+    Plotly sizes fonts in CSS pixels, matplotlib in points (3/4 of a pixel at 96 dpi), so a
+    12 px theme gives 9 pt text.
+    """
+    size = round(theme.font_size * 0.75)
+    texts = ("text.color", "axes.labelcolor", "xtick.color", "ytick.color", "axes.edgecolor")
+    colours = dict.fromkeys(texts, theme.foreground)
+    backgrounds = ("figure.facecolor", "axes.facecolor", "savefig.facecolor")
+    background = dict.fromkeys(backgrounds, theme.background)
+    sizes = {"font.size": size, "axes.titlesize": size, "lines.linewidth": theme.line_width / 2}
+    with matplotlib.rc_context({**STYLE, **colours, **background, **sizes}):
         yield
+
+
+def _rgb(color: str) -> tuple[float, float, float]:
+    if color.startswith("rgb("):
+        red, green, blue = (int(v) / 255 for v in color[4:-1].split(","))
+        return (red, green, blue)
+    return to_rgb(color)
+
+
+def colormap(name: str) -> Colormap:
+    """The matplotlib colormap of scale ``name`` from `explain.style` (the widgets' stops)."""
+    stops = [(position, _rgb(color)) for position, color in COLORSCALES[name]]
+    return LinearSegmentedColormap.from_list(f"explain-{name}", stops)
 
 
 @dataclass
@@ -87,28 +104,29 @@ def _token_ticks(ax: Axes, axis: str, tokens: Sequence[str]) -> None:
     ax.tick_params(length=0, labelsize=8)
 
 
-def _title(view: View, what: str, step: int) -> str:
-    task = f" · task {text(view.task)}" if view.task else ""
-    return f"{what}{task} · step {step}"
+def _title(view: ViewData, step: int) -> str:
+    return f"{text(view.title)} · step {step}"
 
 
-def attention(view: AttentionView, index: int, marker: bool = False) -> Drawn:
+def attention(view: AttentionData, index: int, marker: bool = False) -> Drawn:
     """Grid of heatmaps, one row per layer and one column per head; row 0 (query 0) on top."""
     rows, cols = len(view.layers), len(view.heads)
-    q, k = view.patterns.shape[-2:]
+    q, k = len(view.query_tokens), len(view.key_tokens)
     panel = float(np.clip(0.19 * max(q, k), 1.8, 4.0))
     figure = _new_figure(panel * cols + 1.3, panel * rows + 1.0)
     axes = figure.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     images = []
+    shown = view.at(index)
+    cmap = colormap(view.colorscale)
     for r, layer in enumerate(view.layers):
         for c, head in enumerate(view.heads):
             ax = axes[r, c]
             images.append(
                 ax.imshow(
-                    view.patterns[index, r, c],
-                    cmap="Blues",
-                    vmin=0.0,
-                    vmax=1.0,
+                    shown[r, c],
+                    cmap=cmap,
+                    vmin=view.zmin,
+                    vmax=view.zmax,
                     interpolation="nearest",
                 )
             )
@@ -121,58 +139,54 @@ def attention(view: AttentionView, index: int, marker: bool = False) -> Drawn:
                 ax.set_ylabel("query: looking")
     figure.colorbar(images[0], ax=axes, shrink=min(1.0, 0.5 + 0.25 * rows), label="weight")
     title = figure.suptitle("")
-    flat = view.patterns.reshape(len(view.steps), rows * cols, q, k)
 
     def update(i: int) -> None:
-        for image, pattern in zip(images, flat[i], strict=True):
+        for image, pattern in zip(images, view.at(i).reshape(rows * cols, q, k), strict=True):
             image.set_data(pattern)
-        title.set_text(_title(view, view.title, int(view.steps[i])))
+        title.set_text(_title(view, int(view.steps[i])))
 
     update(index)
     spines = [spine for ax in axes.flat for spine in ax.spines.values()]
     return Drawn(figure, update, view.steps, [*images, *spines, title])
 
 
-def embeddings(view: EmbeddingView, index: int, marker: bool = False) -> Drawn:
-    """Tokens as points on the last step's two main axes, with the path each one took."""
-    coords = view.coords  # [snapshot, vocab, 2]
+def embeddings(view: EmbeddingData, index: int, marker: bool = False) -> Drawn:
+    """Tokens as points on the two main axes of all snapshots, with the path each one took."""
+    coords = view.coords[:, :, :2]  # [snapshot, vocab, 2]
     figure = _new_figure(6.6, 5.6)
     ax = figure.subplots()
-    low, high = coords.min(axis=(0, 1)), coords.max(axis=(0, 1))
-    pad = 0.08 * (high - low) + 1e-9
-    ax.set(xlim=(low[0] - pad[0], high[0] + pad[0]), ylim=(low[1] - pad[1], high[1] + pad[1]))
-    trails = [ax.plot([], [], color="0.72", lw=0.9, zorder=1)[0] for _ in view.tokens]
-    points = ax.scatter(coords[index, :, 0], coords[index, :, 1], s=28, color="C0", zorder=2)
+    ax.set(xlim=tuple(view.ranges[0]), ylim=tuple(view.ranges[1]))
+    trails = [ax.plot([], [], color="0.6", lw=0.9, alpha=0.6, zorder=1)[0] for _ in view.tokens]
+    points = ax.scatter(coords[index, :, 0], coords[index, :, 1], s=28, color="#0072B2", zorder=2)
     labels = [
         ax.annotate(text(token), (0, 0), xytext=(4, 3), textcoords="offset points", fontsize=8)
         for token in view.tokens
     ]
-    ax.set_xlabel(f"PC1 ({view.ratio[0]:.0%} of the final embeddings' variance)")
-    ax.set_ylabel(f"PC2 ({view.ratio[1]:.0%})")
+    ax.set_xlabel(f"PC1 ({view.explained[0]:.0%} of the variance over training)")
+    ax.set_ylabel(f"PC2 ({view.explained[1]:.0%})")
     ax.axhline(0, color="0.9", lw=0.6, zorder=0)
     ax.axvline(0, color="0.9", lw=0.6, zorder=0)
     title = figure.suptitle("")
-    name = "token embeddings" + (f" ({view.part})" if view.part != "self" else "")
 
     def update(i: int) -> None:
         points.set_offsets(coords[i])
         for t, (trail, label) in enumerate(zip(trails, labels, strict=True)):
             trail.set_data(coords[: i + 1, t, 0], coords[: i + 1, t, 1])
             label.xy = (coords[i, t, 0], coords[i, t, 1])
-        title.set_text(_title(view, name, int(view.steps[i])))
+        title.set_text(_title(view, int(view.steps[i])))
 
     update(index)
     return Drawn(figure, update, view.steps, [*trails, points, *labels, title])
 
 
-def positional(view: PositionalView, index: int, marker: bool = False) -> Drawn:
+def positional(view: PositionalData, index: int, marker: bool = False) -> Drawn:
     """The encoding table [position, dimension] and the cosine similarity of positions."""
     figure = _new_figure(10.5, 4.4)
     left, right = figure.subplots(1, 2, width_ratios=[1.6, 1.0])
-    limit = float(np.abs(view.table).max()) or 1.0
+    limit, cmap = view.limit, colormap(view.colorscale)
     table = left.imshow(
         view.table[index],
-        cmap="RdBu_r",
+        cmap=cmap,
         vmin=-limit,
         vmax=limit,
         aspect="auto",
@@ -181,7 +195,7 @@ def positional(view: PositionalView, index: int, marker: bool = False) -> Drawn:
     column = "column (cos even, sin odd)" if view.kind == "rope" else "dimension"
     left.set(xlabel=column, ylabel="position", title=text(f"{view.kind or 'positional'} encoding"))
     figure.colorbar(table, ax=left)
-    similarity = right.imshow(view.similarity[index], cmap="RdBu_r", vmin=-1, vmax=1)
+    similarity = right.imshow(view.similarity[index], cmap=cmap, vmin=-1, vmax=1)
     right.set(xlabel="position", ylabel="position", title="cosine similarity of positions")
     figure.colorbar(similarity, ax=right)
     title = figure.suptitle("")
@@ -189,7 +203,7 @@ def positional(view: PositionalView, index: int, marker: bool = False) -> Drawn:
     def update(i: int) -> None:
         table.set_data(view.table[i])
         similarity.set_data(view.similarity[i])
-        title.set_text(_title(view, "positional encoding", int(view.steps[i])))
+        title.set_text(_title(view, int(view.steps[i])))
 
     update(index)
     spines = [spine for ax in (left, right) for spine in ax.spines.values()]
@@ -206,9 +220,9 @@ def _markers(axes: Sequence[Axes], step: int, shown: bool) -> list:
     return [ax.axvline(step, color="0.35", lw=0.9, ls=":", visible=shown) for ax in axes]
 
 
-def loss(view: LossView, index: int, marker: bool = False) -> Drawn:
+def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
     """Loss (training and validation) with validation accuracy; learning rate, gradient norm."""
-    curves = view.curves
+    curves = {name: (c.steps, c.values) for name, c in view.curves.items()}
     figure = _new_figure(8.4, 5.6)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2.0, 1.0])
     lines = []
@@ -246,11 +260,7 @@ def loss(view: LossView, index: int, marker: bool = False) -> Drawn:
         step = int(view.steps[i])
         for line in markers:
             line.set_xdata([step, step])
-        title.set_text(
-            _title(view, "training curves", step)
-            if marker
-            else f"training curves{f' · task {text(view.task)}' if view.task else ''}"
-        )
+        title.set_text(_title(view, step) if marker else text(view.title))
 
     update(index)
     return Drawn(figure, update, view.steps, [*markers, title])
@@ -263,7 +273,7 @@ def _matrix_names(names: Sequence[str]) -> list[str]:
     ]
 
 
-def optimizer(view: OptimizerView, index: int, marker: bool = False) -> Drawn:
+def optimizer(view: OptimizerData, index: int, marker: bool = False) -> Drawn:
     """Update size of each weight matrix per step, the gradient norm, and one tracked
     parameter's gradient, applied update and optimizer moments at the step."""
     kinds = list(view.tensors)
@@ -296,7 +306,7 @@ def optimizer(view: OptimizerView, index: int, marker: bool = False) -> Drawn:
             images.append(
                 ax.imshow(
                     np.zeros((1, 1)),
-                    cmap="viridis" if positive else "RdBu_r",
+                    cmap=colormap(WEIGHT if positive else view.colorscale),
                     aspect="auto",
                     interpolation="nearest",
                     vmin=0.0 if positive else -1.0,
@@ -318,29 +328,26 @@ def optimizer(view: OptimizerView, index: int, marker: bool = False) -> Drawn:
         for line in markers:
             line.set_xdata([step, step])
         for image, heading, kind in zip(images, titles, kinds, strict=True):
-            values = np.asarray(view.tensors[kind][i], np.float64)
-            values = values.reshape(values.shape[0], -1) if values.ndim > 1 else values[None]
-            if kind == "exp_avg_sq":
-                values = np.sqrt(np.clip(values, 0, None))
+            values = view.tensors[kind][i]  # [rows, cols]; √v for exp_avg_sq
             largest = float(np.abs(values).max()) or 1e-12
             image.set_data(values / largest)
             image.set_extent((-0.5, values.shape[1] - 0.5, values.shape[0] - 0.5, -0.5))
-            heading.set_text(f"{TENSOR_TITLES.get(kind, kind)}\nmax |x| = {largest:.2g}")
-        title.set_text(_title(view, "optimizer", step))
+            heading.set_text(f"{view.tensor_titles[kind]}\nmax |x| = {largest:.2g}")
+        title.set_text(_title(view, step))
 
     update(index)
     return Drawn(figure, update, view.steps, [*markers, *images, *titles, title])
 
 
-BUILDERS: dict[type, Callable[[View, int, bool], Drawn]] = {
-    AttentionView: attention,
-    EmbeddingView: embeddings,
-    PositionalView: positional,
-    LossView: loss,
-    OptimizerView: optimizer,
+BUILDERS: dict[type, Callable[[ViewData, int, bool], Drawn]] = {
+    AttentionData: attention,
+    EmbeddingData: embeddings,
+    PositionalData: positional,
+    LossData: loss,
+    OptimizerData: optimizer,
 }
 
 
-def draw(view: View, index: int, marker: bool = False) -> Drawn:
+def draw(view: ViewData, index: int, marker: bool = False) -> Drawn:
     """The figure of ``view`` showing frame ``index``; ``marker`` marks the step on curves."""
     return BUILDERS[type(view)](view, index, marker)

@@ -16,19 +16,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._select import visible
+from .style import LIGHT, Theme, visible
 
 CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"scale": 2}}
 MAX_TICK_LABELS = 40
-# The matplotlib exports' colours (Blues, RdBu_r, viridis), so both looks agree.
-BLUES = [[0.0, "#f7fbff"], [0.25, "#c6dbef"], [0.5, "#6baed6"], [0.75, "#2171b5"], [1.0, "#08306b"]]
-DIVERGING = [
-    [0.0, "#2166ac"],
-    [0.25, "#67a9cf"],
-    [0.5, "#f7f7f7"],
-    [0.75, "#ef8a62"],
-    [1.0, "#b2182b"],
-]
 FONT = "system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
 
 
@@ -151,14 +142,16 @@ def frame_list(
     return [{"name": str(int(steps[i])), "data": data_at(int(i)), "traces": traces} for i in frames]
 
 
-def layout(title: str, height: int, **extra: object) -> dict:
+def layout(title: str, height: int, theme: Theme = LIGHT, **extra: object) -> dict:
+    size = theme.font_size
     layout = {
-        "title": {"text": label(title), "x": 0.01, "font": {"size": 15}},
+        "title": {"text": label(title), "x": 0.01, "font": {"size": round(size * 1.25)}},
         "height": height,
         "margin": {"l": 60, "r": 30, "t": 70, "b": 110},
-        "font": {"family": FONT, "size": 11},
-        "plot_bgcolor": "white",
-        "paper_bgcolor": "white",
+        "font": {"family": FONT, "size": size - 1, "color": theme.foreground},
+        "plot_bgcolor": theme.background,
+        "paper_bgcolor": theme.background,
+        "colorway": list(theme.colorway),
         "hoverlabel": {"font": {"family": FONT}},
     }
     layout.update(extra)

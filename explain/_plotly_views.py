@@ -1,4 +1,4 @@
-"""The interactive (plotly) figure of each view in `_select`, with a step slider.
+"""The interactive (plotly) figure of each view model in `explain.views`, with a step slider.
 
 Built from the blocks in `_plotly`; `figure` is the one entry point (exports and the report).
 """
@@ -10,20 +10,22 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _plotly as P
-from ._figures import TENSOR_TITLES, _matrix_names
-from ._select import (
-    AttentionView,
-    EmbeddingView,
-    LossView,
-    OptimizerView,
-    PositionalView,
-    View,
+from ._figures import _matrix_names
+from .style import LIGHT, WEIGHT, Theme, colorscale
+from .views import (
+    AttentionData,
+    EmbeddingData,
+    LossData,
+    OptimizerData,
+    PositionalData,
+    ViewData,
 )
 
 
-def attention(view: AttentionView, frames: Sequence[int], index: int) -> dict:
+def attention(view: AttentionData, frames: Sequence[int], index: int, theme: Theme) -> dict:
     rows, cols = len(view.layers), len(view.heads)
-    q, k = view.patterns.shape[-2:]
+    q, k = len(view.query_tokens), len(view.key_tokens)
+    shown = view.at(index)
     cells = P.grid(rows, cols, gap_y=0.14 if rows > 1 else 0.1)
     hover = [
         [f"{P.label(view.query_tokens[i])} → {P.label(view.key_tokens[j])}" for j in range(k)]
@@ -35,12 +37,12 @@ def attention(view: AttentionView, frames: Sequence[int], index: int) -> dict:
         data.append(
             {
                 "type": "heatmap",
-                "z": P.typed(view.patterns[index, r, c]),
+                "z": P.typed(shown[r, c]),
                 "xaxis": x,
                 "yaxis": y,
-                "zmin": 0,
-                "zmax": 1,
-                "colorscale": P.BLUES,
+                "zmin": view.zmin,
+                "zmax": view.zmax,
+                "colorscale": colorscale(view.colorscale),
                 "showscale": cell["n"] == 1,
                 "colorbar": {"title": {"text": "weight"}, "len": 0.8},
                 "text": hover,
@@ -66,14 +68,13 @@ def attention(view: AttentionView, frames: Sequence[int], index: int) -> dict:
         }
         titles.append(P.panel_title(cell, f"layer {view.layers[r]} · head {view.heads[c]}"))
     frames, active = P.initial(frames, index)
-    flat = view.patterns.reshape(len(view.steps), rows * cols, q, k)
-    task = f" · task {view.task}" if view.task else ""
     panel = int(np.clip(20 * max(q, k), 190, 420))
     figure = {
         "data": data,
         "layout": P.layout(
-            f"{view.title}{task}",
+            view.title,
             panel * rows + 200,
+            theme,
             annotations=titles,
             **layout_axes,
             **P.slider(view.steps, frames, active),
@@ -82,20 +83,18 @@ def attention(view: AttentionView, frames: Sequence[int], index: int) -> dict:
             view.steps,
             frames,
             list(range(rows * cols)),
-            lambda i: [{"z": P.typed(z)} for z in flat[i]],
+            lambda i: [{"z": P.typed(z)} for z in view.at(i).reshape(rows * cols, q, k)],
         ),
     }
     return figure
 
 
-def embeddings(view: EmbeddingView, frames: Sequence[int], index: int) -> dict:
-    coords = view.coords
+def embeddings(view: EmbeddingData, frames: Sequence[int], index: int, theme: Theme) -> dict:
+    coords = view.coords[:, :, :2]  # [snapshot, token, 2]
     paths_x, paths_y = [], []
     for t in range(coords.shape[1]):
         paths_x += [*coords[:, t, 0].tolist(), None]
         paths_y += [*coords[:, t, 1].tolist(), None]
-    low, high = coords.min(axis=(0, 1)), coords.max(axis=(0, 1))
-    pad = 0.08 * (high - low) + 1e-9
     tokens = [P.label(t) for t in view.tokens]
     data = [
         {
@@ -104,7 +103,7 @@ def embeddings(view: EmbeddingView, frames: Sequence[int], index: int) -> dict:
             "x": paths_x,
             "y": paths_y,
             "hoverinfo": "skip",
-            "line": {"color": "rgba(0,0,0,0.12)", "width": 1},
+            "line": {"color": "rgba(128,128,128,0.35)", "width": 1},
             "name": "path over training",
         },
         {
@@ -114,27 +113,26 @@ def embeddings(view: EmbeddingView, frames: Sequence[int], index: int) -> dict:
             "y": P.typed(coords[index, :, 1]),
             "text": tokens,
             "textposition": "top right",
-            "marker": {"size": 9, "color": "#1f77b4"},
+            "marker": {"size": 9, "color": theme.colorway[0]},
             "name": "token",
             "hovertemplate": "%{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>",
         },
     ]
     frames, active = P.initial(frames, index)
-    part = f" ({view.part})" if view.part != "self" else ""
-    task = f" · task {view.task}" if view.task else ""
     layout = P.layout(
-        f"token embeddings{part}{task}",
+        view.title,
         640,
+        theme,
         showlegend=False,
         xaxis={
-            "range": [low[0] - pad[0], high[0] + pad[0]],
+            "range": list(view.ranges[0]),
             "zeroline": True,
-            "title": {"text": f"PC1 ({view.ratio[0]:.0%} of the final variance)"},
+            "title": {"text": f"PC1 ({view.explained[0]:.0%} of the variance over training)"},
         },
         yaxis={
-            "range": [low[1] - pad[1], high[1] + pad[1]],
+            "range": list(view.ranges[1]),
             "zeroline": True,
-            "title": {"text": f"PC2 ({view.ratio[1]:.0%})"},
+            "title": {"text": f"PC2 ({view.explained[1]:.0%})"},
         },
         **P.slider(view.steps, frames, active),
     )
@@ -150,8 +148,8 @@ def embeddings(view: EmbeddingView, frames: Sequence[int], index: int) -> dict:
     }
 
 
-def positional(view: PositionalView, frames: Sequence[int], index: int) -> dict:
-    limit = float(np.abs(view.table).max()) or 1.0
+def positional(view: PositionalData, frames: Sequence[int], index: int, theme: Theme) -> dict:
+    limit, scale = view.limit, colorscale(view.colorscale)
     positions = view.table.shape[1]
     data = [
         {
@@ -159,7 +157,7 @@ def positional(view: PositionalView, frames: Sequence[int], index: int) -> dict:
             "z": P.typed(view.table[index]),
             "zmin": -limit,
             "zmax": limit,
-            "colorscale": P.DIVERGING,
+            "colorscale": scale,
             "xaxis": "x",
             "yaxis": "y",
             "colorbar": {"x": 0.56, "len": 0.8},
@@ -170,7 +168,7 @@ def positional(view: PositionalView, frames: Sequence[int], index: int) -> dict:
             "z": P.typed(view.similarity[index]),
             "zmin": -1,
             "zmax": 1,
-            "colorscale": P.DIVERGING,
+            "colorscale": scale,
             "xaxis": "x2",
             "yaxis": "y2",
             "colorbar": {"x": 1.0, "len": 0.8},
@@ -179,13 +177,13 @@ def positional(view: PositionalView, frames: Sequence[int], index: int) -> dict:
     ]
     left, right = {"x": [0.0, 0.5], "y": [0, 1]}, {"x": [0.64, 0.96], "y": [0, 1]}
     column = "column (cos even, sin odd)" if view.kind == "rope" else "dimension"
-    changes = bool(np.ptp(view.table, axis=0).max() > 0) if len(view.table) > 1 else False
+    changes = view.changes
     frames, active = P.initial(frames if changes else [index], index)
-    task = f" · task {view.task}" if view.task else ""
     extra = P.slider(view.steps, frames, active) if changes else {}
     layout = P.layout(
-        f"{view.kind or 'positional'} encoding{task}",
+        view.title,
         520,
+        theme,
         xaxis={"domain": left["x"], "title": {"text": column}},
         yaxis={"domain": left["y"], "autorange": "reversed", "title": {"text": "position"}},
         xaxis2={"domain": right["x"], "anchor": "y2", "title": {"text": "position"}},
@@ -213,8 +211,8 @@ def positional(view: PositionalView, frames: Sequence[int], index: int) -> dict:
     return figure
 
 
-def loss(view: LossView, marked: int | None) -> dict:
-    curves = view.curves
+def loss(view: LossData, marked: int | None, theme: Theme) -> dict:
+    curves = {name: (c.steps, c.values) for name, c in view.curves.items()}
     data = []
     if "loss" in curves:
         data.append(P.line(*curves["loss"], "training loss", "#1f77b4"))
@@ -244,10 +242,10 @@ def loss(view: LossView, marked: int | None) -> dict:
             )
         )
     positive = all(np.all(curves[n][1] > 0) for n in ("loss", "val_loss") if n in curves)
-    task = f" · task {view.task}" if view.task else ""
     layout = P.layout(
-        f"training curves{task}",
+        view.title,
         620,
+        theme,
         hovermode="x unified",
         legend={"orientation": "h", "y": -0.12},
         xaxis={"title": {"text": "step"}, "anchor": "y3", "zeroline": False},
@@ -280,7 +278,7 @@ def loss(view: LossView, marked: int | None) -> dict:
     return {"data": data, "layout": layout}
 
 
-def optimizer(view: OptimizerView, frames: Sequence[int], index: int) -> dict:
+def optimizer(view: OptimizerData, frames: Sequence[int], index: int, theme: Theme) -> dict:
     names = _matrix_names(sorted(view.update_ratio))
     palette = [
         "#1f77b4",
@@ -341,17 +339,16 @@ def optimizer(view: OptimizerView, frames: Sequence[int], index: int) -> dict:
     for number, kind in enumerate(kinds):
         x0 = number * (width + 0.05)
         n = number + 3
-        values = _matrix(view, kind, index)
         data.append(
             {
                 "type": "heatmap",
-                "z": P.typed(values),
+                "z": P.typed(view.tensors[kind][index]),
                 "xaxis": f"x{n}",
                 "yaxis": f"y{n}",
-                "colorscale": "Viridis" if kind == "exp_avg_sq" else P.DIVERGING,
+                "colorscale": colorscale(WEIGHT if kind == "exp_avg_sq" else view.colorscale),
                 "showscale": False,
                 **({} if kind == "exp_avg_sq" else {"zmid": 0}),
-                "hovertemplate": f"{TENSOR_TITLES.get(kind, kind)}"
+                "hovertemplate": f"{view.tensor_titles[kind]}"
                 "<br>row %{y}, column %{x}: %{z:.3g}<extra></extra>",
             }
         )
@@ -365,9 +362,8 @@ def optimizer(view: OptimizerView, frames: Sequence[int], index: int) -> dict:
             **rows,
         }
         titles.append(
-            P.panel_title({"x": [x0, x0 + width], "y": [0, 0.42]}, TENSOR_TITLES.get(kind, kind))
+            P.panel_title({"x": [x0, x0 + width], "y": [0, 0.42]}, view.tensor_titles[kind])
         )
-    task = f" · task {view.task}" if view.task else ""
     tracked = f" · {view.parameter}" if kinds else ""
     extra: dict = {}
     figure: dict = {"data": data}
@@ -378,11 +374,12 @@ def optimizer(view: OptimizerView, frames: Sequence[int], index: int) -> dict:
             view.steps,
             frames,
             list(range(first, first + len(kinds))),
-            lambda i: [{"z": P.typed(_matrix(view, k, i))} for k in kinds],
+            lambda i: [{"z": P.typed(view.tensors[k][i])} for k in kinds],
         )
     figure["layout"] = P.layout(
-        f"optimizer{task}{tracked}",
+        f"{view.title}{tracked}",
         760 if kinds else 420,
+        theme,
         annotations=titles,
         legend={"font": {"size": 9}},
         **axes,
@@ -391,20 +388,20 @@ def optimizer(view: OptimizerView, frames: Sequence[int], index: int) -> dict:
     return figure
 
 
-def _matrix(view: OptimizerView, kind: str, index: int) -> np.ndarray:
-    values = np.asarray(view.tensors[kind][index], np.float64)
-    values = values.reshape(values.shape[0], -1) if values.ndim > 1 else values[None]
-    return np.sqrt(np.clip(values, 0, None)) if kind == "exp_avg_sq" else values
-
-
-def figure(view: View, frames: Sequence[int], index: int, marked: int | None = None) -> dict:
+def figure(
+    view: ViewData,
+    frames: Sequence[int],
+    index: int,
+    marked: int | None = None,
+    theme: Theme = LIGHT,
+) -> dict:
     """The plotly figure dict of ``view``: frames at ``frames``, showing ``index`` first."""
-    if isinstance(view, AttentionView):
-        return attention(view, frames, index)
-    if isinstance(view, EmbeddingView):
-        return embeddings(view, frames, index)
-    if isinstance(view, PositionalView):
-        return positional(view, frames, index)
-    if isinstance(view, LossView):
-        return loss(view, marked)
-    return optimizer(view, frames, index)
+    if isinstance(view, AttentionData):
+        return attention(view, frames, index, theme)
+    if isinstance(view, EmbeddingData):
+        return embeddings(view, frames, index, theme)
+    if isinstance(view, PositionalData):
+        return positional(view, frames, index, theme)
+    if isinstance(view, LossData):
+        return loss(view, marked, theme)
+    return optimizer(view, frames, index, theme)

@@ -78,7 +78,8 @@ def _train(
 ) -> Any:
     """Train with a progress bar; returns the Run (or the partial one if it diverged)."""
     from .config import TrainConfig
-    from .trainer import TrainingDiverged, default_model_config, train
+    from .run import default_model_config, train
+    from .trainer import TrainingDiverged
 
     task_obj = tasks.get(task)
     train_config = TrainConfig(**train_options, threads=threads)
@@ -104,6 +105,7 @@ def run_demo(
     steps: int = DEMO_STEPS,
     progress: bool = True,
     threads: int = 1,
+    theme: str = "light",
 ) -> dict[str, float]:
     """Everything ``explain demo`` does; returns seconds spent per stage."""
     from . import export, report
@@ -123,13 +125,13 @@ def run_demo(
     run.save(out)
     lap("save trace + weights")
     trace = run.trace
-    export.save(trace, out / "attention.png")
+    export.save(trace, out / "attention.png", theme=theme)
     lap("attention.png")
-    export.save(trace, out / "attention.svg")
+    export.save(trace, out / "attention.svg", theme=theme)
     lap("attention.svg")
-    export.save_animation(trace, [out / "attention.gif", out / "attention.mp4"])
+    export.save_animation(trace, [out / "attention.gif", out / "attention.mp4"], theme=theme)
     lap("attention.gif + .mp4")
-    report.save_report(trace, out / "report.html")
+    report.save_report(trace, out / "report.html", theme=theme)
     lap("report.html")
     status = trace.meta.get("status", "?")
     print(
@@ -144,7 +146,7 @@ def run_demo(
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    run_demo(args.out, args.task, args.seed, args.steps, not args.quiet, args.threads)
+    run_demo(args.out, args.task, args.seed, args.steps, not args.quiet, args.threads, args.theme)
     return 0
 
 
@@ -171,7 +173,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run.save(out)
     files = {k: v for k, v in DEMO_FILES.items() if k.startswith(("trace", "model"))}
     if not args.no_report:
-        report.save_report(run.trace, out / "report.html")
+        report.save_report(run.trace, out / "report.html", theme=args.theme)
         files = {"report.html": DEMO_FILES["report.html"], **files}
     print(
         f"\ntrained {args.task!r} for {int(run.trace.steps[-1])} steps "
@@ -224,6 +226,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         fps=args.fps,
         dpi=args.dpi,
+        theme=args.theme,
     )
     print(f"wrote {path} ({_size(path)})")
     return 0
@@ -232,7 +235,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from . import report
 
-    path = report.save_report(_load(args.trace), args.out, max_frames=args.max_frames)
+    path = report.save_report(
+        _load(args.trace), args.out, max_frames=args.max_frames, theme=args.theme
+    )
     print(f"wrote {path} ({_size(path)}); open {path.resolve().as_uri()}")
     return 0
 
@@ -257,9 +262,20 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _theme_option(parser: argparse.ArgumentParser, themes: Sequence[str]) -> None:
+    parser.add_argument(
+        "--theme",
+        default="light",
+        choices=list(themes),
+        metavar="THEME",
+        help=f"one of: {', '.join(themes)}, as in the widgets (default: light)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from ._select import WHATS
+    from .style import THEMES
+    from .views import WHATS
 
     formats = FORMATS
     parser = argparse.ArgumentParser(
@@ -295,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
+    _theme_option(demo, THEMES)
     demo.set_defaults(func=cmd_demo)
 
     train = commands.add_parser(
@@ -333,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-report", action="store_true", help="skip report.html")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
+    _theme_option(train, THEMES)
     train.set_defaults(func=cmd_train)
 
     export = commands.add_parser(
@@ -378,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--fps", type=_positive, default=8, help="gif/mp4 frames per second (8)")
     export.add_argument("--dpi", type=_positive, help="raster resolution (png 150, gif/mp4 80)")
+    _theme_option(export, THEMES)
     export.set_defaults(func=cmd_export)
 
     report = commands.add_parser(
@@ -390,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--max-frames", type=_positive, default=60, help="slider positions per figure (60)"
     )
+    _theme_option(report, THEMES)
     report.set_defaults(func=cmd_report)
     return parser
 

@@ -13,13 +13,17 @@ to tweak. Reads traces only: no torch.
     >>> out = pathlib.Path(tempfile.mkdtemp())
     >>> save(trace, out / "attention.csv").name
     'attention.csv'
-    >>> data(trace, "attention")["attention"][0][0][0][2]  # step 0, layer 0, head 0, row 2
+    >>> data(trace, "attention")["patterns"][0][0][0][2]  # step 0, layer 0, head 0, row 2
     [0.333333343, 0.333333343, 0.333333343]
 
 Formats: ``png``, ``svg``, ``pdf`` (one step, matplotlib, no browser), ``gif``, ``mp4``
 (training as an animation), ``html`` (interactive plotly with a step slider, works offline),
 ``json``, ``csv`` (the numbers). Views (``what``): ``attention`` (``part``, ``layer``,
 ``head``), ``embeddings`` (``part``), ``positional``, ``loss``, ``optimizer`` (``parameter``).
+
+Every format draws the view model of :mod:`explain.views` (the one a widget shows as
+``view.data``); JSON is exactly its fields. ``theme`` is ``"light"``, ``"dark"`` or
+``"presentation"`` (larger text), as in the widgets; colour scales never change with it.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _select
+from . import views
 from ._files import atomic_path
-from ._select import WHATS, View
+from .style import Theme
+from .style import theme as as_theme
 from .trace import Trace
+from .views import WHATS, ViewData
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,6 +54,7 @@ __all__ = [
     "atomic_path",
     "data",
     "figure",
+    "image",
     "interactive",
     "save",
     "save_animation",
@@ -77,10 +84,10 @@ def _format(path: Path, format: str | None) -> str:
     return format
 
 
-def _view(trace: Trace, what: str, options: dict[str, Any]) -> View:
+def _view(trace: Trace, what: str, options: dict[str, Any]) -> ViewData:
     if not isinstance(trace, Trace):
         raise ValueError(f"trace must be an explain.Trace; got {type(trace).__name__}")
-    return _select.view(trace, what, **options)
+    return views.view(trace, what, **options)
 
 
 def figure(
@@ -92,6 +99,7 @@ def figure(
     layer: int | None = None,
     head: int | None = None,
     parameter: str | None = None,
+    theme: Theme | str = "light",
 ) -> Figure:
     """A matplotlib Figure of ``what`` at ``step`` (default: the last snapshot).
 
@@ -99,10 +107,40 @@ def figure(
     """
     from . import _figures
 
+    theme = as_theme(theme)
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
-    with _figures.style():
-        index = _select.step_index(view.steps, step)
+    with _figures.style(theme):
+        index = views.step_index(view.steps, step)
         return _figures.draw(view, index, marker=step is not None).figure
+
+
+def image(
+    data: ViewData,
+    step: int | None = None,
+    *,
+    format: str = "png",
+    dpi: float = 72,
+    theme: Theme | str = "light",
+    marker: bool = False,
+) -> bytes:
+    """The picture of a view model at ``step`` as ``png`` or ``svg`` bytes: what a widget's
+    saved output shows where no widget can run (GitHub, nbviewer, ``nbconvert --to html``).
+
+    ``marker`` marks the step on curves (loss, optimizer).
+    """
+    import io
+
+    from . import _figures
+
+    if format not in ("png", "svg"):
+        raise ValueError(f"format must be 'png' or 'svg'; got {format!r}")
+    theme = as_theme(theme)
+    buffer = io.BytesIO()
+    with _figures.style(theme):
+        drawn = _figures.draw(data, data.index(step), marker=marker)
+        drawn.figure.savefig(buffer, format=format, dpi=dpi, metadata=_metadata(format))
+    drawn.figure.clear()
+    return buffer.getvalue()
 
 
 def interactive(
@@ -115,15 +153,17 @@ def interactive(
     head: int | None = None,
     parameter: str | None = None,
     max_frames: int = MAX_HTML_FRAMES,
+    theme: Theme | str = "light",
 ) -> dict:
     """The plotly figure (as a dict; ``plotly.graph_objects.Figure(d)`` makes it an object) with
     a step slider over at most ``max_frames`` snapshots, showing ``step`` first."""
     from . import _plotly_views
 
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
-    index = _select.step_index(view.steps, step)
-    frames = _select.frame_indices(len(view.steps), max_frames)
-    return _plotly_views.figure(view, frames, index, marked=None if step is None else int(step))
+    index = views.step_index(view.steps, step)
+    frames = views.frame_indices(len(view.steps), max_frames)
+    marked = None if step is None else int(step)
+    return _plotly_views.figure(view, frames, index, marked, as_theme(theme))
 
 
 def data(
@@ -146,20 +186,21 @@ def data(
     return _tables.data(view, _indices(view, step))
 
 
-def _indices(view: View, step: int | None) -> list[int]:
+def _indices(view: ViewData, step: int | None) -> list[int]:
     if step is None:
         return list(range(len(view.steps)))
-    return [_select.step_index(view.steps, step)]
+    return [views.step_index(view.steps, step)]
 
 
-def _html_page(figure_dict: dict, title: str) -> str:
+def _html_page(figure_dict: dict, title: str, theme: Theme) -> str:
     from . import _plotly
 
     body = (
         f'<h1>{html.escape(title)}</h1>\n<div class="figure">'
         f"{_plotly.div(figure_dict, 'explain-figure')}</div>"
     )
-    return _plotly.page(title, body)
+    css = f"body {{ background: {theme.background}; color: {theme.foreground}; }}"
+    return _plotly.page(title, body, css)
 
 
 def save(
@@ -176,6 +217,7 @@ def save(
     max_frames: int | None = None,
     fps: float = 8,
     dpi: float | None = None,
+    theme: Theme | str = "light",
 ) -> Path:
     """Write ``what`` from ``trace`` to ``path`` as ``format`` (default: from the suffix).
 
@@ -187,20 +229,22 @@ def save(
       ``step`` is an error there.
     - ``max_frames``: snapshots in a GIF/MP4 (default 40) or in the HTML slider (default 120),
       spread evenly. ``fps``: frames per second of animations. ``dpi``: of raster images.
+    - ``theme``: ``"light"``, ``"dark"`` or ``"presentation"`` (or a Theme), as in the widgets.
 
     Writes through a temporary file and a rename: an error or Ctrl-C leaves no partial file.
     Returns the path written. Bad choices raise ValueError listing what the trace holds.
     """
     path = Path(path)
     format = _format(path, format)
+    theme = as_theme(theme)
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     if format in ANIMATED and step is not None:
         raise ValueError(
             f"step={step} cannot be used with {format}: an animation shows every snapshot "
             "(use png, svg, pdf or html for one step)"
         )
-    index = _select.step_index(view.steps, step)
-    writer = _writer(view, what, format, index, step, max_frames, fps, dpi)
+    index = views.step_index(view.steps, step)
+    writer = _writer(view, what, format, index, step, max_frames, fps, dpi, theme)
     with atomic_path(path) as temp:
         writer(temp)
     log.info("wrote %s", path)
@@ -208,7 +252,7 @@ def save(
 
 
 def _writer(
-    view: View,
+    view: ViewData,
     what: str,
     format: str,
     index: int,
@@ -216,6 +260,7 @@ def _writer(
     max_frames: int | None,
     fps: float,
     dpi: float | None,
+    theme: Theme,
 ) -> Callable[[Path], None]:
     if format in ("json", "csv"):
         from . import _tables
@@ -229,17 +274,17 @@ def _writer(
     if format == "html":
         from . import _plotly_views
 
-        frames = _select.frame_indices(len(view.steps), max_frames or MAX_HTML_FRAMES)
-        figure_dict = _plotly_views.figure(view, frames, index, marked=step)
+        frames = views.frame_indices(len(view.steps), max_frames or MAX_HTML_FRAMES)
+        figure_dict = _plotly_views.figure(view, frames, index, step, theme)
         title = f"{what} · task {view.task}" if view.task else what
-        text = _html_page(figure_dict, title)
+        text = _html_page(figure_dict, title, theme)
         return lambda temp: temp.write_text(text, encoding="utf-8")
     from . import _figures
 
     if format in STATIC:
 
         def write_static(temp: Path) -> None:
-            with _figures.style():
+            with _figures.style(theme):
                 drawn = _figures.draw(view, index, marker=step is not None)
                 drawn.figure.savefig(
                     temp, format=format, dpi=dpi or 150, metadata=_metadata(format)
@@ -248,16 +293,16 @@ def _writer(
         return write_static
 
     def write_animation(temp: Path) -> None:
-        _write_frames(temp, format, _render(view, max_frames, dpi), fps)
+        _write_frames(temp, format, _render(view, max_frames, dpi, theme), fps)
 
     return write_animation
 
 
-def _render(view: View, max_frames: int | None, dpi: float | None) -> list:
+def _render(view: ViewData, max_frames: int | None, dpi: float | None, theme: Theme) -> list:
     from . import _animate, _figures
 
-    frames = _select.frame_indices(len(view.steps), max_frames or MAX_FRAMES)
-    with _figures.style():
+    frames = views.frame_indices(len(view.steps), max_frames or MAX_FRAMES)
+    with _figures.style(theme):
         drawn = _figures.draw(view, int(frames[-1]), marker=True)
         images = _animate.render(drawn, frames, dpi=dpi or 80)
     drawn.figure.clear()
@@ -286,6 +331,7 @@ def save_animation(
     max_frames: int | None = None,
     fps: float = 8,
     dpi: float | None = None,
+    theme: Theme | str = "light",
 ) -> list[Path]:
     """Render ``what`` over training once and write it to each of ``paths`` (.gif or .mp4).
 
@@ -297,7 +343,7 @@ def save_animation(
     if wrong:
         raise ValueError(f"save_animation writes .gif or .mp4 files; got {', '.join(wrong)}")
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
-    images = _render(view, max_frames, dpi)
+    images = _render(view, max_frames, dpi, as_theme(theme))
     for path, format in zip(paths, formats, strict=True):
         with atomic_path(path) as temp:
             _write_frames(temp, format, images, fps)

@@ -20,8 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _plotly, _plotly_views, _select
+from . import _plotly, _plotly_views, views
 from .export import atomic_path
+from .names import PART_TITLES, attention_parts
+from .style import Theme, visible
+from .style import theme as as_theme
 from .trace import Trace
 
 __all__ = ["build_report", "save_report"]
@@ -144,7 +147,7 @@ def _facts(trace: Trace) -> str:
         (
             "recorded",
             f"{len(trace.steps)} steps, {len(snapshots)} snapshots "
-            f"({_select.describe_steps(snapshots, limit=4)})",
+            f"({views.describe_steps(snapshots, limit=4)})",
         )
     )
     cells = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in rows)
@@ -156,7 +159,7 @@ def _token_chips(tokens: list[str], answer: list[bool] | None = None) -> str:
     return (
         '<div class="tokens">'
         + "".join(
-            f"<span{' class=answer' if a else ''}>{_esc(_select.visible(t))}</span>"
+            f"<span{' class=answer' if a else ''}>{_esc(visible(t))}</span>"
             for t, a in zip(tokens, answer, strict=True)
         )
         + "</div>"
@@ -207,8 +210,8 @@ def _predictions(trace: Trace) -> str:
         mark_cell = f'<td class="{mark[1]}">{mark[0]}</td>' if scored else "<td></td>"
         rows.append(
             f'<tr class="{"answer" if scored else "context"}"><td>{pos}</td>'
-            f"<td>{_esc(_select.visible(token))}</td><td>{_esc(_select.visible(target))}</td>"
-            f"<td>{_esc(_select.visible(predicted))}</td><td>{probs[pos, guess]:.2f}</td>"
+            f"<td>{_esc(visible(token))}</td><td>{_esc(visible(target))}</td>"
+            f"<td>{_esc(visible(predicted))}</td><td>{probs[pos, guess]:.2f}</td>"
             f"{mark_cell}</tr>"
         )
     step = int(trace.snapshot_steps[-1])
@@ -224,9 +227,15 @@ def _predictions(trace: Trace) -> str:
 
 
 def _figure_section(
-    anchor: str, title: str, note: str, view: _select.View, frames: np.ndarray, ids: list[str]
+    anchor: str,
+    title: str,
+    note: str,
+    view: views.ViewData,
+    frames: np.ndarray,
+    ids: list[str],
+    theme: Theme,
 ) -> str:
-    figure = _plotly_views.figure(view, frames, len(view.steps) - 1)
+    figure = _plotly_views.figure(view, frames, len(view.steps) - 1, theme=theme)
     div_id = f"figure-{anchor}"
     if figure.get("frames"):
         ids.append(div_id)
@@ -236,12 +245,13 @@ def _figure_section(
     )
 
 
-def build_report(trace: Trace, max_frames: int = MAX_FRAMES) -> str:
-    """The report page as a string (a few MB: plotly.js is inlined)."""
+def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str = "light") -> str:
+    """The report page as a string (a few MB: plotly.js is inlined), in ``theme``."""
+    theme = as_theme(theme)
     if not isinstance(trace, Trace):
         raise ValueError(f"trace must be an explain.Trace; got {type(trace).__name__}")
     steps = trace.snapshot_steps
-    frames = _select.frame_indices(len(steps), max_frames) if len(steps) else np.zeros(0, int)
+    frames = views.frame_indices(len(steps), max_frames) if len(steps) else np.zeros(0, int)
     task = trace.meta.get("task") if isinstance(trace.meta.get("task"), dict) else {}
     name = str(task.get("name", "")) or "trace"
     ids: list[str] = []
@@ -254,18 +264,13 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES) -> str:
             log.info("report: no %s section: %s", anchor, error)
             return
         short = title.removeprefix("Attention: ").split(" (")[0]
-        sections.append((anchor, short, _figure_section(anchor, title, note, view, frames, ids)))
+        sections.append(
+            (anchor, short, _figure_section(anchor, title, note, view, frames, ids, theme))
+        )
 
     if len(steps):
-        parts = _select.attention_parts(trace)
-        for part in sorted(
-            parts,
-            key=lambda p: (
-                ("self", "cross", "encoder", "decoder").index(p)
-                if p in ("self", "cross", "encoder", "decoder")
-                else 9
-            ),
-        ):
+        parts = attention_parts(trace.attention_names())
+        for part in sorted(parts, key=("self", "cross", "encoder", "decoder").index):
             note = (
                 "Each square is one head: row = the position looking (query), column = the "
                 "position looked at (key); each row sums to 1. Drag the slider or press ▶ "
@@ -273,24 +278,24 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES) -> str:
             )
             add(
                 f"attention-{part}",
-                f"Attention: {_select.PART_TITLES.get(part, part)}",
+                f"Attention: {PART_TITLES.get(part, part)}",
                 note,
-                lambda part=part: _select.attention_view(trace, part),
+                lambda part=part: views.attention(trace, part),
             )
         add(
             "embeddings",
             "Token embeddings",
             "Every token's embedding vector, projected on the two directions that spread the "
-            "final embeddings most (a fixed PCA, so movement is real). Grey lines are the paths "
-            "the tokens took; tokens the model must tell apart move apart.",
-            lambda: _select.embedding_view(trace),
+            "embeddings most over all of training (one fixed PCA, so movement is real). Grey "
+            "lines are the paths the tokens took; tokens the model must tell apart move apart.",
+            lambda: views.embeddings(trace),
         )
         add(
             "positional",
             "Positional encoding",
             "Left: the vector added for each position (rotary: the cos/sin table). Right: how "
             "similar positions are; neighbours look alike, far positions differ.",
-            lambda: _select.positional_view(trace),
+            lambda: views.positional(trace),
         )
     add(
         "loss",
@@ -298,7 +303,7 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES) -> str:
         "Training loss per step and validation loss and accuracy every few steps (top); the "
         "learning-rate schedule and the gradient norm before clipping (bottom). Zoom by "
         "dragging; double-click to reset.",
-        lambda: _select.loss_view(trace),
+        lambda: views.loss(trace),
     )
     if len(steps):
         add(
@@ -307,7 +312,7 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES) -> str:
             "Top: how much each weight matrix changes per step relative to its size, and the "
             "gradient norm. Bottom: for one tracked matrix, the gradient, the update actually "
             "applied and the optimizer's running moments at the chosen step.",
-            lambda: _select.optimizer_view(trace),
+            lambda: views.optimizer(trace),
         )
     nav = "".join(f'<a href="#{anchor}">{_esc(short)}</a>' for anchor, short, _ in sections)
     timeline = ""
@@ -336,14 +341,18 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES) -> str:
             f"<script>{TIMELINE_JS}</script>" if ids else "",
         ]
     )
-    return _plotly.page(f"explain report · {name}", body, CSS)
+    colours = f"body {{ background: {theme.background}; color: {theme.foreground}; }}"
+    return _plotly.page(f"explain report · {name}", body, CSS + colours)
 
 
 def save_report(
-    trace: Trace, path: str | os.PathLike = "report.html", max_frames: int = MAX_FRAMES
+    trace: Trace,
+    path: str | os.PathLike = "report.html",
+    max_frames: int = MAX_FRAMES,
+    theme: Theme | str = "light",
 ) -> Path:
     """Write :func:`build_report` to ``path`` atomically; returns the path."""
-    text = build_report(trace, max_frames)
+    text = build_report(trace, max_frames, theme)
     path = Path(path)
     with atomic_path(path) as temp:
         temp.write_text(text, encoding="utf-8")

@@ -48,7 +48,8 @@ def test_attention_json_holds_every_snapshot_exactly(trace, tmp_path):
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["steps"] == list(trace.snapshot_steps)
     assert data["query_tokens"] == TOKENS and data["key_tokens"] == TOKENS
-    values = np.array(data["attention"])  # [step, layer, head, q, k]
+    assert data["what"] == "attention" and data["colorscale"] == "viridis"
+    values = np.array(data["patterns"])  # [step, layer, head, q, k]
     assert values.shape == (5, 2, 2, 7, 7)
     for layer in range(2):
         expected = trace.tensors[f"blocks.{layer}.attn.hook_pattern"]
@@ -84,30 +85,36 @@ def test_loss_json_and_csv_match_the_scalars(trace, tmp_path):
     assert rows[8]["val_loss"] != "" and rows[9]["val_loss"] == ""
 
 
-def test_embeddings_pca_is_the_final_snapshots_principal_axes(trace):
+def test_embeddings_pca_is_one_basis_fit_on_every_snapshot(trace):
     data = export.data(trace, "embeddings")
     vectors = np.asarray(trace.tensors["embed.W_E"], np.float64)  # [snap, vocab, d]
-    last = vectors[-1] - vectors[-1].mean(axis=0)
-    _, singular, vt = np.linalg.svd(last, full_matrices=False)
-    coords = np.array(data["pca"])  # [snap, vocab, 2]
-    # same axes up to sign: compare absolute projections of the last snapshot
-    np.testing.assert_allclose(np.abs(coords[-1]), np.abs(last @ vt[:2].T), rtol=1e-6, atol=1e-6)
-    ratio = singular[:2] ** 2 / (singular**2).sum()
-    np.testing.assert_allclose(data["pca_explained_variance_ratio"], ratio, rtol=1e-6)
+    pooled = vectors.reshape(-1, vectors.shape[-1])
+    mean = pooled.mean(axis=0)
+    _, singular, vt = np.linalg.svd(pooled - mean, full_matrices=False)
+    coords = np.array(data["coords"])  # [snap, vocab, 3]
+    # same axes up to sign: compare absolute projections of every snapshot
+    expected = (vectors - mean) @ vt[:3].T
+    np.testing.assert_allclose(np.abs(coords), np.abs(expected), rtol=1e-6, atol=1e-6)
+    ratio = singular[:3] ** 2 / (singular**2).sum()
+    np.testing.assert_allclose(data["explained"], ratio, rtol=1e-6)
     assert data["tokens"] == trace.meta["vocab"]
+    unit = vectors[0] / np.linalg.norm(vectors[0], axis=1, keepdims=True)
+    np.testing.assert_allclose(data["similarity"][0], unit @ unit.T, atol=1e-6)
 
 
 def test_optimizer_and_positional_data(trace):
     optimizer = export.data(trace, "optimizer", step=4)
-    assert optimizer["parameter"] == TRACKED and optimizer["snapshot_steps"] == [4]
-    np.testing.assert_allclose(
-        optimizer["tensors"]["exp_avg_sq"][0], trace.tensors[f"exp_avg_sq/{TRACKED}"][2], rtol=1e-6
-    )
+    assert optimizer["parameter"] == TRACKED and optimizer["steps"] == [4]
+    v = np.asarray(trace.tensors[f"exp_avg_sq/{TRACKED}"][2], np.float64)
+    np.testing.assert_allclose(optimizer["tensors"]["exp_avg_sq"][0], np.sqrt(v), rtol=1e-6)
+    update = np.asarray(trace.tensors[f"update/{TRACKED}"][2], np.float64)
+    assert optimizer["norms"]["update"][0] == pytest.approx(np.linalg.norm(update), rel=1e-6)
+    assert sum(optimizer["histogram_counts"][0]) == update.size
     assert optimizer["update_ratio"][TRACKED][0] is None  # step 0 has no update: null, not NaN
     positional = export.data(trace, "positional", step=16)
     table = np.asarray(trace.tensors["positional"][-1], np.float64)
     unit = table / np.linalg.norm(table, axis=1, keepdims=True)
-    np.testing.assert_allclose(positional["cosine_similarity"][0], unit @ unit.T, atol=1e-6)
+    np.testing.assert_allclose(positional["similarity"][0], unit @ unit.T, atol=1e-6)
 
 
 def test_encoder_decoder_cross_attention_by_default(encdec, tmp_path):
@@ -115,7 +122,7 @@ def test_encoder_decoder_cross_attention_by_default(encdec, tmp_path):
     assert data["part"] == "cross"
     assert data["query_tokens"] == TOKENS and data["key_tokens"] == SOURCE
     np.testing.assert_array_equal(
-        np.array(data["attention"])[:, 1].astype(np.float32),
+        np.array(data["patterns"])[:, 1].astype(np.float32),
         encdec.tensors["decoder.blocks.1.cross.hook_pattern"],
     )
     encoder = export.data(encdec, "attention", part="encoder", layer=0, step=2)
@@ -275,7 +282,7 @@ def test_an_animation_cannot_take_a_step(trace, tmp_path):
 def test_missing_views_are_named(tmp_path):
     no_positional = synthetic_trace(positional=False)
     with pytest.raises(
-        ValueError, match=r"no 'positional' tensor \(the model used positional='none'\)"
+        ValueError, match=r"no 'positional' tensor \(the model used positional='none'"
     ):
         export.save(no_positional, tmp_path / "p.png", what="positional")
     from explain.trace import Trace

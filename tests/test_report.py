@@ -59,7 +59,7 @@ def test_predictions_table_matches_the_logits(trace, page_text):
     for pos, (kind, row) in enumerate(rows):
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
         guess = int(probs[pos].argmax())
-        assert cells[3] == report._esc(report._select.visible(vocab[guess]))
+        assert cells[3] == report._esc(report.visible(vocab[guess]))
         assert float(cells[4]) == pytest.approx(probs[pos, guess], abs=0.005)
         assert kind == ("answer" if probe["mask"][pos] else "context")
         right += probe["mask"][pos] and vocab[guess] == probe["target_tokens"][pos]
