@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .style import COLORSCALES, LIGHT, WEIGHT, Theme, visible
 from .views import (
@@ -56,8 +57,9 @@ def style(theme: Theme = LIGHT) -> Iterator[None]:
     colours = dict.fromkeys(texts, theme.foreground)
     backgrounds = ("figure.facecolor", "axes.facecolor", "savefig.facecolor")
     background = dict.fromkeys(backgrounds, theme.background)
+    legend = {"legend.facecolor": theme.background, "legend.edgecolor": theme.grid}
     sizes = {"font.size": size, "axes.titlesize": size, "lines.linewidth": theme.line_width / 2}
-    with matplotlib.rc_context({**STYLE, **colours, **background, **sizes}):
+    with matplotlib.rc_context({**STYLE, **colours, **background, **legend, **sizes}):
         yield
 
 
@@ -101,7 +103,7 @@ def _token_ticks(ax: Axes, axis: str, tokens: Sequence[str]) -> None:
         ax.set_xticks(positions, labels, rotation=90)
     else:
         ax.set_yticks(positions, labels)
-    ax.tick_params(length=0, labelsize=8)
+    ax.tick_params(length=0, labelsize="small")
 
 
 def _title(view: ViewData, step: int) -> str:
@@ -159,7 +161,9 @@ def embeddings(view: EmbeddingData, index: int, marker: bool = False) -> Drawn:
     trails = [ax.plot([], [], color="0.6", lw=0.9, alpha=0.6, zorder=1)[0] for _ in view.tokens]
     points = ax.scatter(coords[index, :, 0], coords[index, :, 1], s=28, color="#0072B2", zorder=2)
     labels = [
-        ax.annotate(text(token), (0, 0), xytext=(4, 3), textcoords="offset points", fontsize=8)
+        ax.annotate(
+            text(token), (0, 0), xytext=(4, 3), textcoords="offset points", fontsize="small"
+        )
         for token in view.tokens
     ]
     ax.set_xlabel(f"PC1 ({view.explained[0]:.0%} of the variance over training)")
@@ -193,10 +197,13 @@ def positional(view: PositionalData, index: int, marker: bool = False) -> Drawn:
         interpolation="nearest",
     )
     column = "column (cos even, sin odd)" if view.kind == "rope" else "dimension"
-    left.set(xlabel=column, ylabel="position", title=text(f"{view.kind or 'positional'} encoding"))
+    left.set(xlabel=column, ylabel="position", title="table [position, column]")
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.colorbar(table, ax=left)
     similarity = right.imshow(view.similarity[index], cmap=cmap, vmin=-1, vmax=1)
-    right.set(xlabel="position", ylabel="position", title="cosine similarity of positions")
+    right.set(xlabel="position", ylabel="position", title="cosine similarity")
+    right.yaxis.set_major_locator(MaxNLocator(integer=True))
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.colorbar(similarity, ax=right)
     title = figure.suptitle("")
 
@@ -239,7 +246,7 @@ def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
             *curves["val_accuracy"], "s--", ms=3, color="C2", label="validation accuracy"
         )
         accuracy.set(ylim=(-0.02, 1.02), ylabel="accuracy")
-    top.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize=8)
+    top.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
     lower = []
     if "lr" in curves:
         lower += bottom.plot(*curves["lr"], color="C3", label="learning rate")
@@ -251,7 +258,9 @@ def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
         _positive_log(norm_ax, [curves["grad_norm"][1]])
         norm_ax.set_ylabel("gradient norm")
     if lower:
-        bottom.legend(lower, [line.get_label() for line in lower], loc="upper right", fontsize=8)
+        bottom.legend(
+            lower, [line.get_label() for line in lower], loc="upper right", fontsize="small"
+        )
     bottom.set_xlabel("step")
     markers = _markers([top, bottom], int(view.steps[index]), marker)
     title = figure.suptitle("")
@@ -291,7 +300,7 @@ def optimizer(view: OptimizerData, index: int, marker: bool = False) -> Drawn:
     _positive_log(ratio_ax, [view.update_ratio[n][1:] for n in names])
     ratio_ax.set(xlabel="step", ylabel="‖Δw‖ / ‖w‖", title="update size per weight matrix")
     if names:
-        ratio_ax.legend(fontsize=6, ncol=2, loc="lower left")
+        ratio_ax.legend(fontsize="x-small", ncol=2, loc="lower left")
     norm_ax.plot(view.scalar_steps, view.grad_norm, lw=0.8, color="C4")
     _positive_log(norm_ax, [view.grad_norm[1:]])
     norm_ax.set(xlabel="step", ylabel="‖g‖ before clipping", title="global gradient norm")
@@ -320,7 +329,9 @@ def optimizer(view: OptimizerData, index: int, marker: bool = False) -> Drawn:
                 _token_ticks(ax, "y", view.row_labels)
             else:
                 ax.set_ylabel("row")
-        lower.suptitle(text(f"{view.parameter} ({view.optimizer or 'optimizer'})"), fontsize=9)
+        lower.suptitle(
+            text(f"{view.parameter} ({view.optimizer or 'optimizer'})"), fontsize="medium"
+        )
     title = figure.suptitle("")
 
     def update(i: int) -> None:

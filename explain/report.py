@@ -341,8 +341,20 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
             f"<script>{TIMELINE_JS}</script>" if ids else "",
         ]
     )
-    colours = f"body {{ background: {theme.background}; color: {theme.foreground}; }}"
-    return _plotly.page(f"explain report · {name}", body, CSS + colours)
+    return _plotly.page(f"explain report · {name}", body, CSS + _colours(theme))
+
+
+def _colours(theme: Theme) -> str:
+    """The page's colours in ``theme`` (the figures take theirs from the same theme)."""
+    back, fore, line = theme.background, theme.foreground, theme.grid
+    return (
+        f"body {{ background: {back}; color: {fore}; }} #timeline {{ background: {back}; }}\n"
+        f".tokens span {{ background: {back}; border-color: {line}; color: {fore}; }}\n"
+        f".tokens span.answer {{ background: {line}; border-color: {theme.colorway[0]}; }}\n"
+        f"table.predictions th, table.predictions td {{ border-color: {line}; }}\n"
+        f".figure {{ border-color: {line}; }} nav a {{ color: {theme.colorway[0]}; }}\n"
+        f"body {{ font-size: {theme.font_size + 4}px; }}\n"
+    )
 
 
 def save_report(
