@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from widgets import View
 from widgets.by_hand import (
     DEFAULT_K,
     DEFAULT_Q,
@@ -123,6 +124,38 @@ def test_tokens_are_escaped_in_html():
     view = ByHandView(DEFAULT_Q, DEFAULT_K, DEFAULT_V, tokens=["<b>", "a&b", " "])
     assert "&lt;b&gt;" in view.formulas.value and "<b>&" not in view.formulas.value
     assert view.weights_plot.figure.layout.xaxis.ticktext == ("&lt;b&gt;", "a&amp;b", "␣")
+
+
+def test_is_a_view_with_the_bases_theme():
+    view = ByHandView(theme="dark")
+    assert isinstance(view, View) and view.trace is None and view.step_control is None
+    assert view.plots == [view.scores_plot, view.weights_plot]
+    assert view.scores_plot.figure.layout.paper_bgcolor == "#111111"
+    view.set_theme("presentation")
+    for plot in view.plots:
+        assert plot.figure.layout.font.size == 20
+        assert plot.widget.fig_layout["font"]["size"] == 20
+    np.testing.assert_allclose(view.weights_plot.figure.data[0].z, view.result.weights)
+    with pytest.raises(ValueError, match="theme must be one of 'light', 'dark', 'presentation'"):
+        view.set_theme("neon")
+    with pytest.raises(ValueError, match="theme must be one of 'light', 'dark', 'presentation'"):
+        ByHandView(theme="Dark")
+    with pytest.raises(ValueError, match="has no step"):
+        view.step  # noqa: B018  (no trace, so no snapshot step)
+
+
+def test_scores_are_signed_and_weights_are_probabilities():
+    view = ByHandView(theme="presentation")
+    scores, weights = view.scores_plot.figure.data[0], view.weights_plot.figure.data[0]
+    assert scores.zmid == 0 and scores.colorscale[0][1] == "rgb(127,59,8)"  # PuOr
+    assert (weights.zmin, weights.zmax) == (0, 1) and weights.colorscale[0][1] == "#440154"
+
+
+def test_token_labels_use_the_projects_glyphs():
+    view = ByHandView(DEFAULT_Q, DEFAULT_K, DEFAULT_V, tokens=["a", "\n", "\t"])
+    assert view.scores_plot.figure.layout.yaxis.ticktext == ("a", "↵", "⇥")
+    assert "<i>↵</i>" in view.formulas.value
+    assert [label for label, _ in view.query_select.options] == ["0: a", "1: ↵", "2: ⇥"]
 
 
 def test_importing_the_view_does_not_import_torch():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from explain.style import colorscale
 from explain.trace import Trace
+from widgets import View
 from widgets.compare import CompareView
 
 
@@ -177,3 +179,80 @@ def test_real_runs_side_by_side():
     expected = rope.trace.at(14).tensors["blocks.0.attn.hook_pattern"][0]
     np.testing.assert_array_equal(view.heatmaps[1].figure.data[0].z, expected)
     assert view.heatmaps[0].figure.layout.xaxis.ticktext[6] == "&gt;"
+
+
+def test_is_a_view_with_the_bases_theme_and_step(two):
+    a, b = two
+    view = CompareView(a, b, theme="dark")
+    assert isinstance(view, View) and view.trace is None and view.traces == [a, b]
+    figures = [view.curves.figure, *(plot.figure for plot in view.heatmaps)]
+    assert [plot.figure for plot in view.plots] == figures  # what set_theme and exports see
+    assert all(f.layout.paper_bgcolor == "#111111" for f in figures)
+    assert view.heatmaps[0].figure.data[0].colorscale == tuple(
+        tuple(stop) for stop in colorscale("viridis")
+    )
+    view.set_theme("presentation")
+    assert all(f.layout.font.size == 20 for f in figures)
+    assert all(p.widget.fig_layout["font"]["size"] == 20 for p in view.plots)  # the browser's
+    with pytest.raises(ValueError, match="theme must be one of 'light', 'dark', 'presentation'"):
+        view.set_theme("neon")
+    with pytest.raises(ValueError, match="theme must be one of 'light', 'dark', 'presentation'"):
+        CompareView(a, b, theme=3)
+    assert view.step_control.widget in view.widget.children  # it shows its own control
+
+
+def test_moving_the_shared_step_moves_every_panel(two):
+    a, b = two
+    view = CompareView(a, b, step=0)
+    name = "blocks.0.attn.hook_pattern"
+    for step, shown in ((30, (20, 30)), (10, (10, 5)), (15, (10, 15))):
+        view.step_control.value = step  # what the slider does
+        for trace, plot, snapshot in zip((a, b), view.heatmaps, shown, strict=True):
+            np.testing.assert_array_equal(
+                plot.figure.data[0].z, trace.at(snapshot).tensors[name][0]
+            )
+            assert f"step {snapshot}" in plot.figure.layout.title.text
+        assert view.curves.figure.layout.shapes[0].x0 == step
+        assert view.step == step
+    view.step = 0
+    np.testing.assert_array_equal(view.heatmaps[1].figure.data[0].z, b.tensors[name][0, 0])
+
+
+def test_refresh_follows_runs_that_grew(two):
+    a, b = two
+    view = CompareView(a, b, step=10)
+    pattern = np.array(b.tensors["blocks.0.attn.hook_pattern"][-1])
+    tensors = {name: array[-1] for name, array in b.tensors.items()}
+    tensors["blocks.0.attn.hook_pattern"] = pattern[::-1].copy()
+    b.log_scalars(40, {"loss": 0.01})
+    b.add_snapshot(40, tensors)
+    view.refresh()
+    assert view.step == 10 and view.step_control.steps[-1] == 40
+    view.refresh(follow=True)
+    assert view.step == 40 and view.shown_steps() == [20, 40]
+    np.testing.assert_array_equal(view.heatmaps[1].figure.data[0].z, pattern[::-1][0])
+    assert view.curves.figure.data[1].x[-1] == 40
+
+
+def test_encoder_decoder_opens_on_cross_attention_and_tokens_show_glyphs():
+    rng = np.random.default_rng(0)
+    raw = rng.random((1, 1, 3, 4)) + 1e-3
+    tensors = {
+        "encoder.blocks.0.attn.hook_pattern": np.full((1, 1, 4, 4), 0.25),
+        "decoder.blocks.0.cross.hook_pattern": raw / raw.sum(-1, keepdims=True),
+    }
+    meta = {"probe": {"tokens": ["<bos>", " ", "\n"], "source_tokens": ["a", "\t", "", "<"]}}
+    trace = Trace.from_arrays(meta, [0], {"loss": [1.0]}, [0], tensors)
+    view = CompareView(trace, trace)
+    assert view.part == "cross"  # explain.names.default_part: what a translation teaches
+    assert view.heatmaps[0].figure.layout.yaxis.ticktext == ("&lt;bos&gt;", "␣", "↵")
+    assert view.heatmaps[0].figure.layout.xaxis.ticktext == ("a", "⇥", "∅", "&lt;")
+
+
+def test_a_run_with_a_gap_in_its_layers_is_named(two):
+    a, _ = two
+    tensors = {"blocks.1.attn.hook_pattern": np.full((1, 1, 5, 5), 0.2)}
+    meta = {"probe": {"tokens": [f"t{i}" for i in range(5)]}}
+    gap = Trace.from_arrays(meta, [0], {"loss": [1.0]}, [0], tensors)
+    with pytest.raises(ValueError, match=r"run 1 \(run 1\): self attention has blocks \[1\]"):
+        CompareView(a, gap)

@@ -9,6 +9,7 @@ import pytest
 
 from explain.generate import choose, generate, next_token_logits, next_token_probs, step
 from explain.tasks import CharTokenizer, WordTokenizer
+from widgets import View
 from widgets.generate import GenerateView
 
 
@@ -176,6 +177,9 @@ def test_encoder_decoder_generates_from_bos_with_cross_attention(make_model):
     tokenizer = WordTokenizer(["<pad>", "<bos>", "<eos>", *"abcdefgh"])
     view = GenerateView(model, tokenizer, prompt="a b c d", temperature=0.0)
     assert view.ids == [1]
+    assert (
+        list(view.part_select.options) == ["decoder", "cross"] and view.part_select.value == "cross"
+    )
     view.step()
     source = torch.tensor([tokenizer.encode("a b c d")])
     _, cache = model.run_with_cache(torch.tensor([[1]]), source=source)
@@ -195,6 +199,47 @@ def test_view_from_a_run_uses_its_task(reverse_run_small):
     assert view.prompt == "3 1 4 1 5 9 >"
     view.generate(3)
     assert len(view.generation.new_ids) == 3
+
+
+def test_is_a_view_whose_step_is_a_method_that_generates(char_model):
+    model, tokenizer = char_model
+    view = GenerateView(model, tokenizer, prompt="abc", temperature=0.0, theme="dark")
+    assert isinstance(view, View) and view.trace is None and view.step_control is None
+    assert view.bars.figure.layout.paper_bgcolor == "#111111"
+    assert view.plots == [view.bars, view.attention]
+    token = view.step()  # the method generates one token (no snapshot step here)
+    assert token in tokenizer.vocab and view.ids == [*tokenizer.encode("abc"), view.ids[-1]]
+    assert view.text == "abc" + token and view.step() is not None and len(view.ids) == 5
+    view.step_button.click()  # what the button does
+    assert len(view.ids) == 6 and len(view.attention.figure.data[0].z) == 3
+    view.refresh()  # the base's refresh redraws without a trace
+    assert len(view.ids) == 6
+
+
+def test_presentation_theme_sets_every_figure(char_model):
+    model, tokenizer = char_model
+    view = GenerateView(model, tokenizer, prompt="abc")
+    view.step()
+    view.set_theme("presentation")
+    for plot in (view.bars, view.attention):
+        assert plot.figure.layout.font.size == 20
+        assert plot.widget.fig_layout["font"]["size"] == 20
+    assert [bar.marker.color for bar in view.bars.figure.data] == ["#BBBBBB", "#0072B2"]
+    assert view.attention.figure.data[0].colorscale[0][1] == "#440154"  # viridis
+    with pytest.raises(ValueError, match="theme must be one of 'light', 'dark', 'presentation'"):
+        view.set_theme("neon")
+    with pytest.raises(ValueError, match="theme must be one of 'light', 'dark', 'presentation'"):
+        GenerateView(model, tokenizer, theme=None)
+
+
+def test_blank_tokens_are_labelled_with_the_projects_glyphs(make_model):
+    model = make_model()
+    tokenizer = CharTokenizer.from_text("abcdefgh \t\n")
+    view = GenerateView(model, tokenizer, prompt="a \n\t", temperature=0.0)
+    labels = set(view.bars.figure.layout.xaxis.ticktext)
+    assert {"␣", "↵", "⇥"} <= labels and "⏎" not in labels
+    view.step()
+    assert view.attention.figure.layout.xaxis.ticktext == ("a", "␣", "↵", "⇥")
 
 
 @pytest.fixture(scope="module")

@@ -72,11 +72,16 @@ def test_dom_hooks_are_present():
 def test_theme_select_applies_to_every_view():
     reverse_trace = get_reverse_trace()
     dashboard = Dashboard(reverse_trace)
-    dashboard.theme_select.value = "presentation (dark)"
+    dashboard.theme_select.value = "dark"
+    for view in dashboard.views.values():
+        for plot in view.plots:
+            assert plot.figure.layout.paper_bgcolor == "#111111"
+    dashboard.set_theme("presentation")  # by name; the dropdown follows
+    assert dashboard.theme_select.value == "presentation"
     for view in dashboard.views.values():
         for plot in view.plots:
             assert plot.figure.layout.font.size == PRESENTATION.font_size
-            assert plot.figure.layout.paper_bgcolor == "#111111"
+            assert plot.figure.layout.paper_bgcolor == PRESENTATION.background
     heat = dashboard.attention.heatmap
     assert heat.widget.fig_layout["font"]["size"] == PRESENTATION.font_size  # synced
 

@@ -80,7 +80,8 @@ def test_encoder_decoder_matrices():
     view = EmbeddingView(translate_trace)
     assert list(view.matrix_select.options) == ["encoder.embed.W_E", "decoder.embed.W_E"]
     view.matrix_select.value = "encoder.embed.W_E"
-    assert view.scatter.figure.layout.title.text.startswith("encoder.embed.W_E")
+    assert view.scatter.figure.layout.title.text.startswith("token embeddings (encoder)")
+    assert view.data.tensor == "encoder.embed.W_E" and view.data.part == "encoder"
 
 
 def test_bad_embeddings():

@@ -14,7 +14,10 @@ SCRIPT = textwrap.dedent(
     sys.modules["torch"] = None  # any "import torch" now raises ImportError
     import numpy as np
     import explain, widgets
+    from explain import export, views
     trace = explain.load_trace(sys.argv[1])
+    models = [views.view(trace, what) for what in views.WHATS]  # the view models: numpy only
+    assert [m.what for m in models] == list(views.WHATS)
     dashboard = widgets.Dashboard(trace)
     assert not dashboard.missing, dashboard.missing
     views = [

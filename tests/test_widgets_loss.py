@@ -21,7 +21,8 @@ def click(plot, x: float, y: float = 0.0) -> None:
 def test_curves_are_the_trace_scalars():
     reverse_trace = get_reverse_trace()
     view = LossView(reverse_trace)
-    for trace, name in zip(view.figure.data, ("loss", "val_loss", "lr", "grad_norm"), strict=True):
+    names = ("loss", "val_loss", "lr", "grad_norm", "val_accuracy")
+    for trace, name in zip(view.figure.data, names, strict=True):
         steps, values = reverse_trace.scalar(name)
         np.testing.assert_array_equal(trace.x, steps)
         np.testing.assert_array_equal(trace.y, values)
@@ -74,6 +75,7 @@ def test_bad_scalars():
     base = synthetic_attention_trace(steps=(0, 10))
     with pytest.raises(ValueError, match="no 'loss' or 'val_loss'"):
         LossView(base)
-    bad = Trace.from_arrays(base.meta, [0, 10], {"loss": [2.0, np.inf]}, [0, 10], base.tensors)
-    with pytest.raises(ValueError, match="scalar 'loss' holds NaN or inf"):
-        LossView(bad)
+    diverged = Trace.from_arrays(base.meta, [0, 10], {"loss": [2.0, np.inf]}, [0, 10], base.tensors)
+    view = LossView(diverged)  # a diverged run is shown up to where it diverged
+    assert list(view.figure.data[0].x) == [0] and list(view.figure.data[0].y) == [2.0]
+    assert np.isinf(view.data.curves["loss"].values[1])  # the view model keeps what happened

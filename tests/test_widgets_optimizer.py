@@ -49,7 +49,7 @@ def test_parameter_switch_and_click():
         {"event": "click", "points": [{"curve": 0, "x": 17.2, "y": 0.1, "index": 17}]}, []
     )
     assert view.step == 17
-    with pytest.raises(ValueError, match="not tracked"):
+    with pytest.raises(ValueError, match=r"not in this trace \(tracked parameters\); available"):
         OptimizerView(reverse_trace, parameter="nope")
 
 

@@ -19,7 +19,9 @@ def test_formula_sliders_recompute():
     view.length_slider.value = 20
     table = sinusoidal(20, 32)
     np.testing.assert_allclose(view.heatmap.figure.data[0].z, table, atol=1e-6)
-    np.testing.assert_allclose(view.similarity.figure.data[0].z, table @ table.T, atol=1e-5)
+    unit = table / np.linalg.norm(table, axis=1, keepdims=True)
+    np.testing.assert_allclose(view.similarity.figure.data[0].z, unit @ unit.T, atol=1e-5)
+    assert view.data.kind == "sinusoidal (formula)" and view.data.colorscale == "puor"
     view.dims_select.value = (1, 6)
     curves = [c for c in view.curves.figure.data if c.visible]
     assert [c.name for c in curves] == ["dim 1", "dim 6"]
@@ -67,5 +69,5 @@ def test_bad_input():
     with pytest.raises(ValueError, match="positional='none'"):
         PositionalView(none)
     missing = Trace.from_arrays({}, [0], {}, [0], {"w": np.ones((1, 2))})
-    with pytest.raises(ValueError, match="no tensor 'positional'"):
+    with pytest.raises(ValueError, match="no 'positional' tensor"):
         PositionalView(missing)

@@ -14,10 +14,13 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
+from explain.style import visible
 from explain.trace import Trace
 
 from ._plot import Plot, box, plotly_library
+from ._static import figure_png, figure_title, static_bundle, wants_html
 from .theme import LIGHT, Theme
+from .theme import theme as as_theme
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +36,6 @@ def require_trace(trace: object) -> Trace:
     if len(trace) == 0:
         raise ValueError("the trace is empty: expected at least one snapshot (step 0)")
     return trace
-
-
-def require_tensor(trace: Trace, name: str, ndim: int, dims: str) -> np.ndarray:
-    """All snapshots of tensor ``name``, checked for rank and finiteness."""
-    tensors = trace.tensors
-    if name not in tensors:
-        raise ValueError(
-            f"the trace has no tensor {name!r} (expected {dims}); it has {sorted(tensors)}"
-        )
-    array = tensors[name]
-    if array.ndim != ndim:
-        raise ValueError(f"tensor {name!r} must have shape {dims}; got {array.shape}")
-    require_finite(name, array)
-    return array
-
-
-def require_finite(name: str, array: np.ndarray) -> None:
-    """ValueError naming ``name`` and the first bad index if ``array`` holds NaN or inf."""
-    finite = np.isfinite(array)
-    if not finite.all():
-        where = tuple(int(i) for i in np.argwhere(~finite)[0])
-        raise ValueError(
-            f"{name} holds NaN or inf (first at index {where}); expected finite numbers"
-        )
 
 
 def _averaging(size: int, blocks: int) -> np.ndarray:
@@ -95,12 +74,13 @@ def downsample(matrix: np.ndarray, max_size: int) -> np.ndarray:
 
 
 def label_tokens(tokens: Sequence[str], max_ticks: int = 64) -> tuple[list[int], list[str]]:
-    """Tick positions and HTML-escaped token labels (every k-th one past ``max_ticks``)."""
+    """Tick positions and token labels, blanks made visible (``explain.style.visible``) and
+    HTML-escaped (every k-th one past ``max_ticks``)."""
     import html
 
     every = max(1, int(np.ceil(len(tokens) / max_ticks)))
     positions = list(range(0, len(tokens), every))
-    return positions, [html.escape(str(tokens[i])) for i in positions]
+    return positions, [html.escape(visible(tokens[i])) for i in positions]
 
 
 # -- the shared step -------------------------------------------------------------------------
@@ -240,12 +220,35 @@ class StepControl:
             callback(step)
 
 
+# -- a head chosen by three dropdowns ------------------------------------------------------------
+class HeadSelection:
+    """``part``, ``layer`` and ``head`` read from a view's ``part_select``, ``layer_select`` and
+    ``head_select`` dropdowns."""
+
+    part_select: ipywidgets.Dropdown
+    layer_select: ipywidgets.Dropdown
+    head_select: ipywidgets.Dropdown
+
+    @property
+    def part(self) -> str:
+        return str(self.part_select.value)
+
+    @property
+    def layer(self) -> int:
+        return int(self.layer_select.value)
+
+    @property
+    def head(self) -> int:
+        return int(self.head_select.value)
+
+
 # -- the view base ---------------------------------------------------------------------------
 class View:
     """Base of every view: ``trace``, ``step``, ``widget`` (the ipywidgets root to display).
 
     ``display(view)`` shows ``view.widget``. Subclasses build their plots once in ``__init__``,
-    then update them in place from ``_update()`` when the step (or a selector) changes.
+    end it with ``self._ready()``, then update them in place from ``_update()`` when the step
+    (or a selector) changes.
     """
 
     css_class = "explain-view"
@@ -257,13 +260,11 @@ class View:
         *,
         step: int | None = None,
         step_control: StepControl | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
     ) -> None:
         # Only views that can show a formula without data (PositionalView) accept trace=None.
         self.trace = require_trace(trace) if trace is not None or not self.trace_optional else None
-        if not isinstance(theme, Theme):
-            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
-        self.theme = theme
+        self.theme = as_theme(theme)
         self.plots: list[Plot] = []
         self._owns_control = step_control is None and self.trace is not None
         if self.trace is not None and step_control is None:
@@ -271,9 +272,20 @@ class View:
         elif step_control is not None and step is not None:
             step_control.value = step
         self.step_control = step_control
-        if step_control is not None:
-            step_control.observe(self._on_step)
+        self._connected = False
         self.widget: ipywidgets.Box = ipywidgets.VBox()
+
+    def _ready(self) -> None:
+        """End of a subclass's ``__init__``: its plots exist, so follow the step and draw.
+
+        The base subscribes here, not in ``__init__``, so no callback ever meets a view whose
+        plots are not built yet.
+        """
+        if not self._connected:
+            self._connected = True
+            if self.step_control is not None:
+                self.step_control.observe(self._on_step)
+        self._update()
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -297,17 +309,45 @@ class View:
         self._reload()
         self._update()
 
-    def set_theme(self, theme: Theme) -> None:
-        """Apply ``theme`` (fonts, colour scales, background) to every figure of the view."""
-        if not isinstance(theme, Theme):
-            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
-        self.theme = theme
+    def set_theme(self, theme: Theme | str) -> None:
+        """Apply ``theme`` (a Theme or its name) to every figure of the view."""
+        theme = self.theme = as_theme(theme)
         for plot in self.plots:
             with plot.batch_update():
                 theme.apply(plot.figure)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The widget, plus ``text/html`` pictures of the view as it is now: what GitHub,
+        nbviewer and ``jupyter nbconvert --to html`` show of a saved notebook (JupyterLab,
+        Voila, VS Code and Colab show the widget). A picture never stops the widget showing."""
+        name = type(self).__name__
+        pictures: list[tuple[bytes, str]] = []
+        if wants_html(kwargs.get("include"), kwargs.get("exclude")):
+            try:
+                pictures = self._static_images()
+            except Exception:
+                log.warning("no static picture of this %s", name, exc_info=True)
+        step = self.step_control.value if self.step_control is not None else None
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        return static_bundle(bundle, pictures, self.css_class, name, step)
+
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """(PNG, alt text) pictures of the view as it is now, for :meth:`_repr_mimebundle_`.
+
+        The default draws each plot not hidden in the layout with
+        :func:`widgets._static.figure_png` (~30-150 ms a figure); a view may draw its view
+        model instead. A figure that cannot be drawn is logged and left out.
+        """
+        pictures = []
+        for plot in self.plots:
+            if plot.widget.layout.display == "none":
+                continue
+            try:
+                alt = figure_title(plot.figure) or f"{type(self).__name__} figure"
+                pictures.append((figure_png(plot.figure), alt))
+            except Exception:
+                log.warning("no static picture of a %s figure", type(self).__name__, exc_info=True)
+        return pictures
 
     # -- for subclasses ------------------------------------------------------------------------
     def _plot(self, figure: Any, *classes: str) -> Plot:
@@ -320,7 +360,7 @@ class View:
         """The view's root box: its own step control (if it owns one), children, plotly.js."""
         head = [self.step_control.widget] if self._owns_control else []
         root = box([*head, *children, plotly_library()])
-        for name in (self.css_class, *classes):
+        for name in dict.fromkeys(("explain-view", self.css_class, *classes)):
             root.add_class(name)
         return root
 

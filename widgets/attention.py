@@ -11,103 +11,35 @@ bertviz users switch with one line: ``AttentionView.from_attentions(attention, t
 from __future__ import annotations
 
 import html
-import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets
 import numpy as np
 
+from explain import export, views
 from explain.adapters import from_attentions
+from explain.style import visible
 from explain.trace import Trace
 
-from ._base import StepControl, View, downsample, label_tokens, require_finite
+from ._base import HeadSelection, StepControl, View, downsample, label_tokens
 from ._plot import ClickPoint, base_figure
 from .theme import LIGHT, Theme
 
 __all__ = ["AttentionView"]
 
-_PATTERN = re.compile(r"^(?:(encoder|decoder)\.)?blocks\.(\d+)\.(attn|cross)\.hook_pattern$")
 THUMBNAIL = 32  # max rows/columns of one head in the model-view grid (block-averaged)
 _CACHE = 64  # grids kept per view (keyed by part and step)
 
 
-@dataclass(frozen=True)
-class Part:
-    """One kind of attention: its tensors (one per layer) and its query/key tokens."""
-
-    name: str  # "self" (decoder-only), "encoder", "decoder" or "cross"
-    tensors: tuple[str, ...]  # by layer
-    queries: tuple[str, ...]
-    keys: tuple[str, ...]
-
-
-def _parts(trace: Trace, tokens: Sequence[str] | None) -> dict[str, Part]:
-    """The parts a trace holds, with tokens from its probe (or ``tokens``), shapes checked."""
-    found: dict[str, dict[int, str]] = {}
-    for name in trace.attention_names():
-        match = _PATTERN.match(name)
-        if match is None:
-            continue
-        stack, block, kind = match.groups()
-        part = "cross" if kind == "cross" else (stack or "self")
-        found.setdefault(part, {})[int(block)] = name
-    if not found:
-        raise ValueError(
-            "the trace has no attention patterns: expected tensors named "
-            "'blocks.{i}.attn.hook_pattern' [snapshot, head, q_pos, k_pos]"
-        )
-    probe = trace.meta.get("probe", {}) if isinstance(trace.meta.get("probe"), dict) else {}
-    target = list(tokens) if tokens is not None else probe.get("tokens")
-    source = probe.get("source_tokens")
-    parts: dict[str, Part] = {}
-    for part in ("self", "encoder", "decoder", "cross"):
-        if part not in found:
-            continue
-        blocks = found[part]
-        if sorted(blocks) != list(range(len(blocks))):
-            raise ValueError(f"{part} attention has blocks {sorted(blocks)}; expected 0..n-1")
-        queries = source if part == "encoder" else target
-        keys = source if part in ("encoder", "cross") else target
-        what = "probe.source_tokens" if part in ("encoder", "cross") else "probe.tokens"
-        if queries is None or keys is None:
-            raise ValueError(f"the trace meta has no {what}: expected the tokens of the probe")
-        parts[part] = Part(
-            part,
-            tuple(blocks[i] for i in range(len(blocks))),
-            tuple(str(t) for t in queries),
-            tuple(str(t) for t in keys),
-        )
-    return parts
-
-
-def _check_part(trace: Trace, part: Part) -> int:
-    """Shapes and values of every layer of ``part``; returns its number of heads."""
-    tensors = trace.tensors
-    heads = None
-    for name in part.tensors:
-        array = tensors[name]
-        expected = (len(part.queries), len(part.keys))
-        if array.ndim != 4 or array.shape[2:] != expected:
-            raise ValueError(
-                f"{name} has shape {array.shape} but there are {expected[0]} query and "
-                f"{expected[1]} key tokens; expected [snapshot, head, {expected[0]}, {expected[1]}]"
-            )
-        if heads is not None and array.shape[1] != heads:
-            raise ValueError(f"{name} has {array.shape[1]} heads; earlier layers have {heads}")
-        heads = array.shape[1]
-        require_finite(name, array)
-    assert heads is not None
-    return heads
-
-
-class AttentionView(View):
+class AttentionView(HeadSelection, View):
     """Heatmap of one head (row = query, column = key, row 0 on top), layer/head selectors, a
     clickable grid of every layer x head (thumbnails of at most 32 x 32, block-averaged), and the
     step control; encoder-decoder traces add a part selector (encoder, decoder, cross).
 
+    ``data`` is the view model it draws (:func:`explain.views.attention` of the part shown), the
+    same object ``explain.export.save(trace, ..., what="attention", part=...)`` writes.
     ``tokens`` overrides the probe tokens of the trace (same count as the pattern's positions).
     Controls: ``part_select``, ``layer_select``, ``head_select``; plots: ``heatmap`` and ``grid``
     (their ``.figure`` is the plotly figure shown).
@@ -125,17 +57,17 @@ class AttentionView(View):
         tokens: Sequence[str] | None = None,
         step: int | None = None,
         step_control: StepControl | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
     ) -> None:
         super().__init__(trace, step=step, step_control=step_control, theme=theme)
         self._tokens = None if tokens is None else [str(t) for t in tokens]
         self._grids: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self.data = views.attention(self.trace, part, tokens=self._tokens)
+        self.parts = self.data.parts
         self._labelled: str | None = None  # the part whose labels the figures hold
-        self._reload()
-        part = part or next(iter(self.parts))
         self._hold = False
         self.part_select = ipywidgets.Dropdown(
-            options=list(self.parts), value=self._valid_part(part), description="attention"
+            options=list(self.parts), value=self.data.part, description="attention"
         )
         self.layer_select = ipywidgets.Dropdown(description="layer")
         self.head_select = ipywidgets.Dropdown(description="head")
@@ -162,7 +94,7 @@ class AttentionView(View):
                 ipywidgets.HBox([self.heatmap.widget, self.grid.widget]),
             ]
         )
-        self._update()
+        self._ready()
 
     # -- construction from other libraries -----------------------------------------------------
     @classmethod
@@ -178,23 +110,14 @@ class AttentionView(View):
         return cls(from_attentions(attention, tokens), **kwargs)
 
     # -- public --------------------------------------------------------------------------------
-    @property
-    def part(self) -> str:
-        return str(self.part_select.value)
-
-    @property
-    def layer(self) -> int:
-        return int(self.layer_select.value)
-
-    @property
-    def head(self) -> int:
-        return int(self.head_select.value)
-
     def open_head(self, layer: int, head: int, part: str | None = None) -> None:
         """Show ``head`` of ``layer`` (of ``part``) in the heatmap: what a grid click does."""
         part = self._valid_part(part or self.part)
-        n_layers, n_heads = len(self.parts[part].tensors), self.heads[part]
-        for what, value, count in (("layer", layer, n_layers), ("head", head, n_heads)):
+        data = self.data if part == self.data.part else self._data_of(part)
+        for what, value, count in (
+            ("layer", layer, len(data.layers)),
+            ("head", head, len(data.heads)),
+        ):
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
                 raise ValueError(f"{what} must be an integer; got {value!r}")
             if not 0 <= value < count:
@@ -202,6 +125,7 @@ class AttentionView(View):
         self._hold = True
         try:
             self.part_select.value = part
+            self.data = data
             self._set_options(int(layer), int(head))
         finally:
             self._hold = False
@@ -210,13 +134,20 @@ class AttentionView(View):
     def pattern(self, step: int | None = None) -> np.ndarray:
         """The [q_pos, k_pos] pattern shown (current head) at ``step`` (default: current)."""
         step = self.step if step is None else self.step_control._checked(step)
-        name = self.parts[self.part].tensors[self.layer]
-        return self.trace.tensor(name, step)[self.head]
+        return self.data.layer_patterns[self.layer][self.data.index(step), self.head]
+
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """The head shown, drawn from the view model as ``explain.export`` draws it."""
+        data = self.data.head(self.layer, self.head)
+        alt = f"{data.title} · layer {self.layer} head {self.head} · step {self.step}"
+        return [(export.image(data, self.step, theme=self.theme), alt)]
 
     # -- internals -----------------------------------------------------------------------------
+    def _data_of(self, part: str) -> views.AttentionData:
+        return views.attention(self.trace, part, tokens=self._tokens)
+
     def _reload(self) -> None:
-        self.parts = _parts(self.trace, self._tokens)
-        self.heads = {name: _check_part(self.trace, part) for name, part in self.parts.items()}
+        self.data = self._data_of(self.part)
         self._grids.clear()
         self._labelled = None
 
@@ -228,9 +159,8 @@ class AttentionView(View):
         return part
 
     def _set_options(self, layer: int, head: int) -> None:
-        part = self.parts[self.part_select.value]
-        layers = [(f"{i}", i) for i in range(len(part.tensors))]
-        heads = [(f"{h}", h) for h in range(self.heads[part.name])]
+        layers = [(f"{i}", i) for i in self.data.layers]
+        heads = [(f"{h}", h) for h in self.data.heads]
         self.layer_select.options, self.head_select.options = layers, heads
         self.layer_select.value = min(max(layer, 0), len(layers) - 1)
         self.head_select.value = min(max(head, 0), len(heads) - 1)
@@ -240,6 +170,7 @@ class AttentionView(View):
             return
         self._hold = True
         try:
+            self.data = self._data_of(change["new"])
             self._set_options(self.layer, self.head)
         finally:
             self._hold = False
@@ -251,28 +182,30 @@ class AttentionView(View):
 
     def _on_grid_click(self, points: list[ClickPoint]) -> None:
         point = points[0]
-        part = self.parts[self.part]
-        rows, cols = self._cell_size(part)
+        rows, cols = self._cell_size()
         layer = int(float(point.y) // (rows + 1))
         head = int(float(point.x) // (cols + 1))
         self.open_head(layer, head)
 
-    def _cell_size(self, part: Part) -> tuple[int, int]:
-        return min(len(part.queries), THUMBNAIL), min(len(part.keys), THUMBNAIL)
+    def _cell_size(self) -> tuple[int, int]:
+        return (
+            min(len(self.data.query_tokens), THUMBNAIL),
+            min(len(self.data.key_tokens), THUMBNAIL),
+        )
 
-    def _mosaic(self, part: Part, step: int) -> np.ndarray:
-        """All heads of all layers at ``step``, downsampled, tiled with one NaN row/column between
-        cells: [layers * (q'+1) - 1, heads * (k'+1) - 1]."""
-        key = (part.name, step)
+    def _mosaic(self, index: int) -> np.ndarray:
+        """All heads of all layers at frame ``index``, downsampled, tiled with one NaN row/column
+        between cells: [layers * (q'+1) - 1, heads * (k'+1) - 1]."""
+        data = self.data
+        key = (data.part, index)
         if key in self._grids:
             self._grids.move_to_end(key)
             return self._grids[key]
-        snapshot = self.trace.at(step)
-        rows, cols = self._cell_size(part)
-        n_layers, n_heads = len(part.tensors), self.heads[part.name]
+        rows, cols = self._cell_size()
+        n_layers, n_heads = len(data.layers), len(data.heads)
         mosaic = np.full((n_layers * (rows + 1) - 1, n_heads * (cols + 1) - 1), np.nan, np.float32)
-        for layer, name in enumerate(part.tensors):
-            cells = downsample(snapshot.tensors[name], THUMBNAIL)  # [head, q', k']
+        for layer, patterns in enumerate(data.layer_patterns):
+            cells = downsample(patterns[index], THUMBNAIL)  # [head, q', k']
             top = layer * (rows + 1)
             for head in range(n_heads):
                 left = head * (cols + 1)
@@ -285,8 +218,8 @@ class AttentionView(View):
     def _heatmap_figure(self) -> Any:
         figure = base_figure(width=480, height=480, title={"text": ""})
         figure.add_heatmap(
-            zmin=0.0,
-            zmax=1.0,
+            zmin=self.data.zmin,
+            zmax=self.data.zmax,
             colorbar={"title": {"text": "weight"}, "thickness": 12},
             hovertemplate=(
                 "query %{y} %{customdata[0]}<br>key %{x} %{customdata[1]}"
@@ -300,8 +233,8 @@ class AttentionView(View):
     def _grid_figure(self) -> Any:
         figure = base_figure(width=420, height=420, title={"text": "all heads (click one)"})
         figure.add_heatmap(
-            zmin=0.0,
-            zmax=1.0,
+            zmin=self.data.zmin,
+            zmax=self.data.zmax,
             showscale=False,
             hoverongaps=False,
             hovertemplate=(
@@ -321,36 +254,35 @@ class AttentionView(View):
         return figure
 
     def _update(self, grid_data: bool = True) -> None:
-        if not hasattr(self, "grid"):
-            return  # still building
-        part = self.parts[self.part]
+        data = self.data
         step, layer, head = self.step, self.layer, self.head
-        pattern = self.trace.at(step).tensors[part.tensors[layer]][head]  # [q_pos, k_pos]
-        relabel = self._labelled != part.name  # axes and hover labels change only with the part
-        self._labelled = part.name
-        title = f"{part.name} attention · layer {layer} head {head} · step {step}"
+        index = data.index(step)
+        pattern = data.layer_patterns[layer][index, head]  # [q_pos, k_pos]
+        relabel = self._labelled != data.part  # axes and hover labels change only with the part
+        self._labelled = data.part
+        title = f"{html.escape(data.title)} · layer {layer} head {head} · step {step}"
         with self.heatmap.batch_update() as figure:
             trace = figure.data[0]
             trace.z = pattern
             figure.layout.title.text = title
             if relabel:
                 n_q, n_k = pattern.shape
-                q_ticks, q_text = label_tokens(part.queries)
-                k_ticks, k_text = label_tokens(part.keys)
+                q_ticks, q_text = label_tokens(data.query_tokens)
+                k_ticks, k_text = label_tokens(data.key_tokens)
                 trace.x, trace.y = np.arange(n_k), np.arange(n_q)
                 trace.meta = {
-                    "hover_rows": [html.escape(t) for t in part.queries],
-                    "hover_cols": [html.escape(t) for t in part.keys],
+                    "hover_rows": [html.escape(visible(t)) for t in data.query_tokens],
+                    "hover_cols": [html.escape(visible(t)) for t in data.key_tokens],
                 }
                 figure.layout.xaxis.update(tickvals=k_ticks, ticktext=k_text)
                 figure.layout.yaxis.update(tickvals=q_ticks, ticktext=q_text)
-        rows, cols = self._cell_size(part)
-        n_layers, n_heads = len(part.tensors), self.heads[part.name]
+        rows, cols = self._cell_size()
+        n_layers, n_heads = len(data.layers), len(data.heads)
         grid_data = grid_data or relabel
         with self.grid.batch_update(data=grid_data) as figure:
             trace = figure.data[0]
             if grid_data:
-                mosaic = self._mosaic(part, step)
+                mosaic = self._mosaic(index)
                 trace.z = mosaic
             if relabel:  # grid_data is True too, so mosaic is set
                 height, width = mosaic.shape

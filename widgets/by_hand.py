@@ -26,7 +26,11 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from ._plot import Plot, base_figure, plotly_library
+from explain.names import attention_name
+from explain.style import colorscale, visible
+
+from ._base import View
+from ._plot import base_figure
 from .theme import LIGHT, Theme
 
 __all__ = [
@@ -160,18 +164,23 @@ def _tokens(tokens: Any, n: int) -> list[str]:
 
 
 def _show(token: str) -> str:
-    """A token as HTML, with blanks made visible."""
-    return html.escape(token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥"))
+    """A token as an HTML label: the project's glyphs for blanks, then escaped."""
+    return html.escape(visible(token))
 
 
 # -- the view --------------------------------------------------------------------------------
-class ByHandView:
+class ByHandView(View):
     """Self-attention by hand: edit q, k, v (one line per token) and follow every step.
 
     ``view.result`` is the :class:`AttentionByHand` shown; ``query_select`` picks the row
-    whose arithmetic is written out; ``scores_plot`` and ``weights_plot`` hold the matrices.
-    Bad text in a box shows a message in the view; :meth:`set_vectors` raises ValueError.
+    whose arithmetic is written out; ``scores_plot`` (signed scores, diverging scale centred on
+    0) and ``weights_plot`` (weights in [0, 1]) hold the matrices. Bad text in a box shows a
+    message in the view; :meth:`set_vectors` raises ValueError. It shows numbers, not a trace,
+    so it has no step.
     """
+
+    css_class = "explain-byhand"
+    trace_optional = True  # q, k and v come from text boxes or a model, not a trace
 
     def __init__(
         self,
@@ -182,17 +191,15 @@ class ByHandView:
         tokens: Sequence[str] | str | None = None,
         causal: bool = True,
         query: int | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
     ) -> None:
+        super().__init__(None, theme=theme)
         given = [x is not None for x in (q, k, v)]
         if any(given) and not all(given):
             raise ValueError("give all of q, k and v, or none of them for the classic example")
         if not any(given):
             q, k, v = DEFAULT_Q, DEFAULT_K, DEFAULT_V
             tokens = DEFAULT_TOKENS if tokens is None else tokens
-        if not isinstance(theme, Theme):
-            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
-        self.theme = theme
         self.source = ""  # where the vectors came from (set by from_model)
         self.model_pattern: np.ndarray | None = None  # [q_pos, k_pos] the model's hook_pattern
         self.model_z: np.ndarray | None = None  # [q_pos, d_head] the model's hook_z
@@ -206,9 +213,14 @@ class ByHandView:
         self.query_select = ipywidgets.Dropdown(description="explain row")
         self.message = ipywidgets.HTML()
         self.formulas = ipywidgets.HTML()
-        self.scores_plot = self._plot("scaled scores q·k/√d (masked: −∞)", "explain-byhand-scores")
-        self.weights_plot = self._plot("weights = softmax(row)", "explain-byhand-weights")
-        self.set_vectors(q, k, v, tokens=tokens, query=query)
+        self.scores_plot = self._plot(
+            self._matrix_figure("scaled scores q·k/√d (masked: −∞)", signed=True),
+            "explain-byhand-scores",
+        )
+        self.weights_plot = self._plot(
+            self._matrix_figure("weights = softmax(row)", signed=False), "explain-byhand-weights"
+        )
+        self._set(q, k, v, tokens=tokens, causal=None, query=query)
         for control in (self.q_text, self.k_text, self.v_text, self.tokens_text):
             control.continuous_update = False
             control.observe(self._on_text, names="value")
@@ -217,11 +229,10 @@ class ByHandView:
         inputs = ipywidgets.HBox([self.q_text, self.k_text, self.v_text])
         controls = ipywidgets.HBox([self.tokens_text, self.causal_box, self.query_select])
         plots = ipywidgets.HBox([self.scores_plot.widget, self.weights_plot.widget])
-        self.widget = ipywidgets.VBox(
-            [inputs, controls, self.message, plots, self.formulas, plotly_library()]
+        self.widget = self._root(
+            [inputs, controls, self.message, plots, self.formulas], "explain-view"
         )
-        self.widget.add_class("explain-view")
-        self.widget.add_class("explain-byhand")
+        self._ready()
 
     # -- construction from a model -------------------------------------------------------------
     @classmethod
@@ -234,7 +245,7 @@ class ByHandView:
         *,
         tokenizer: Any = None,
         query: int | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
     ) -> ByHandView:
         """The model's real q, k and v of ``head`` in ``layer`` for ``tokens``.
 
@@ -248,7 +259,7 @@ class ByHandView:
         view.model_pattern, view.model_z = found["hook_pattern"], found["hook_z"]
         rotary = " (q and k after rotary)" if model.config.positional == "rope" else ""
         view.source = f"the model's layer {layer}, head {head}{rotary}"
-        view._render()
+        view._update()
         return view
 
     # -- public --------------------------------------------------------------------------------
@@ -275,6 +286,22 @@ class ByHandView:
         query: int | None = None,
     ) -> AttentionByHand:
         """Show new q, k, v (arrays [tokens, dim]); ValueError names what is wrong."""
+        result = self._set(q, k, v, tokens=tokens, causal=causal, query=query)
+        self._update()
+        return result
+
+    # -- internals -----------------------------------------------------------------------------
+    def _set(
+        self,
+        q: Any,
+        k: Any,
+        v: Any,
+        *,
+        tokens: Sequence[str] | str | None,
+        causal: bool | None,
+        query: int | None,
+    ) -> AttentionByHand:
+        """Compute and hold new vectors, and write them in the boxes (drawn by ``_update``)."""
         causal = self.causal_box.value if causal is None else bool(causal)
         result = attention_by_hand(q, k, v, causal=causal)
         n = result.q.shape[0]
@@ -292,7 +319,8 @@ class ByHandView:
             self.v_text.value = _format_matrix(result.v)
             self.tokens_text.value = " ".join(labels)
             self.causal_box.value = causal
-            options = [(f"{i}: {t}", i) for i, t in enumerate(labels)]
+            # Option labels are plain text (not HTML): glyphs, no escaping.
+            options = [(f"{i}: {visible(t)}", i) for i, t in enumerate(labels)]
             keep = self.query_select.value if self.query_select.options else None
             self.query_select.options = options
             row = query if query is not None else (keep if keep is not None and keep < n else n - 1)
@@ -300,33 +328,27 @@ class ByHandView:
         finally:
             self._hold = False
         self.message.value = ""
-        self._render()
         return result
 
-    def set_theme(self, theme: Theme) -> None:
-        if not isinstance(theme, Theme):
-            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
-        self.theme = theme
-        for plot in (self.scores_plot, self.weights_plot):
-            with plot.batch_update():
-                theme.apply(plot.figure)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    # -- internals -----------------------------------------------------------------------------
-    def _plot(self, title: str, css: str) -> Plot:
+    @staticmethod
+    def _matrix_figure(title: str, signed: bool) -> Any:
+        """A [query, key] heatmap with each cell's number written in it."""
         margin = {"l": 70, "r": 20, "t": 50, "b": 80}
         figure = base_figure(width=360, height=370, title={"text": title}, margin=margin)
+        # Scores are signed: the diverging scale centred on 0. Weights lie in [0, 1].
+        if signed:
+            scale = {"colorscale": colorscale("puor"), "zmid": 0.0}
+        else:
+            scale = {"colorscale": colorscale("viridis"), "zmin": 0.0, "zmax": 1.0}
         figure.add_heatmap(
             texttemplate="%{text}",
             colorbar={"thickness": 10},
             hovertemplate="query %{y}<br>key %{x}<br>%{text}<extra></extra>",
+            **scale,
         )
         figure.update_yaxes(autorange="reversed", title_text="query")
         figure.update_xaxes(title_text="key", tickangle=-45)
-        self.theme.apply(figure)
-        return Plot(figure, (css,))
+        return figure
 
     def _on_text(self, change: dict) -> None:
         if self._hold:
@@ -343,7 +365,7 @@ class ByHandView:
             if edited:
                 self.model_pattern = self.model_z = None
                 self.source = "edited by hand (no longer the model's vectors)"
-                self._render()
+                self._update()
         except ValueError as error:
             self.message.value = (
                 f"<b style='color:#D55E00'>{html.escape(str(error))}</b> "
@@ -352,23 +374,22 @@ class ByHandView:
 
     def _on_query(self, change: dict) -> None:
         if not self._hold:
-            self._render()
+            self._update()
 
-    def _render(self) -> None:
+    def _update(self) -> None:
         r = self.result
         labels = [_show(t) for t in self.tokens]
         shown = np.where(r.mask, r.scaled, np.nan)
         score_text = np.where(r.mask, np.vectorize(lambda x: f"{x:.2f}")(r.scaled), "−∞")
         weight_text = np.vectorize(lambda x: f"{x:.2f}")(r.weights)
         ticks = list(range(len(labels)))
-        for plot, z, text, zmin, zmax in (
-            (self.scores_plot, shown, score_text, None, None),
-            (self.weights_plot, r.weights, weight_text, 0.0, 1.0),
+        for plot, z, text in (
+            (self.scores_plot, shown, score_text),
+            (self.weights_plot, r.weights, weight_text),
         ):
             with plot.batch_update() as figure:
                 trace = figure.data[0]
                 trace.z, trace.text = z, text.tolist()
-                trace.zmin, trace.zmax = zmin, zmax
                 figure.layout.xaxis.update(tickvals=ticks, ticktext=labels)
                 figure.layout.yaxis.update(tickvals=ticks, ticktext=labels)
         self.formulas.value = _formulas(r, self.tokens, self.query, self._check_text())
@@ -469,7 +490,8 @@ def _head_qkv(model: Any, tokens: Any, layer: int, head: int, tokenizer: Any) ->
 
     import torch
 
-    prefix = f"blocks.{layer}.attn."
+    # The head's q, k, v and z hooks share its pattern hook's prefix (names live in explain.names).
+    prefix = attention_name(int(layer)).removesuffix("hook_pattern")
     names = [prefix + n for n in ("hook_q", "hook_k", "hook_v", "hook_pattern", "hook_z")]
     was_training = model.training
     model.eval()

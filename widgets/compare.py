@@ -12,22 +12,23 @@ steps show their nearest snapshot, and each panel says which step it shows::
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets
 import numpy as np
 
+from explain.names import attention_name, attention_parts, default_part
+from explain.style import colorscale, visible
 from explain.trace import Trace
+from explain.views import require_finite
 
-from ._base import StepControl, label_tokens, require_finite
-from ._plot import Plot, base_figure, plotly_library, step_cursor
+from ._base import HeadSelection, StepControl, View, label_tokens
+from ._plot import base_figure, step_cursor
 from .theme import LIGHT, Theme
 
 __all__ = ["CompareView"]
 
-_PATTERN = re.compile(r"^(?:(encoder|decoder)\.)?blocks\.(\d+)\.(attn|cross)\.hook_pattern$")
 _PREFERRED = ("loss", "val_loss", "val_accuracy", "lr", "grad_norm")
 _NAME_FIELDS = ("positional", "optimizer", "lr", "d_model", "n_layers", "n_heads", "steps", "seed")
 
@@ -39,18 +40,6 @@ def _as_trace(value: Any, index: int) -> Trace:
     if len(trace) == 0:
         raise ValueError(f"run {index} has no snapshots: expected at least one (step 0)")
     return trace
-
-
-def _parts(trace: Trace) -> dict[str, list[str]]:
-    """part ("self", "encoder", "decoder", "cross") -> attention tensor names by layer."""
-    found: dict[str, dict[int, str]] = {}
-    for name in trace.attention_names():
-        match = _PATTERN.match(name)
-        if match:
-            stack, block, kind = match.groups()
-            part = "cross" if kind == "cross" else (stack or "self")
-            found.setdefault(part, {})[int(block)] = name
-    return {part: [blocks[i] for i in sorted(blocks)] for part, blocks in found.items()}
 
 
 def _tokens(trace: Trace, part: str) -> tuple[list[str], list[str]]:
@@ -85,13 +74,18 @@ def _auto_names(traces: Sequence[Trace]) -> list[str]:
     return names if len(set(names)) == len(names) else [f"run {i}" for i in range(len(traces))]
 
 
-class CompareView:
+class CompareView(HeadSelection, View):
     """Runs side by side: overlaid curves of ``metric`` and one attention heatmap per run.
 
-    ``step_control`` (shared slider over every run's snapshot steps), ``metric_select``,
-    ``part_select``, ``layer_select``, ``head_select``; plots ``curves`` and ``heatmaps`` (one per
-    run). ``shown_steps()`` lists the snapshot step each panel shows for the current step.
+    ``step_control`` (this view's own slider over the union of every run's snapshot steps),
+    ``metric_select``, ``part_select``, ``layer_select``, ``head_select``; plots ``curves`` and
+    ``heatmaps`` (one per run). ``step`` is the shared step (ValueError on a step no run has a
+    snapshot at); ``shown_steps()`` lists the snapshot step each panel shows for it. The view has
+    several traces (``traces``), so its one-trace ``trace`` is None.
     """
+
+    css_class = "explain-compare"
+    trace_optional = True  # the runs are in ``traces``; the base's single trace stays None
 
     def __init__(
         self,
@@ -102,13 +96,16 @@ class CompareView:
         layer: int = 0,
         head: int = 0,
         step: int | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
     ) -> None:
         if len(runs) == 1 and isinstance(runs[0], list | tuple):
             runs = tuple(runs[0])
         if len(runs) < 2:
             raise ValueError(f"CompareView needs two or more traces or runs; got {len(runs)}")
         self.traces = [_as_trace(run, i) for i, run in enumerate(runs)]
+        # One control over every run's snapshot steps, owned (and shown) by this view.
+        super().__init__(None, step=step, step_control=StepControl(self._steps()), theme=theme)
+        self._owns_control = True
         if names is None:
             names = _auto_names(self.traces)
         names = [str(n) for n in names]
@@ -117,21 +114,14 @@ class CompareView:
                 f"got {len(names)} names for {len(self.traces)} runs; expected one each"
             )
         self.names = names
-        if not isinstance(theme, Theme):
-            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
-        self.theme = theme
         self._check_attention()
         self.metrics = self._common_metrics()
         if metric not in self.metrics:
             raise ValueError(
                 f"metric {metric!r} is not logged by every run; expected one of {self.metrics}"
             )
-        steps = sorted({int(s) for t in self.traces for s in t.snapshot_steps})
-        self.step_control = StepControl(steps)
-        if step is not None:
-            self.step_control.value = step
         parts = list(self.parts)
-        part = parts[0] if part is None else part
+        part = default_part(parts) if part is None else part
         if part not in self.parts:
             raise ValueError(f"part {part!r} is not in every run; expected one of {parts}")
         self._hold = False
@@ -144,9 +134,11 @@ class CompareView:
         for control in (self.metric_select, self.part_select, self.layer_select, self.head_select):
             control.layout.width = "200px"
         self._set_options(layer, head)
-        self.curves = self._curves_figure()
-        self.heatmaps = [self._heatmap_figure(i) for i in range(len(self.traces))]
-        self.step_control.observe(lambda _: self._update())
+        self.curves = self._plot(self._curves_figure(), "explain-compare-curves")
+        self.heatmaps = [
+            self._plot(self._heatmap_figure(i), "explain-compare-heatmap")
+            for i in range(len(self.traces))
+        ]
         self.metric_select.observe(lambda _: self._update_curves(data=True), names="value")
         self.part_select.observe(self._on_part, names="value")
         self.layer_select.observe(lambda _: self._update_heatmaps(), names="value")
@@ -158,30 +150,12 @@ class CompareView:
             [plot.widget for plot in self.heatmaps],
             layout=ipywidgets.Layout(display="flex", flex_flow="row wrap"),
         )
-        self.widget = ipywidgets.VBox(
-            [
-                self.step_control.widget,
-                ipywidgets.HBox(selectors),
-                self.curves.widget,
-                panels,
-                plotly_library(),
-            ]
+        self.widget = self._root(
+            [ipywidgets.HBox(selectors), self.curves.widget, panels], "explain-view"
         )
-        self.widget.add_class("explain-view")
-        self.widget.add_class("explain-compare")
-        self._update_curves(data=True)
-        self._update_heatmaps()
+        self._ready()
 
     # -- public --------------------------------------------------------------------------------
-    @property
-    def step(self) -> int:
-        """The shared step (one of the runs' snapshot steps)."""
-        return self.step_control.value
-
-    @step.setter
-    def step(self, value: int) -> None:
-        self.step_control.value = value
-
     @property
     def metric(self) -> str:
         return str(self.metric_select.value)
@@ -193,18 +167,6 @@ class CompareView:
                 f"metric {name!r} is not logged by every run; expected one of {self.metrics}"
             )
         self.metric_select.value = name
-
-    @property
-    def part(self) -> str:
-        return str(self.part_select.value)
-
-    @property
-    def layer(self) -> int:
-        return int(self.layer_select.value)
-
-    @property
-    def head(self) -> int:
-        return int(self.head_select.value)
 
     def select(self, layer: int, head: int, part: str | None = None) -> None:
         """Show ``head`` of ``layer`` (of ``part``) in every panel."""
@@ -234,31 +196,30 @@ class CompareView:
     def pattern(self, run: int) -> np.ndarray:
         """The [q_pos, k_pos] attention shown for run ``run``."""
         trace = self.traces[run]
-        name = _parts(trace)[self.part][self.layer]
+        name = self._attention[run][self.part][self.layer]
         return trace.at(self._nearest(trace)).tensors[name][self.head]
 
-    def set_theme(self, theme: Theme) -> None:
-        if not isinstance(theme, Theme):
-            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
-        self.theme = theme
-        for plot in (self.curves, *self.heatmaps):
-            with plot.batch_update():
-                theme.apply(plot.figure)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+    def refresh(self, follow: bool = False) -> None:
+        """Re-read every run (they grew while training); ``follow`` moves to the newest step."""
+        self._control().set_steps(self._steps(), follow=follow)
+        super().refresh(follow)
 
     # -- checks --------------------------------------------------------------------------------
     def _check_attention(self) -> None:
         """Every run has attention; parts, layers and heads common to all; shapes and values."""
         common: dict[str, tuple[int, int]] | None = None
+        self._attention: list[dict[str, list[str]]] = []  # per run: part -> names by layer
         for i, trace in enumerate(self.traces):
-            parts = _parts(trace)
+            try:
+                parts = attention_parts(trace.attention_names())
+            except ValueError as error:
+                raise ValueError(f"run {i} ({self.names[i]}): {error}") from None
             if not parts:
                 raise ValueError(
                     f"run {i} ({self.names[i]}) has no attention patterns: expected tensors "
-                    "'blocks.{i}.attn.hook_pattern' [snapshot, head, q_pos, k_pos]"
+                    f"such as {attention_name(0)!r} [snapshot, head, q_pos, k_pos]"
                 )
+            self._attention.append(parts)
             sizes = {}
             for part, tensor_names in parts.items():
                 queries, keys = _tokens(trace, part)
@@ -293,6 +254,10 @@ class CompareView:
         return [m for m in _PREFERRED if m in shared] + sorted(shared - set(_PREFERRED))
 
     # -- internals -----------------------------------------------------------------------------
+    def _steps(self) -> list[int]:
+        """The union of every run's snapshot steps, sorted."""
+        return sorted({int(s) for t in self.traces for s in t.snapshot_steps})
+
     def _nearest(self, trace: Trace) -> int:
         snaps = trace.snapshot_steps
         step = int(np.clip(self.step, snaps[0], snaps[-1]))
@@ -315,7 +280,7 @@ class CompareView:
             self._hold = False
         self._update_heatmaps()
 
-    def _curves_figure(self) -> Plot:
+    def _curves_figure(self) -> Any:
         figure = base_figure(width=760, height=300, legend={"orientation": "h", "y": -0.3})
         dashes = ("solid", "dash", "dot", "dashdot", "longdash")
         for i, name in enumerate(self.names):  # dashes tell apart runs whose curves coincide
@@ -323,10 +288,17 @@ class CompareView:
                 name=name, mode="lines+markers", marker={"size": 4}, line={"dash": dashes[i % 5]}
             )
         figure.update_xaxes(title_text="step")
-        self.theme.apply(figure)
-        return Plot(figure, ("explain-compare-curves",))
+        self._fill_curves(figure)
+        return figure
 
-    def _heatmap_figure(self, index: int) -> Plot:
+    def _fill_curves(self, figure: Any) -> None:
+        """Each run's ``metric`` on its line, and the titles that name it."""
+        for trace, line in zip(self.traces, figure.data, strict=True):
+            line.x, line.y = trace.scalar(self.metric)
+        figure.layout.yaxis.title.text = self.metric
+        figure.layout.title.text = f"{self.metric} of each run"
+
+    def _heatmap_figure(self, index: int) -> Any:
         figure = base_figure(
             width=340,
             height=380,
@@ -336,14 +308,17 @@ class CompareView:
         figure.add_heatmap(
             zmin=0.0,
             zmax=1.0,
+            colorscale=colorscale("viridis"),  # attention weights in [0, 1]
             showscale=index == len(self.traces) - 1,
             colorbar={"thickness": 10},
             hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
         )
         figure.update_yaxes(autorange="reversed")
         figure.update_xaxes(tickangle=-60)
-        self.theme.apply(figure)
-        return Plot(figure, ("explain-compare-heatmap",))
+        return figure
+
+    def _reload(self) -> None:
+        self._update_curves(data=True)  # the runs grew: new points on every curve
 
     def _update(self) -> None:
         self._update_curves(data=False)
@@ -352,10 +327,7 @@ class CompareView:
     def _update_curves(self, data: bool) -> None:
         with self.curves.batch_update(data=data) as figure:
             if data:
-                for trace, line in zip(self.traces, figure.data, strict=True):
-                    line.x, line.y = trace.scalar(self.metric)
-                figure.layout.yaxis.title.text = self.metric
-                figure.layout.title.text = f"{self.metric} of each run"
+                self._fill_curves(figure)
             figure.layout.shapes = [step_cursor(self.step)]
 
     def _update_heatmaps(self) -> None:
@@ -366,8 +338,8 @@ class CompareView:
             shown = self._nearest(trace)
             pattern = self.pattern(i)
             queries, keys = _tokens(trace, part)
-            q_ticks, q_text = label_tokens(queries)
-            k_ticks, k_text = label_tokens(keys)
+            q_ticks, q_text = label_tokens([visible(t) for t in queries])
+            k_ticks, k_text = label_tokens([visible(t) for t in keys])
             note = "" if shown == self.step else f" (nearest to {self.step})"
             title = f"{html.escape(self.names[i])}<br>{part} L{layer} H{head} · step {shown}{note}"
             with plot.batch_update() as figure:

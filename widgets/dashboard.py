@@ -36,13 +36,15 @@ import ipywidgets
 from explain.trace import Trace
 
 from ._base import StepControl, View, require_trace
+from ._static import static_bundle, wants_html
 from .attention import AttentionView
 from .embeddings import EmbeddingView
 from .live import LiveTraining
 from .loss import LossView
 from .optimizer import OptimizerView
 from .positional import PositionalView
-from .theme import DARK, LIGHT, Theme
+from .theme import LIGHT, THEMES, Theme
+from .theme import theme as as_theme
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +56,6 @@ VIEWS = {
     "embeddings": EmbeddingView,
     "positional": PositionalView,
     "optimizer": OptimizerView,
-}
-THEMES = {
-    "light": LIGHT,
-    "dark": DARK,
-    "presentation": Theme.presentation(),
-    "presentation (dark)": Theme.presentation(dark=True),
 }
 
 
@@ -83,7 +79,7 @@ class Dashboard:
         *,
         task: Any = None,
         train_config: Any = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
         burst: int = 5,
         views: tuple[str, ...] = tuple(VIEWS),
     ) -> None:
@@ -107,7 +103,7 @@ class Dashboard:
                 f"got {type(source).__name__}"
             )
         self.trace = trace
-        self.theme = theme
+        self.theme = as_theme(theme)
         self.step_control = StepControl(trace.snapshot_steps.tolist())
         self.views: dict[str, View] = {}
         self.missing: dict[str, str] = {}
@@ -121,11 +117,11 @@ class Dashboard:
             raise ValueError(f"the trace has nothing any view can show: {self.missing}")
         self.theme_select = ipywidgets.Dropdown(
             options=list(THEMES),
-            value=next((k for k, v in THEMES.items() if v == theme), "light"),
+            value=self.theme.name if self.theme.name in THEMES else None,
             description="theme",
         )
         self.theme_select.add_class("explain-theme-select")
-        self.theme_select.observe(lambda c: self.set_theme(THEMES[c["new"]]), names="value")
+        self.theme_select.observe(self._on_theme, names="value")
         if self.live is not None:
             self.live.on_change(self._on_live)
         self.widget = self._layout()
@@ -146,11 +142,19 @@ class Dashboard:
     def step(self, value: int) -> None:
         self.step_control.value = value
 
-    def set_theme(self, theme: Theme) -> None:
-        """Apply ``theme`` to every view."""
-        self.theme = theme
+    def set_theme(self, theme: Theme | str) -> None:
+        """Apply ``theme`` (``"light"``, ``"dark"``, ``"presentation"`` or a Theme) to every
+        view; the theme dropdown follows."""
+        self.theme = as_theme(theme)
         for view in self.views.values():
-            view.set_theme(theme)
+            view.set_theme(self.theme)
+        shown = self.theme.name if self.theme.name in THEMES else None
+        if self.theme_select.value != shown:
+            self.theme_select.value = shown
+
+    def _on_theme(self, change: dict) -> None:
+        if change["new"] is not None and change["new"] != self.theme.name:
+            self.set_theme(change["new"])
 
     def refresh(self, follow: bool = True) -> None:
         """Re-read the trace (it grew); ``follow`` moves the shared step to the newest one."""
@@ -163,7 +167,16 @@ class Dashboard:
                 view._update()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The widget, plus ``text/html`` pictures of all its views (as ``View`` does)."""
+        pictures: list[tuple[bytes, str]] = []
+        if wants_html(kwargs.get("include"), kwargs.get("exclude")):
+            for name, view in self.views.items():
+                try:
+                    pictures.extend(view._static_images())
+                except Exception:
+                    log.warning("no static picture of the dashboard's %s view", name, exc_info=True)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        return static_bundle(bundle, pictures, "explain-dashboard", "Dashboard", self.step)
 
     # -- internals ---------------------------------------------------------------------------------
     def _on_live(self, reset: bool) -> None:

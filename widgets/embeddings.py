@@ -1,7 +1,8 @@
 """EmbeddingView: token embeddings projected by one fixed PCA, and their cosine similarity.
 
-The projection is fit once on every snapshot pooled (``explain.analysis.stable_pca``), so as
-the step moves the points move but the axes never flip or rotate.
+Everything shown comes from the view model :func:`explain.views.embeddings` (``view.data``):
+the projection is fit once on every snapshot pooled, so as the step moves the points move but
+the axes never flip or rotate; exports draw the same coordinates.
 """
 
 from __future__ import annotations
@@ -12,25 +13,14 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from explain.analysis import cosine_similarity, stable_pca
+from explain import export, views
+from explain.style import visible
 from explain.trace import Trace
 
-from ._base import StepControl, View, require_tensor
+from ._base import StepControl, View
 from .theme import LIGHT, Theme
 
 __all__ = ["EmbeddingView"]
-
-
-def _embedding_names(trace: Trace) -> list[str]:
-    names = [
-        n for n in ("embed.W_E", "encoder.embed.W_E", "decoder.embed.W_E") if n in trace.tensors
-    ]
-    if not names:
-        raise ValueError(
-            "the trace has no token embeddings: expected a tensor 'embed.W_E' "
-            f"[snapshot, vocab, d_model]; it has {sorted(trace.tensors)}"
-        )
-    return names
 
 
 class EmbeddingView(View):
@@ -38,7 +28,7 @@ class EmbeddingView(View):
     where it came from, and the token-by-token cosine-similarity matrix at the current step.
 
     Controls: ``matrix_select`` (encoder/decoder embeddings), ``dims_toggle`` ("2-D"/"3-D"),
-    ``trails``; plots: ``scatter``, ``scatter3d``, ``similarity``.
+    ``trails``; plots: ``scatter``, ``scatter3d``, ``similarity``; ``data``: the view model.
     """
 
     css_class = "explain-embeddings"
@@ -50,13 +40,17 @@ class EmbeddingView(View):
         matrix: str | None = None,
         step: int | None = None,
         step_control: StepControl | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
     ) -> None:
         super().__init__(trace, step=step, step_control=step_control, theme=theme)
-        names = _embedding_names(trace)
+        first = views.embeddings(self.trace)
+        parts = {views.EMBEDDING_TENSORS[p]: p for p in first.parts}  # tensor name -> part
+        names = list(parts)
         matrix = matrix or names[-1]
         if matrix not in names:
             raise ValueError(f"matrix {matrix!r} is not in the trace; expected one of {names}")
+        self._parts = parts
+        self.data = first if first.tensor == matrix else views.embeddings(self.trace, parts[matrix])
         self.matrix_select = ipywidgets.Dropdown(options=names, value=matrix, description="matrix")
         self.dims_toggle = ipywidgets.ToggleButtons(options=["2-D", "3-D"], value="2-D")
         self.trails = ipywidgets.Checkbox(value=False, description="trails", indent=False)
@@ -66,7 +60,7 @@ class EmbeddingView(View):
             (self.trails, "explain-trails"),
         ):
             control.add_class(name)
-        self._reload()
+        self._axes_stale = True
         self.scatter = self._plot(self._scatter_figure(), "explain-embedding-scatter")
         self.scatter3d = self._plot(self._scatter3d_figure(), "explain-embedding-scatter3d")
         self.similarity = self._plot(self._similarity_figure(), "explain-embedding-similarity")
@@ -85,37 +79,27 @@ class EmbeddingView(View):
                 ),
             ]
         )
-        self._update()
+        self._ready()
 
     # -- data ------------------------------------------------------------------------------------
+    @property
+    def coords(self) -> np.ndarray:
+        """[snapshot, token, 3] PCA coordinates of every snapshot (``data.coords``)."""
+        return self.data.coords
+
     def _reload(self) -> None:
-        name = self.matrix_select.value
-        matrix = require_tensor(self.trace, name, 3, "[snapshot, vocab, d_model]")
-        vocab = self.trace.meta.get("vocab")
-        rows = matrix.shape[1]
-        if isinstance(vocab, list) and vocab:
-            rows = min(rows, len(vocab))  # rows past the task's vocabulary are never trained
-            labels = [str(v) for v in vocab[:rows]]
-        else:
-            labels = [str(i) for i in range(rows)]
-        self.labels = labels
-        self.embeddings = np.asarray(matrix[:, :rows], np.float64)  # [snapshot, token, d_model]
-        k = min(3, self.embeddings.shape[2])
-        self.coords, self.explained = stable_pca(self.embeddings, k=k)  # [snapshot, token, k]
-        if k < 3:  # a 1- or 2-dimensional embedding: pad the missing axes with zeros
-            pad = np.zeros((*self.coords.shape[:2], 3 - k))
-            self.coords = np.concatenate([self.coords, pad], axis=2)
-            self.explained = np.concatenate([self.explained, np.zeros(3 - k)])
-        self._snapshot_steps = self.trace.snapshot_steps
-        low, high = self.coords.min(axis=(0, 1)), self.coords.max(axis=(0, 1))
-        margin = 0.08 * np.maximum(high - low, 1e-9)
-        self.ranges = np.stack([low - margin, high + margin], axis=1)  # [3, 2] fixed for all steps
+        self.data = views.embeddings(self.trace, self._parts[self.matrix_select.value])
         self._axes_stale = True
 
     def projection(self, step: int | None = None) -> np.ndarray:
         """[token, 3] PCA coordinates at ``step`` (default: the current step)."""
         step = self.step if step is None else self.step_control._checked(step)
-        return self.coords[self.trace.at(step).index]
+        return self.data.coords[self.data.index(step)]
+
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """The projection at this step, drawn from the view model as the exports draw it."""
+        alt = f"{self.data.title} · step {self.step}"
+        return [(export.image(self.data, self.step, theme=self.theme), alt)]
 
     # -- figures ---------------------------------------------------------------------------------
     def _scatter_figure(self) -> Any:
@@ -183,49 +167,47 @@ class EmbeddingView(View):
         self._update()
 
     def _update(self, axes: bool = False) -> None:
-        if not hasattr(self, "similarity"):
-            return
         axes, self._axes_stale = axes or self._axes_stale, False
-        step = self.step
-        index = self.trace.at(step).index
-        points = self.coords[index]  # [token, 3]
-        labels = [html.escape(t) for t in self.labels]
-        ratio = self.explained
+        data, step = self.data, self.step
+        index = data.index(step)
+        points = data.coords[index]  # [token, 3]
+        labels = [html.escape(visible(t)) for t in data.tokens]
+        ratio, ranges = data.explained, data.ranges
+        title = f"{html.escape(data.title)} · step {step}"
         with self.scatter.batch_update() as figure:
             trail, tokens = figure.data
             tokens.x, tokens.y, tokens.text = points[:, 0], points[:, 1], labels
             if self.trails.value and index > 0:
-                paths = self.coords[: index + 1, :, :2].transpose(1, 0, 2)  # [token, time, 2]
+                paths = data.coords[: index + 1, :, :2].transpose(1, 0, 2)  # [token, time, 2]
                 gap = np.full((paths.shape[0], 1, 2), np.nan)
                 joined = np.concatenate([paths, gap], axis=1).reshape(-1, 2)
                 trail.x, trail.y = joined[:, 0], joined[:, 1]
             else:
                 trail.x, trail.y = [], []
-            figure.layout.title.text = f"{self.matrix_select.value} · step {step}"
+            figure.layout.title.text = title
             if axes:
                 figure.layout.xaxis.update(
-                    range=list(self.ranges[0]), title_text=f"PC1 ({ratio[0]:.0%})"
+                    range=list(ranges[0]), title_text=f"PC1 ({ratio[0]:.0%})"
                 )
                 figure.layout.yaxis.update(
-                    range=list(self.ranges[1]), title_text=f"PC2 ({ratio[1]:.0%})"
+                    range=list(ranges[1]), title_text=f"PC2 ({ratio[1]:.0%})"
                 )
         if self.dims_toggle.value == "3-D" or axes:
             with self.scatter3d.batch_update() as figure:
                 cloud = figure.data[0]
                 cloud.x, cloud.y, cloud.z = points[:, 0], points[:, 1], points[:, 2]
                 cloud.text = labels
-                figure.layout.title.text = f"{self.matrix_select.value} · step {step}"
+                figure.layout.title.text = title
                 if axes:
                     figure.layout.scene.update(
-                        xaxis={"range": list(self.ranges[0]), "title": {"text": "PC1"}},
-                        yaxis={"range": list(self.ranges[1]), "title": {"text": "PC2"}},
-                        zaxis={"range": list(self.ranges[2]), "title": {"text": "PC3"}},
+                        xaxis={"range": list(ranges[0]), "title": {"text": "PC1"}},
+                        yaxis={"range": list(ranges[1]), "title": {"text": "PC2"}},
+                        zaxis={"range": list(ranges[2]), "title": {"text": "PC3"}},
                         aspectmode="cube",
                     )
-        similarity = cosine_similarity(self.embeddings[index])
         with self.similarity.batch_update() as figure:
             heat = figure.data[0]
-            heat.z = similarity.astype(np.float32)
+            heat.z = data.similarity[index].astype(np.float32)
             n = len(labels)
             heat.x, heat.y = np.arange(n), np.arange(n)
             heat.meta = {"hover_rows": labels, "hover_cols": labels}

@@ -22,7 +22,11 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from ._plot import Plot, base_figure, plotly_library
+from explain.names import attention_name, default_part
+from explain.style import colorscale, visible
+
+from ._base import View
+from ._plot import base_figure
 from .theme import LIGHT, Theme
 
 __all__ = ["GenerateView"]
@@ -31,8 +35,8 @@ _ERROR = "<b style='color:#D55E00'>{}</b>"
 
 
 def _show(token: str) -> str:
-    """A token for a label: blanks made visible, HTML escaped."""
-    return html.escape(token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥"))
+    """A token as an HTML label: the project's glyphs for blanks, then escaped."""
+    return html.escape(visible(token))
 
 
 def _resolve(model_or_run: Any, tokenizer: Any) -> tuple[Any, Any, Any]:
@@ -71,15 +75,22 @@ def _default_prompt(task: Any, tokenizer: Any, encoder_decoder: bool) -> str:
     return tokenizer.decode(ids)
 
 
-class GenerateView:
+class GenerateView(View):
     """Prompt box, next-token bars, temperature/top-k sliders, step buttons, attention map.
 
     Programmatic use mirrors the controls: ``prompt``, ``temperature``, ``top_k`` (0 = all),
     ``step()``, ``generate(n)``, ``reset()``; ``probabilities()`` is the distribution sampled
     from next and ``error`` the message shown for a prompt that cannot run ("" when fine).
     Plots: ``bars`` (next-token probabilities, top ``top_n`` tokens by logit) and ``attention``
-    (one row per generated token, selected layer/head).
+    (one row per generated token, selected part/layer/head).
+
+    This view runs a model rather than reading a trace, so it has no trace, no step control and
+    no snapshot step: ``step`` is overridden by the *method* ``step()``, which generates one
+    token (the base's ``step`` property would only raise here).
     """
+
+    css_class = "explain-generate"
+    trace_optional = True  # it shows the model running now, not a recorded trace
 
     def __init__(
         self,
@@ -91,8 +102,9 @@ class GenerateView:
         top_k: int = 0,
         seed: int = 0,
         top_n: int = 15,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
     ) -> None:
+        super().__init__(None, theme=theme)
         from explain import generate as gen  # torch is imported from here on
 
         self._gen = gen
@@ -111,14 +123,11 @@ class GenerateView:
         if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
             raise ValueError(f"top_n must be an int >= 1; got {top_n!r}")
         self.top_n = min(top_n, cfg.vocab_size)
-        if not isinstance(theme, Theme):
-            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
-        self.theme = theme
         gen.check_top_k(top_k, cfg.vocab_size)
         self.generation: Any = None  # explain.generate.Generation, None while the prompt is bad
         self._next: tuple[np.ndarray, dict[str, np.ndarray], int] | None = None
         self._source_ids: list[int] | None = None
-        self._hold = False
+        self._error = ""
 
         self.prompt_text = ipywidgets.Text(
             description="source" if self.encoder_decoder else "prompt",
@@ -140,8 +149,11 @@ class GenerateView:
         self.step_button = ipywidgets.Button(description="next token", icon="step-forward")
         self.more_button = ipywidgets.Button(description="+10 tokens", icon="fast-forward")
         self.reset_button = ipywidgets.Button(description="reset", icon="undo")
+        # What a new token looks at: its decoder's self-attention, and (encoder-decoder) the
+        # cross-attention over the source.
+        parts = ["decoder", "cross"] if self.encoder_decoder else ["self"]
         self.part_select = ipywidgets.Dropdown(
-            options=["self", "cross"] if self.encoder_decoder else ["self"], description="attention"
+            options=parts, value=default_part(parts), description="attention"
         )
         self.layer_select = ipywidgets.Dropdown(
             options=list(range(cfg.n_layers)), value=0, description="layer"
@@ -153,8 +165,14 @@ class GenerateView:
             control.layout.width = "180px"
         self.message = ipywidgets.HTML()
         self.text_html = ipywidgets.HTML()
-        self.bars = self._bars_figure()
-        self.attention = self._attention_figure()
+        self.bars = self._plot(self._bars_figure(), "explain-generate-bars")
+        self.attention = self._plot(self._attention_figure(), "explain-generate-attention")
+        self.prompt_text.value = (
+            _default_prompt(self.task, self.tokenizer, self.encoder_decoder)
+            if prompt is None
+            else str(prompt)
+        )
+        self._restart()
 
         self.prompt_text.observe(lambda _: self.reset(), names="value")
         self.seed_box.observe(lambda _: self.reset(), names="value")
@@ -169,7 +187,7 @@ class GenerateView:
         selectors = [self.layer_select, self.head_select]
         if self.encoder_decoder:
             selectors.insert(0, self.part_select)
-        self.widget = ipywidgets.VBox(
+        self.widget = self._root(
             [
                 self.prompt_text,
                 ipywidgets.HBox([self.temperature_slider, self.top_k_slider, self.seed_box]),
@@ -178,19 +196,10 @@ class GenerateView:
                 self.text_html,
                 ipywidgets.HBox(selectors),
                 ipywidgets.HBox([self.bars.widget, self.attention.widget]),
-                plotly_library(),
-            ]
+            ],
+            "explain-view",
         )
-        self.widget.add_class("explain-view")
-        self.widget.add_class("explain-generate")
-        self._hold = True
-        self.prompt_text.value = (
-            _default_prompt(self.task, self.tokenizer, self.encoder_decoder)
-            if prompt is None
-            else str(prompt)
-        )
-        self._hold = False
-        self.reset()
+        self._ready()
 
     # -- public --------------------------------------------------------------------------------
     @property
@@ -254,20 +263,10 @@ class GenerateView:
 
     def reset(self) -> None:
         """Back to the prompt: no generated tokens, the sampler re-seeded."""
-        if self._hold:
-            return
-        self._rng = np.random.default_rng(int(self.seed_box.value))
-        self.generation, self._next, self._error = None, None, ""
-        try:
-            prompt_ids, source = self._encode(self.prompt)
-            self.generation = self._gen.Generation(prompt_ids, source_ids=source)
-            self._source_ids = source
-            self._next = self._gen.next_token_logits(self.model, prompt_ids, source)
-        except ValueError as error:
-            self._error = str(error)
-        self._refresh()
+        self._restart()
+        self._update()
 
-    def step(self) -> str | None:
+    def step(self) -> str | None:  # type: ignore[override]  # a method here: see the docstring
         """Draw one token with the current settings and append it; returns it (None if blocked)."""
         if self.generation is None or self._next is None or self._finished():
             return None
@@ -278,7 +277,7 @@ class GenerateView:
             self._gen.GenerationStep(token, logits, probs, attention, start)
         )
         self._next = self._gen.next_token_logits(self.model, self.generation.ids, self._source_ids)
-        self._refresh()
+        self._update()
         return self.vocab[token]
 
     def generate(self, n: int) -> str:
@@ -291,18 +290,19 @@ class GenerateView:
                 break
         return self.tokenizer.decode(self.ids[before:]) if self.generation else ""
 
-    def set_theme(self, theme: Theme) -> None:
-        if not isinstance(theme, Theme):
-            raise ValueError(f"theme must be a widgets.Theme; got {type(theme).__name__}")
-        self.theme = theme
-        for plot in (self.bars, self.attention):
-            with plot.batch_update():
-                theme.apply(plot.figure)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
     # -- internals -----------------------------------------------------------------------------
+    def _restart(self) -> None:
+        """The generation state for the prompt (drawn by ``_update``)."""
+        self._rng = np.random.default_rng(int(self.seed_box.value))
+        self.generation, self._next, self._error = None, None, ""
+        try:
+            prompt_ids, source = self._encode(self.prompt)
+            self.generation = self._gen.Generation(prompt_ids, source_ids=source)
+            self._source_ids = source
+            self._next = self._gen.next_token_logits(self.model, prompt_ids, source)
+        except ValueError as error:
+            self._error = str(error)
+
     def _encode(self, text: str) -> tuple[list[int], list[int] | None]:
         """(decoder ids, source ids or None); ValueError with a message for the view."""
         context = self.model.config.context_length
@@ -338,7 +338,7 @@ class GenerateView:
             return done or len(self.generation.ids) >= self.model.config.context_length
         return False
 
-    def _refresh(self) -> None:
+    def _update(self) -> None:
         ok = self.generation is not None and self._next is not None
         self.message.value = _ERROR.format(html.escape(self._error)) if self._error else ""
         if ok and self._finished():
@@ -374,7 +374,7 @@ class GenerateView:
     def _char_level(self) -> bool:
         return all(len(t) == 1 for t in self.tokenizer.vocab)
 
-    def _bars_figure(self) -> Plot:
+    def _bars_figure(self) -> Any:
         figure = base_figure(
             width=520, height=340, barmode="overlay", title={"text": "next token"},
             legend={"orientation": "h", "y": -0.25},
@@ -382,22 +382,20 @@ class GenerateView:
         figure.add_bar(name="model (T=1, all tokens)", marker_color="#BBBBBB", opacity=0.9)
         figure.add_bar(name="sampled from (temperature, top-k)", marker_color="#0072B2", width=0.5)
         figure.update_yaxes(range=[0, 1], title_text="probability")
-        self.theme.apply(figure)
-        figure.data[0].marker.color, figure.data[1].marker.color = "#BBBBBB", "#0072B2"
-        return Plot(figure, ("explain-generate-bars",))
+        return figure
 
-    def _attention_figure(self) -> Plot:
+    def _attention_figure(self) -> Any:
         figure = base_figure(width=520, height=340, title={"text": "attention of each new token"})
         figure.add_heatmap(
             zmin=0.0,
             zmax=1.0,
+            colorscale=colorscale("viridis"),  # attention weights in [0, 1]
             colorbar={"thickness": 10},
             hovertemplate="%{y}<br>looks at %{x}<br>weight %{z:.3f}<extra></extra>",
         )
         figure.update_yaxes(autorange="reversed", title_text="new token")
         figure.update_xaxes(title_text="position", tickangle=-60)
-        self.theme.apply(figure)
-        return Plot(figure, ("explain-generate-attention",))
+        return figure
 
     def _update_bars(self) -> None:
         with self.bars.batch_update() as figure:
@@ -431,7 +429,7 @@ class GenerateView:
                 trace.z, trace.x, trace.y = None, None, None
                 figure.layout.title.text = "attention of each new token (press “next token”)"
                 return
-            name = self._pattern_name(part, layer)
+            name = attention_name(layer, part)
             ids = self.generation.ids
             if part == "cross":
                 columns = [self.vocab[i] for i in self._source_ids]
@@ -455,8 +453,3 @@ class GenerateView:
             )
             figure.layout.yaxis.update(tickvals=list(range(len(steps))), ticktext=rows)
             figure.layout.title.text = f"{part} attention · layer {layer} head {head}"
-
-    def _pattern_name(self, part: str, layer: int) -> str:
-        if not self.encoder_decoder:
-            return f"blocks.{layer}.attn.hook_pattern"
-        return f"decoder.blocks.{layer}.{'cross' if part == 'cross' else 'attn'}.hook_pattern"

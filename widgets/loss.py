@@ -10,28 +10,33 @@ from typing import Any
 import numpy as np
 from plotly.subplots import make_subplots
 
+from explain import export, views
 from explain.trace import Trace
 
-from ._base import StepControl, View, require_finite
+from ._base import StepControl, View
 from ._plot import ClickPoint, step_cursor
 from .theme import LIGHT, Theme
 
 __all__ = ["LossView"]
 
-# (row, scalar name, legend label, mode); row 1 loss, 2 learning rate, 3 gradient norm
+# (row, scalar name, mode, on the right-hand axis); row 1 loss (+ accuracy on the right),
+# 2 learning rate, 3 gradient norm
 CURVES = (
-    (1, "loss", "train loss", "lines"),
-    (1, "val_loss", "validation loss", "lines+markers"),
-    (2, "lr", "learning rate", "lines"),
-    (3, "grad_norm", "gradient norm", "lines"),
+    (1, "loss", "lines", False),
+    (1, "val_loss", "lines+markers", False),
+    (2, "lr", "lines", False),
+    (3, "grad_norm", "lines", False),
+    (1, "val_accuracy", "lines+markers", True),
 )
 
 
 class LossView(View):
-    """Loss (train and validation), learning rate and global gradient norm against step.
+    """Loss (train and validation) with validation accuracy, learning rate and global gradient
+    norm against step, drawn from ``data`` (:func:`explain.views.loss`).
 
     The orange cursor marks the current step; clicking any point moves the step there (the
     nearest snapshot). Raises ValueError for a trace without a ``loss`` or ``val_loss`` scalar.
+    Values that are not finite (a diverged run) are left out of the lines.
     """
 
     css_class = "explain-loss"
@@ -42,27 +47,30 @@ class LossView(View):
         *,
         step: int | None = None,
         step_control: StepControl | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
         height: int = 480,
     ) -> None:
         super().__init__(trace, step=step, step_control=step_control, theme=theme)
+        self.data = views.loss(self.trace)
         figure = make_subplots(
             rows=3,
             cols=1,
             shared_xaxes=True,
             vertical_spacing=0.06,
             row_heights=[0.5, 0.25, 0.25],
+            specs=[[{"secondary_y": True}], [{}], [{}]],
         )
         figure.update_layout(
             template="none",
             width=560,
             height=height,
-            margin={"l": 60, "r": 20, "t": 40, "b": 40},
+            margin={"l": 60, "r": 50, "t": 40, "b": 40},
             uirevision="explain",
             legend={"orientation": "h", "y": 1.08, "x": 0},
             hovermode="x",
         )
-        for row, _, label, mode in CURVES:
+        for row, name, mode, right in CURVES:
+            label = views.LOSS_SCALARS[name]
             figure.add_scatter(
                 x=[],
                 y=[],
@@ -70,17 +78,26 @@ class LossView(View):
                 mode=mode,
                 row=row,
                 col=1,
+                secondary_y=right if row == 1 else None,
                 hovertemplate=f"step %{{x}}<br>{label} %{{y:.4g}}<extra></extra>",
             )
-        figure.update_yaxes(title_text="loss", row=1, col=1)
+        figure.update_yaxes(title_text="loss", row=1, col=1, secondary_y=False)
+        figure.update_yaxes(
+            title_text="accuracy",
+            range=[-0.02, 1.02],
+            showgrid=False,
+            row=1,
+            col=1,
+            secondary_y=True,
+        )
         figure.update_yaxes(title_text="lr", exponentformat="e", row=2, col=1)
         figure.update_yaxes(title_text="grad norm", row=3, col=1)
         figure.update_xaxes(title_text="step", row=3, col=1)
         self.figure_plot = self._plot(figure, "explain-loss-plot")
         self.figure_plot.on_click(self._on_click)
-        self._reload()
+        self._draw_curves()
         self.widget = self._root([self.figure_plot.widget])
-        self._update()
+        self._ready()
 
     @property
     def figure(self) -> Any:
@@ -96,24 +113,30 @@ class LossView(View):
             return
         self.click_step(float(x))
 
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """The curves with the step marked, drawn from the view model as the exports do."""
+        steps, step = self.data.steps, self.step
+        shown = int(steps[np.argmin(np.abs(steps - step))]) if len(steps) else None
+        alt = f"{self.data.title} · step {step}"
+        return [(export.image(self.data, shown, theme=self.theme, marker=True), alt)]
+
     def _reload(self) -> None:
-        scalars = self.trace.scalars
-        if "loss" not in scalars and "val_loss" not in scalars:
-            raise ValueError(
-                f"the trace has no 'loss' or 'val_loss' scalar to plot; it has {sorted(scalars)}"
-            )
+        self.data = views.loss(self.trace)
+        self._draw_curves()
+
+    def _draw_curves(self) -> None:
+        curves = self.data.curves
         with self.figure_plot.batch_update() as figure:
             for trace, (_, name, _, _) in zip(figure.data, CURVES, strict=True):
-                if name in scalars:
-                    steps, values = self.trace.scalar(name)
-                    require_finite(f"scalar {name!r}", values)
+                if name in curves:
+                    curve = curves[name]
+                    finite = np.isfinite(curve.values)
+                    trace.x, trace.y = curve.steps[finite], curve.values[finite]
                 else:
-                    steps, values = np.zeros(0, np.int64), np.zeros(0)
-                trace.x, trace.y = steps, values
+                    trace.x, trace.y = np.zeros(0, np.int64), np.zeros(0)
+                trace.visible = name in curves
 
     def _update(self) -> None:
-        if not hasattr(self, "figure_plot"):
-            return
         step = self.step
         loss = self._value_at("loss", step)
         text = f"step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
@@ -122,8 +145,8 @@ class LossView(View):
             figure.layout.title = {"text": text, "x": 0.99, "xanchor": "right", "y": 0.99}
 
     def _value_at(self, name: str, step: int) -> float | None:
-        if name not in self.trace.scalars:
+        curve = self.data.curves.get(name)
+        if curve is None:
             return None
-        steps, values = self.trace.scalar(name)
-        hit = np.flatnonzero(steps == step)
-        return float(values[hit[0]]) if len(hit) else None
+        hit = np.flatnonzero(curve.steps == step)
+        return float(curve.values[hit[0]]) if len(hit) else None

@@ -11,31 +11,19 @@ import ipywidgets
 import numpy as np
 from plotly.subplots import make_subplots
 
+from explain import export, views
 from explain.trace import Trace
 
-from ._base import StepControl, View, require_finite
+from ._base import StepControl, View
 from ._plot import ClickPoint, base_figure, step_cursor
 from .playground import OPTIMIZERS, SURFACES, surface_grid, trajectory
 from .theme import LIGHT, Theme
 
 __all__ = ["OptimizerPlayground", "OptimizerView"]
 
-BINS = 41
-_MOMENTS = {
-    "adam": (("exp_avg", "‖m‖ first moment"), ("exp_avg_sq", "‖√v‖ second moment")),
-    "adamw": (("exp_avg", "‖m‖ first moment"), ("exp_avg_sq", "‖√v‖ second moment")),
-    "momentum": (("momentum_buffer", "‖v‖ momentum buffer"),),
-    "sgd": (),
-}
-
-
-def update_histogram(update: np.ndarray, bins: int = BINS) -> tuple[np.ndarray, np.ndarray]:
-    """(bin centres, counts) of ``update``'s values, bins symmetric about 0."""
-    values = np.asarray(update, np.float64).ravel()
-    reach = float(np.abs(values).max()) if values.size else 0.0
-    reach = reach if reach > 0 else 1e-12
-    counts, edges = np.histogram(values, bins=bins, range=(-reach, reach))
-    return (edges[:-1] + edges[1:]) / 2, counts
+# the norms drawn as "first" and "second moment", by optimizer state kind
+_MOMENTS = (("exp_avg", "‖m‖ first moment"), ("exp_avg_sq", "‖√v‖ second moment"))
+_MOMENTUM = (("momentum_buffer", "‖v‖ momentum buffer"),)
 
 
 class OptimizerView(View):
@@ -43,7 +31,8 @@ class OptimizerView(View):
     and the update/weight ratio over steps (cursor at the current step; a click moves the step),
     a histogram of the update at the current step, and the 2-D :class:`OptimizerPlayground`.
 
-    Controls: ``parameter_select``; plots: ``history``, ``histogram``; ``playground``.
+    Controls: ``parameter_select``; plots: ``history``, ``histogram``; ``playground``;
+    ``data``: the view model (:func:`explain.views.optimizer`) that the exports draw too.
     """
 
     css_class = "explain-optimizer"
@@ -55,23 +44,20 @@ class OptimizerView(View):
         parameter: str | None = None,
         step: int | None = None,
         step_control: StepControl | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
         playground: bool = True,
     ) -> None:
         super().__init__(trace, step=step, step_control=step_control, theme=theme)
-        tracked = [name[len("update/") :] for name in trace.tensors if name.startswith("update/")]
-        if not tracked:
+        self.data = views.optimizer(self.trace, parameter)
+        if not self.data.parameters or "update" not in self.data.tensors:
             raise ValueError(
                 "the trace has no tracked parameters: expected tensors 'update/<parameter>' "
                 "(explain.Recorder(parameters=...) records them)"
             )
-        parameter = parameter or tracked[0]
-        if parameter not in tracked:
-            raise ValueError(f"parameter {parameter!r} is not tracked; expected one of {tracked}")
-        self.optimizer = str(trace.meta.get("train_config", {}).get("optimizer", "adam"))
+        self.optimizer = self.data.optimizer or "adam"
         self.parameter_select = ipywidgets.Dropdown(
-            options=tracked,
-            value=parameter,
+            options=list(self.data.parameters),
+            value=self.data.parameter,
             description="parameter",
             layout=ipywidgets.Layout(width="420px"),
         )
@@ -80,22 +66,22 @@ class OptimizerView(View):
         self.histogram = self._plot(self._histogram_figure(), "explain-optimizer-histogram")
         self.history.on_click(self._on_click)
         self.parameter_select.observe(lambda _: self.refresh(), names="value")
-        self.playground = OptimizerPlayground(theme=theme) if playground else None
+        self.playground = OptimizerPlayground(theme=self.theme) if playground else None
         children: list[Any] = [
             self.parameter_select,
             ipywidgets.HBox([self.history.widget, self.histogram.widget]),
         ]
         if self.playground is not None:
             children.append(self.playground.widget)
-        self._reload()
+        self._draw_history()
         self.widget = self._root(children)
-        self._update()
+        self._ready()
 
     @property
     def parameter(self) -> str:
         return str(self.parameter_select.value)
 
-    def set_theme(self, theme: Theme) -> None:
+    def set_theme(self, theme: Theme | str) -> None:
         super().set_theme(theme)
         if self.playground is not None:
             self.playground.set_theme(theme)
@@ -108,43 +94,37 @@ class OptimizerView(View):
         if points[0].x is not None:
             self.click_step(float(points[0].x))
 
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """Update sizes and this parameter's optimizer state at this step, drawn from the view
+        model as the exports draw them."""
+        alt = f"{self.data.title} · {self.data.parameter} · step {self.step}"
+        return [(export.image(self.data, self.step, theme=self.theme, marker=True), alt)]
+
     # -- data ------------------------------------------------------------------------------------
-    def _series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        if name not in self.trace.scalars:
-            return np.zeros(0, np.int64), np.zeros(0)
-        steps, values = self.trace.scalar(name)
-        require_finite(f"scalar {name!r}", values)
-        return steps, values
-
-    def _tensor(self, kind: str) -> np.ndarray:
-        name = f"{kind}/{self.parameter}"
-        tensors = self.trace.tensors
-        if name not in tensors:
-            raise ValueError(f"the trace has no tensor {name!r}; expected it for {self.optimizer}")
-        array = tensors[name]
-        require_finite(name, array)
-        return array
-
     def _reload(self) -> None:
-        snapshots = self.trace.snapshot_steps
-        update = self._tensor("update")
-        flat = update.reshape(len(update), -1).astype(np.float64)
+        self.data = views.optimizer(self.trace, self.parameter)
+        self._draw_history()
+
+    def _draw_history(self) -> None:
+        data = self.data
+        finite = np.isfinite(data.update_ratio.get(data.parameter, np.zeros(0)))
         with self.history.batch_update() as figure:
             grad, applied, first, second, ratio = figure.data
-            grad.x, grad.y = self._series(f"grad_norm/{self.parameter}")
-            applied.x, applied.y = snapshots, np.linalg.norm(flat, axis=1)
-            moments = _MOMENTS.get(self.optimizer, ())
+            grad.x, grad.y = data.parameter_grad_norm.steps, data.parameter_grad_norm.values
+            applied.x, applied.y = data.steps, data.norms["update"]
+            moments = [m for m in (*_MOMENTS, *_MOMENTUM) if m[0] in data.norms]
             for trace, index in ((first, 0), (second, 1)):
                 if index < len(moments):
                     kind, label = moments[index]
-                    values = self._tensor(kind).reshape(len(snapshots), -1).astype(np.float64)
-                    if kind == "exp_avg_sq":
-                        values = np.sqrt(values)
-                    trace.x, trace.y = snapshots, np.linalg.norm(values, axis=1)
+                    trace.x, trace.y = data.steps, data.norms[kind]
                     trace.name, trace.visible = label, True
                 else:
                     trace.x, trace.y, trace.visible = [], [], False
-            ratio.x, ratio.y = self._series(f"update_ratio/{self.parameter}")
+            if finite.size:
+                ratio.x = data.scalar_steps[finite]
+                ratio.y = data.update_ratio[data.parameter][finite]
+            else:
+                ratio.x, ratio.y = [], []
             figure.layout.annotations = [
                 {
                     "text": f"{self.optimizer}: no moments" if not moments else self.optimizer,
@@ -198,16 +178,12 @@ class OptimizerView(View):
         return figure
 
     def _update(self) -> None:
-        if not hasattr(self, "histogram") or not hasattr(self, "widget"):
-            return
-        step = self.step
-        snapshot = self.trace.at(step)
-        update = snapshot.tensors[f"update/{self.parameter}"]
-        centres, counts = update_histogram(update)
+        data, step = self.data, self.step
+        index = data.index(step)
         with self.histogram.batch_update() as figure:
             bars = figure.data[0]
-            bars.x, bars.y = centres, counts
-            figure.layout.title.text = f"update of {html.escape(self.parameter)} · step {step}"
+            bars.x, bars.y = data.histogram_centres[index], data.histogram_counts[index]
+            figure.layout.title.text = f"update of {html.escape(data.parameter)} · step {step}"
         with self.history.batch_update(data=False) as figure:
             figure.layout.shapes = [step_cursor(step)]
 
@@ -222,7 +198,7 @@ class OptimizerPlayground(View):
     css_class = "explain-playground"
     trace_optional = True
 
-    def __init__(self, surface: str = "bowl", *, theme: Theme = LIGHT) -> None:
+    def __init__(self, surface: str = "bowl", *, theme: Theme | str = LIGHT) -> None:
         super().__init__(None, theme=theme)
         if surface not in SURFACES:
             raise ValueError(f"surface must be one of {list(SURFACES)}; got {surface!r}")
@@ -282,10 +258,12 @@ class OptimizerPlayground(View):
         for control in controls[1:]:
             control.observe(lambda _: self._update(), names="value")
         self.paths: dict[str, np.ndarray] = {}
+        self._quiet = False
         self.widget = self._root(
             [ipywidgets.HBox([ipywidgets.VBox(list(controls)), self.plot.widget, self.formulas])]
         )
-        self._update(surface=True)
+        self._surface_stale = True  # the first draw lays out the surface
+        self._ready()
 
     def set_start(self, x: float, y: float) -> None:
         """Move the start to (x, y) and rerun the three optimizers (what a click does)."""
@@ -331,8 +309,9 @@ class OptimizerPlayground(View):
         return figure
 
     def _update(self, surface: bool = False) -> None:
-        if getattr(self, "_quiet", False) or not hasattr(self, "paths"):
+        if self._quiet:
             return
+        surface, self._surface_stale = surface or self._surface_stale, False
         spec = SURFACES[self.surface_select.value]
         start = (float(self.x0.value), float(self.y0.value))
         self.paths = {

@@ -1,9 +1,11 @@
 """PositionalView: a positional encoding as a [position x dimension] heatmap, chosen dimensions
-as curves over position, and the position-by-position dot-product similarity.
+as curves over position, and the position-by-position cosine similarity.
 
 Without a trace it shows the sinusoidal formula with sliders for d_model and length; with one,
 the encoding the model actually used (sinusoidal, learned, or rotary as cos/sin columns) at
-any step, and a toggle back to the formula.
+any step, and a toggle back to the formula. ``view.data`` is the view model drawn
+(:func:`explain.views.positional`, or :func:`explain.views.positional_formula`), the one the
+exports draw too.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from explain.positional import sinusoidal
+from explain import export, views
 from explain.trace import Trace
 
-from ._base import StepControl, View, require_tensor
+from ._base import StepControl, View
 from ._plot import base_figure
 from .theme import LIGHT, Theme
 
@@ -28,7 +30,7 @@ MAX_SIZE = 512  # slider limit for d_model and length
 
 
 class PositionalView(View):
-    """Positional encodings: heatmap, curves of selected dimensions, similarity P @ P.T.
+    """Positional encodings: heatmap, curves of selected dimensions, cosine similarity.
 
     Controls: ``source_toggle`` ("trace"/"formula", with a trace), ``d_model_slider``,
     ``length_slider`` (formula), ``dims_select``; plots: ``heatmap``, ``curves``, ``similarity``.
@@ -46,21 +48,15 @@ class PositionalView(View):
         dims: Sequence[int] = (0, 1, 2, 3),
         step: int | None = None,
         step_control: StepControl | None = None,
-        theme: Theme = LIGHT,
+        theme: Theme | str = LIGHT,
     ) -> None:
         super().__init__(trace, step=step, step_control=step_control, theme=theme)
         for name, value in (("d_model", d_model), ("length", length)):
             if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_SIZE:
                 raise ValueError(f"{name} must be an integer in [2, {MAX_SIZE}]; got {value!r}")
-        self.kind = "sinusoidal"
-        if self.trace is not None:
-            self.kind = str(self.trace.meta.get("model_config", {}).get("positional", "sinusoidal"))
-            if self.kind == "none" and "positional" not in self.trace.tensors:
-                raise ValueError(
-                    "this trace's model uses positional='none': there is no positional "
-                    "encoding to show (attention is permutation invariant)"
-                )
-        self._reload()
+        self._recorded = views.positional(self.trace) if self.trace is not None else None
+        self.data = self._recorded or views.positional_formula(length, d_model)
+        self.kind = self.data.kind
         self.source_toggle = ipywidgets.ToggleButtons(
             options=["trace", "formula"] if self.trace is not None else ["formula"],
         )
@@ -94,7 +90,7 @@ class PositionalView(View):
         self.similarity = self._plot(
             self._position_heatmap(
                 "position",
-                "position %{y} · position %{x}<br>dot product %{z:.4f}<extra></extra>",
+                "position %{y} · position %{x}<br>cosine %{z:.4f}<extra></extra>",
             ),
             "explain-positional-similarity",
         )
@@ -110,22 +106,38 @@ class PositionalView(View):
                 self.similarity.widget,
             ]
         )
-        self._update()
+        self._ready()
 
     # -- data ------------------------------------------------------------------------------------
     def _reload(self) -> None:
         if self.trace is not None:
-            self._tables = require_tensor(self.trace, "positional", 3, "[snapshot, pos, dim]")
+            self._recorded = views.positional(self.trace)
+        self._choose_data()
+
+    def _choose_data(self) -> None:
+        if self.source == "formula":
+            length, d_model = self.length_slider.value, self.d_model_slider.value
+            if self.data.table.shape[1:] != (length, d_model) or self.data is self._recorded:
+                self.data = views.positional_formula(length, d_model)
+        else:
+            self.data = self._recorded
 
     @property
     def source(self) -> str:
         return str(self.source_toggle.value)
 
+    def _index(self) -> int:
+        return 0 if self.source == "formula" else self.data.index(self.step)
+
     def table(self) -> np.ndarray:
         """The encoding shown: [position, dimension]."""
-        if self.source == "formula":
-            return sinusoidal(self.length_slider.value, self.d_model_slider.value)
-        return np.asarray(self._tables[self.trace.at(self.step).index], np.float64)
+        return self.data.table[self._index()]
+
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """Table and similarity at this step, drawn from the view model as the exports do."""
+        step = int(self.data.steps[self._index()])
+        alt = self.data.title + ("" if self.source == "formula" else f" · step {step}")
+        return [(export.image(self.data, step, theme=self.theme), alt)]
 
     def _set_dims(self, dims: Sequence[int]) -> None:
         width = self.table().shape[1]
@@ -135,6 +147,7 @@ class PositionalView(View):
 
     def _on_shape(self, _change: dict) -> None:
         self._formula_box.layout.display = None if self.source == "formula" else "none"
+        self._choose_data()
         self._set_dims(self.dims_select.value)
         self._update()
 
@@ -143,7 +156,7 @@ class PositionalView(View):
     def _position_heatmap(x_title: str, hover: str) -> Any:
         """A heatmap with one row per position, row 0 at the top, centred on zero."""
         figure = base_figure(width=420, height=420)
-        figure.add_heatmap(zmid=0.0, colorbar={"thickness": 12}, hovertemplate=hover)
+        figure.add_heatmap(zmid=0.0, colorbar={"thickness": 12}, hovertemplate=hover)  # puor
         figure.update_yaxes(autorange="reversed", title_text="position")
         figure.update_xaxes(title_text=x_title)
         return figure
@@ -157,11 +170,10 @@ class PositionalView(View):
         return figure
 
     def _update(self) -> None:
-        if not hasattr(self, "similarity"):
-            return
-        table = self.table()
+        data, index = self.data, self._index()
+        table = data.table[index]
         n_pos, width = table.shape
-        kind = "sinusoidal (formula)" if self.source == "formula" else self.kind
+        kind = data.kind
         where = "" if self.source == "formula" else f" · step {self.step}"
         dims = list(self.dims_select.value)[:MAX_CURVES]
         shown = getattr(self, "_shown", None)
@@ -177,6 +189,7 @@ class PositionalView(View):
         with self.heatmap.batch_update() as figure:
             heat = figure.data[0]
             heat.z = table.astype(np.float32)
+            heat.zmin, heat.zmax = -data.limit, data.limit
             heat.x, heat.y = np.arange(width), positions
             figure.layout.title.text = f"{kind} [{n_pos} x {width}]{where}"
         with self.curves.batch_update() as figure:
@@ -189,6 +202,7 @@ class PositionalView(View):
             figure.layout.title.text = f"selected dimensions{where}"
         with self.similarity.batch_update() as figure:
             heat = figure.data[0]
-            heat.z = (table @ table.T).astype(np.float32)  # [pos, pos]
+            heat.z = data.similarity[index].astype(np.float32)  # [pos, pos]
+            heat.zmin, heat.zmax = -1.0, 1.0
             heat.x, heat.y = positions, positions
-            figure.layout.title.text = f"position similarity (dot product){where}"
+            figure.layout.title.text = f"cosine similarity of positions{where}"
