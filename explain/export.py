@@ -130,6 +130,9 @@ def image(
     """
     import io
 
+    import numpy as np
+    from PIL import Image
+
     from . import _figures
 
     if format not in ("png", "svg"):
@@ -138,7 +141,14 @@ def image(
     buffer = io.BytesIO()
     with _figures.style(theme):
         drawn = _figures.draw(data, data.index(step), marker=marker)
-        drawn.figure.savefig(buffer, format=format, dpi=dpi, metadata=_metadata(format))
+        if format == "svg":
+            drawn.figure.savefig(buffer, format="svg", dpi=dpi, metadata=_metadata("svg"))
+        else:
+            drawn.figure.canvas.draw()
+            rgb = np.asarray(drawn.figure.canvas.buffer_rgba())[..., :3]
+            # 256 colours (median cut keeps the colour scales exact): a third of the bytes
+            palette = Image.fromarray(rgb).quantize(256, method=Image.Quantize.MEDIANCUT)
+            palette.save(buffer, format="PNG", optimize=True)
     drawn.figure.clear()
     return buffer.getvalue()
 
