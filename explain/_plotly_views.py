@@ -10,19 +10,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _plotly as P
+from . import views
 from ._figures import _matrix_names
 from .style import LIGHT, WEIGHT, Theme, colorscale
-from .views import (
-    AttentionData,
-    EmbeddingData,
-    LossData,
-    OptimizerData,
-    PositionalData,
-    ViewData,
-)
 
 
-def attention(view: AttentionData, frames: Sequence[int], index: int, theme: Theme) -> dict:
+def attention(view: views.AttentionData, frames: Sequence[int], index: int, theme: Theme) -> dict:
     rows, cols = len(view.layers), len(view.heads)
     q, k = len(view.query_tokens), len(view.key_tokens)
     shown = view.at(index)
@@ -89,7 +82,7 @@ def attention(view: AttentionData, frames: Sequence[int], index: int, theme: The
     return figure
 
 
-def embeddings(view: EmbeddingData, frames: Sequence[int], index: int, theme: Theme) -> dict:
+def embeddings(view: views.EmbeddingData, frames: Sequence[int], index: int, theme: Theme) -> dict:
     coords = view.coords[:, :, :2]  # [snapshot, token, 2]
     paths_x, paths_y = [], []
     for t in range(coords.shape[1]):
@@ -148,7 +141,7 @@ def embeddings(view: EmbeddingData, frames: Sequence[int], index: int, theme: Th
     }
 
 
-def positional(view: PositionalData, frames: Sequence[int], index: int, theme: Theme) -> dict:
+def positional(view: views.PositionalData, frames: Sequence[int], index: int, theme: Theme) -> dict:
     limit, scale = view.limit, colorscale(view.colorscale)
     positions = view.table.shape[1]
     data = [
@@ -211,7 +204,7 @@ def positional(view: PositionalData, frames: Sequence[int], index: int, theme: T
     return figure
 
 
-def loss(view: LossData, marked: int | None, theme: Theme) -> dict:
+def loss(view: views.LossData, marked: int | None, theme: Theme) -> dict:
     curves = {name: (c.steps, c.values) for name, c in view.curves.items()}
     data = []
     if "loss" in curves:
@@ -278,7 +271,7 @@ def loss(view: LossData, marked: int | None, theme: Theme) -> dict:
     return {"data": data, "layout": layout}
 
 
-def optimizer(view: OptimizerData, frames: Sequence[int], index: int, theme: Theme) -> dict:
+def optimizer(view: views.OptimizerData, frames: Sequence[int], index: int, theme: Theme) -> dict:
     names = _matrix_names(sorted(view.update_ratio))
     palette = [
         "#1f77b4",
@@ -389,19 +382,19 @@ def optimizer(view: OptimizerData, frames: Sequence[int], index: int, theme: The
 
 
 def figure(
-    view: ViewData,
+    view: views.ViewData,
     frames: Sequence[int],
     index: int,
     marked: int | None = None,
     theme: Theme = LIGHT,
 ) -> dict:
     """The plotly figure dict of ``view``: frames at ``frames``, showing ``index`` first."""
-    if isinstance(view, AttentionData):
+    if isinstance(view, views.AttentionData):
         return attention(view, frames, index, theme)
-    if isinstance(view, EmbeddingData):
+    if isinstance(view, views.EmbeddingData):
         return embeddings(view, frames, index, theme)
-    if isinstance(view, PositionalData):
+    if isinstance(view, views.PositionalData):
         return positional(view, frames, index, theme)
-    if isinstance(view, LossData):
+    if isinstance(view, views.LossData):
         return loss(view, marked, theme)
     return optimizer(view, frames, index, theme)

@@ -9,7 +9,6 @@ needs a kernel; a headless chromium then shows the page, and every picture must 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _kernel import write_kernelspec
 
 ROOT = Path(__file__).resolve().parent.parent
 # 03 shows two Dashboards (live and replay: attention, loss, embeddings, positional, optimizer);
@@ -34,18 +34,7 @@ OURS = re.compile(r"(\w+View|OptimizerPlayground|Dashboard)\((step \d+)?\)")  # 
 @pytest.fixture(scope="module")
 def kernel_path(tmp_path_factory) -> Path:
     """A JUPYTER_PATH with a kernelspec running this interpreter with the repo importable."""
-    base = tmp_path_factory.mktemp("jupyter")
-    spec_dir = base / "kernels" / KERNEL
-    spec_dir.mkdir(parents=True)
-    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "explain notebook html test",
-        "language": "python",
-        "env": {"PYTHONPATH": python_path, "OMP_NUM_THREADS": "1"},  # see test_notebooks.py
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return base
+    return write_kernelspec(tmp_path_factory.mktemp("jupyter"), KERNEL)
 
 
 @pytest.fixture(scope="module", params=NOTEBOOKS, ids=lambda name: name[:2])

@@ -7,14 +7,12 @@ directory, so nothing is written into the repository.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from _kernel import write_kernelspec
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -55,23 +53,7 @@ def test_committed_without_outputs(path):
 @pytest.fixture(scope="module")
 def kernel_path(tmp_path_factory) -> Path:
     """A JUPYTER_PATH holding a kernelspec that runs this interpreter with the repo importable."""
-    base = tmp_path_factory.mktemp("jupyter")
-    spec_dir = base / "kernels" / KERNEL
-    spec_dir.mkdir(parents=True)
-    python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "explain notebook test",
-        "language": "python",
-        # One torch thread: these models are tiny, and on a busy 2-core machine extra threads
-        # wait on each other (up to 20x slower) rather than help.
-        "env": {
-            "PYTHONPATH": python_path,
-            "OMP_NUM_THREADS": "1",
-        },
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return base
+    return write_kernelspec(tmp_path_factory.mktemp("jupyter"), KERNEL)
 
 
 @pytest.mark.slow

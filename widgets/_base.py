@@ -38,6 +38,15 @@ def require_trace(trace: object) -> Trace:
     return trace
 
 
+def require_index(what: str, value: object, count: int) -> int:
+    """``value`` as an int in ``[0, count)``, else a ValueError naming ``what`` and the range."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{what} must be an integer; got {value!r}")
+    if not 0 <= value < count:
+        raise ValueError(f"{what} {value} is out of range; expected 0..{count - 1}")
+    return int(value)
+
+
 def _averaging(size: int, blocks: int) -> np.ndarray:
     """[blocks, size] matrix whose row b averages block b of an even split of ``size``."""
     edges = np.linspace(0, size, blocks + 1).round().astype(np.int64)

@@ -23,7 +23,14 @@ from explain.adapters import from_attentions
 from explain.style import visible
 from explain.trace import Trace
 
-from ._base import HeadSelection, StepControl, View, downsample, label_tokens
+from ._base import (
+    HeadSelection,
+    StepControl,
+    View,
+    downsample,
+    label_tokens,
+    require_index,
+)
 from ._plot import ClickPoint, base_figure
 from .theme import LIGHT, Theme
 
@@ -114,14 +121,8 @@ class AttentionView(HeadSelection, View):
         """Show ``head`` of ``layer`` (of ``part``) in the heatmap: what a grid click does."""
         part = self._valid_part(part or self.part)
         data = self.data if part == self.data.part else self._data_of(part)
-        for what, value, count in (
-            ("layer", layer, len(data.layers)),
-            ("head", head, len(data.heads)),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise ValueError(f"{what} must be an integer; got {value!r}")
-            if not 0 <= value < count:
-                raise ValueError(f"{what} {value} is out of range; expected 0..{count - 1}")
+        layer = require_index("layer", layer, len(data.layers))
+        head = require_index("head", head, len(data.heads))
         self._hold = True
         try:
             self.part_select.value = part

@@ -23,7 +23,7 @@ from explain.style import colorscale, visible
 from explain.trace import Trace
 from explain.views import require_finite
 
-from ._base import HeadSelection, StepControl, View, label_tokens
+from ._base import HeadSelection, StepControl, View, label_tokens, require_index
 from ._plot import base_figure, step_cursor
 from .theme import LIGHT, Theme
 
@@ -176,11 +176,8 @@ class CompareView(HeadSelection, View):
                 f"part {part!r} is not in every run; expected one of {list(self.parts)}"
             )
         n_layers, n_heads = self.parts[part]
-        for what, value, count in (("layer", layer, n_layers), ("head", head, n_heads)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise ValueError(f"{what} must be an integer; got {value!r}")
-            if not 0 <= value < count:
-                raise ValueError(f"{what} {value} is out of range; expected 0..{count - 1}")
+        layer = require_index("layer", layer, n_layers)
+        head = require_index("head", head, n_heads)
         self._hold = True
         try:
             self.part_select.value = part
