@@ -85,6 +85,8 @@ class LossView(View):
         figure.update_yaxes(
             title_text="accuracy",
             range=[-0.02, 1.02],
+            tickmode="array",
+            tickvals=[0, 0.25, 0.5, 0.75, 1],
             showgrid=False,
             row=1,
             col=1,

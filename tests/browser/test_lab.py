@@ -81,3 +81,20 @@ def test_lab_dashboard_follows_slider_head_and_code(
     assert dom.selected("head") == new_head
     expect(dom.title()).to_contain_text(f"layer {layer} head {new_head} · step {CELL_STEP}")
     dom.screenshot("lab-3-cell-step20")
+
+    # 5. the presentation theme from the dashboard's dropdown: the browser's figures get 20 px
+    #    text and the heatmap keeps the one colour scale of attention weights
+    page.locator(".explain-theme-select select").first.select_option(label="presentation")
+    page.wait_for_function(
+        "(s) => { const el = document.querySelector(s);"
+        " return el && el.layout && el.layout.font && el.layout.font.size === 20; }",
+        arg=".explain-attention-heatmap .js-plotly-plot",
+        timeout=20_000,
+    )
+    scale = page.evaluate(
+        "(s) => document.querySelector(s).data[0].colorscale.map((stop) => stop[1])",
+        ".explain-attention-heatmap .js-plotly-plot",
+    )
+    assert scale[0] == "#440154" and scale[-1] == "#fde725"  # viridis, as in the exports
+    dom.wait_for_z(expected_attention(CELL_STEP, layer, new_head), "the same head after a theme")
+    dom.screenshot("lab-4-presentation")
