@@ -78,7 +78,7 @@ def test_widget_data_is_what_the_json_export_writes(source, what, tmp_path):
     written = json.loads(export.save(trace, tmp_path / "x.json", what=what).read_text("utf-8"))
     assert written["what"] == what and list(written) == ["what", *view.data.FIELDS]
     for name in view.data.FIELDS:
-        same(written[name], views._jsonable(getattr(view.data, name)), name)
+        same(written[name], views.jsonable(getattr(view.data, name)), name)
     assert written["colorscale"] == view.data.colorscale == expected_model.colorscale
     stops = style.colorscale(view.data.colorscale) if view.data.colorscale else None
     heatmaps = [t for plot in view.plots for t in plot.figure.data if t.type == "heatmap"]

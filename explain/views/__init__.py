@@ -1,0 +1,122 @@
+"""View models: everything a view shows, computed once from a trace. No torch, no plotting.
+
+One function per view reads a trace and returns a frozen dataclass of numpy arrays, labels,
+titles and the colour scale to draw with, for every snapshot step. The widget (``view.data``)
+and every export (PNG/SVG/PDF, GIF/MP4, interactive HTML, the report, JSON/CSV) draw that same
+object, so the notebook, the slide and the data file never disagree. :func:`to_dict` is the
+JSON export: exactly the fields named in the model's ``FIELDS``. A bad choice raises ValueError
+naming the bad value and listing what the trace holds.
+
+    >>> import numpy as np
+    >>> from explain.trace import Trace
+    >>> pattern = np.full((2, 1, 3, 3), 1 / 3)  # [snapshot, head, q_pos, k_pos]
+    >>> trace = Trace.from_arrays({}, [0, 5], {}, [0, 5], {"blocks.0.attn.hook_pattern": pattern})
+    >>> data = attention(trace)
+    >>> data.part, data.layers, data.heads, data.patterns.shape, data.colorscale
+    ('self', (0,), (0,), (2, 1, 1, 3, 3), 'viridis')
+"""
+
+from __future__ import annotations
+
+from ..style import visible
+from ..trace import Trace
+from ._attention import AttentionData, attention
+from ._common import (
+    describe_steps,
+    frame_indices,
+    framed,
+    jsonable,
+    require_finite,
+    step_index,
+    to_dict,
+)
+from ._tokens import (
+    EMBEDDING_TENSORS,
+    EmbeddingData,
+    PositionalData,
+    embeddings,
+    positional,
+    positional_formula,
+)
+from ._training import (
+    HISTOGRAM_BINS,
+    LOSS_SCALARS,
+    OPTIMIZER_TENSORS,
+    Curve,
+    LossData,
+    OptimizerData,
+    loss,
+    optimizer,
+    update_histogram,
+)
+
+__all__ = [
+    "EMBEDDING_TENSORS",
+    "HISTOGRAM_BINS",
+    "LOSS_SCALARS",
+    "OPTIMIZER_TENSORS",
+    "WHATS",
+    "AttentionData",
+    "Curve",
+    "EmbeddingData",
+    "LossData",
+    "OptimizerData",
+    "PositionalData",
+    "ViewData",
+    "attention",
+    "describe_steps",
+    "embeddings",
+    "frame_indices",
+    "jsonable",
+    "framed",
+    "loss",
+    "optimizer",
+    "positional",
+    "positional_formula",
+    "require_finite",
+    "step_index",
+    "to_dict",
+    "update_histogram",
+    "view",
+    "visible",
+]
+# -- any view --------------------------------------------------------------------------------
+ViewData = AttentionData | EmbeddingData | PositionalData | LossData | OptimizerData
+WHATS = ("attention", "embeddings", "positional", "loss", "optimizer")
+_OPTIONS = {
+    "attention": ("part", "layer", "head"),
+    "embeddings": ("part",),
+    "optimizer": ("parameter",),
+}
+
+
+def view(
+    trace: Trace,
+    what: str,
+    *,
+    part: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+    parameter: str | None = None,
+) -> ViewData:
+    """The view model of ``what`` with the options that apply to it; others must stay None."""
+    if what not in WHATS:
+        raise ValueError(f"unknown what={what!r}; expected one of {', '.join(WHATS)}")
+    given = {"part": part, "layer": layer, "head": head, "parameter": parameter}
+    allowed = _OPTIONS.get(what, ())
+    extra = [name for name, value in given.items() if value is not None and name not in allowed]
+    if extra:
+        takes = f"takes only {', '.join(allowed)}" if allowed else "takes none of them"
+        raise ValueError(
+            f"{', '.join(extra)} cannot be used with what={what!r} ({what} {takes}; "
+            "layer, head and part select attention heads)"
+        )
+    if what == "attention":
+        return attention(trace, part, layer, head)
+    if what == "embeddings":
+        return embeddings(trace, part)
+    if what == "positional":
+        return positional(trace)
+    if what == "loss":
+        return loss(trace)
+    return optimizer(trace, parameter)
