@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 # submodules reachable as attributes after a plain `import explain` (torch-free ones stay so)
 _SUBMODULES = {
-    "adapters", "analysis", "batches", "export", "generate", "hooks", "model", "record",
+    "adapters", "analysis", "batches", "export", "generate", "hooks", "lab", "model", "record",
     "report", "run", "schedule", "trainer", "weights",
 }  # fmt: skip
 

@@ -1,0 +1,76 @@
+"""Benchmark: which heads matter, on the default reverse model.
+
+    python bench/lab.py [--repeat 3]
+
+Trains ``explain.train("reverse")`` with the defaults (seed 0, ~5-10 s), then times
+``explain.lab.head_importance`` (gradient, 8 held-out batches of 64) followed by
+``explain.lab.prune_curve`` (no retraining, the order from those scores: 9 evaluations of
+8 batches). Prints the median of ``--repeat`` runs of each and of both together, and the ratio
+of the total to the target of 3 s, plus the Spearman correlation of the gradient and ablation
+importances and the curve itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import explain  # noqa: E402
+
+TARGET_S = 3.0
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ranks_a, ranks_b = (np.argsort(np.argsort(x.ravel())) for x in (a, b))
+    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs (median reported)")
+    args = parser.parse_args()
+
+    import torch
+
+    # The Trainer trains on TrainConfig.threads (1) threads; tiny models gain nothing from more.
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    run = explain.train("reverse")
+    seconds = time.perf_counter() - start
+    print(f"trained reverse (defaults) in {seconds:.1f} s: {run.trainer.evaluate()}")
+    model, task = run.model, run.task
+
+    times: dict[str, list[float]] = {"head_importance": [], "prune_curve": [], "total": []}
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        scores = explain.lab.head_importance(model, task)
+        t1 = time.perf_counter()
+        curve = explain.lab.prune_curve(model, task, order=explain.lab.rank_heads(scores))
+        t2 = time.perf_counter()
+        times["head_importance"].append(t1 - t0)
+        times["prune_curve"].append(t2 - t1)
+        times["total"].append(t2 - t0)
+
+    print(f"median of {args.repeat}, torch {torch.__version__}, {torch.get_num_threads()} thread")
+    for name, values in times.items():
+        print(f"  {name:<16} {statistics.median(values):6.3f} s")
+    total = statistics.median(times["total"])
+    print(f"  total / target ({TARGET_S:.0f} s) = {total / TARGET_S:.3f}")
+
+    ablation = explain.lab.head_importance(model, task, "ablation")
+    print(f"Spearman(gradient, ablation) = {spearman(scores, ablation):.3f}")
+    print("prune curve (fraction of heads off: loss, accuracy):")
+    for fraction, loss, accuracy in zip(curve.fractions, curve.loss, curve.accuracy, strict=True):
+        print(f"  {fraction:5.3f}: {loss:8.4f}  {accuracy:6.3f}")
+    print(f"order (least important first): {list(curve.order)}")
+
+
+if __name__ == "__main__":
+    main()

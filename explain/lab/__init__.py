@@ -1,0 +1,66 @@
+"""The lab: experiments that need a model to run. Which heads matter, and how much can go.
+
+``heads``: switch heads off (:func:`ablate`), score the model (:func:`evaluate`) and rank heads
+(:func:`head_importance`). ``pruning``: remove heads cumulatively (:func:`prune_curve`) or prune
+weights by magnitude (:func:`sparsity_curve`). ``lens``: read every layer's residual stream as a
+prediction (:func:`logit_lens`) and ask which inputs a prediction rests on (:func:`saliency`).
+``study``: measure every head once into the trace (:func:`record`) and name what each head does
+(:func:`circuits`). Everything here runs the model through its hook points and leaves it as it
+found it.
+
+    >>> import explain
+    >>> task = explain.tasks.get("reverse")
+    >>> model = explain.TinyTransformer(explain.ModelConfig(vocab_size=11, context_length=12))
+    >>> scores = explain.lab.head_importance(model, task, batches=1)  # [layer, head]
+    >>> explain.lab.rank_heads(scores)[0] in explain.lab.all_heads(model)
+    True
+"""
+
+from .heads import (
+    METHODS,
+    MODES,
+    Head,
+    ablate,
+    all_heads,
+    evaluate,
+    head_importance,
+    held_out,
+    rank_heads,
+    z_name,
+)
+from .lens import logit_lens, saliency, top_tokens
+from .pruning import (
+    PruneCurve,
+    SparsityCurve,
+    magnitude_prune,
+    prunable_weights,
+    prune_curve,
+    sparsity_curve,
+)
+from .study import Circuits, circuits, record, spearman
+
+__all__ = [
+    "METHODS",
+    "Circuits",
+    "circuits",
+    "logit_lens",
+    "record",
+    "saliency",
+    "spearman",
+    "top_tokens",
+    "MODES",
+    "Head",
+    "PruneCurve",
+    "SparsityCurve",
+    "ablate",
+    "all_heads",
+    "evaluate",
+    "head_importance",
+    "held_out",
+    "magnitude_prune",
+    "prunable_weights",
+    "prune_curve",
+    "rank_heads",
+    "sparsity_curve",
+    "z_name",
+]
