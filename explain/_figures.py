@@ -84,7 +84,7 @@ class Drawn:
     artists: list[Artist]  # what `update` changes (drawn per frame; the rest is a background)
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -106,7 +106,7 @@ def _token_ticks(ax: Axes, axis: str, tokens: Sequence[str]) -> None:
     ax.tick_params(length=0, labelsize="small")
 
 
-def _title(view: ViewData, step: int) -> str:
+def heading(view: ViewData, step: int) -> str:
     return f"{text(view.title)} · step {step}"
 
 
@@ -115,7 +115,7 @@ def attention(view: AttentionData, index: int, marker: bool = False) -> Drawn:
     rows, cols = len(view.layers), len(view.heads)
     q, k = len(view.query_tokens), len(view.key_tokens)
     panel = float(np.clip(0.19 * max(q, k), 1.8, 4.0))
-    figure = _new_figure(panel * cols + 1.3, panel * rows + 1.0)
+    figure = new_figure(panel * cols + 1.3, panel * rows + 1.0)
     axes = figure.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     images = []
     shown = view.at(index)
@@ -145,7 +145,7 @@ def attention(view: AttentionData, index: int, marker: bool = False) -> Drawn:
     def update(i: int) -> None:
         for image, pattern in zip(images, view.at(i).reshape(rows * cols, q, k), strict=True):
             image.set_data(pattern)
-        title.set_text(_title(view, int(view.steps[i])))
+        title.set_text(heading(view, int(view.steps[i])))
 
     update(index)
     spines = [spine for ax in axes.flat for spine in ax.spines.values()]
@@ -155,7 +155,7 @@ def attention(view: AttentionData, index: int, marker: bool = False) -> Drawn:
 def embeddings(view: EmbeddingData, index: int, marker: bool = False) -> Drawn:
     """Tokens as points on the two main axes of all snapshots, with the path each one took."""
     coords = view.coords[:, :, :2]  # [snapshot, vocab, 2]
-    figure = _new_figure(6.6, 5.6)
+    figure = new_figure(6.6, 5.6)
     ax = figure.subplots()
     ax.set(xlim=tuple(view.ranges[0]), ylim=tuple(view.ranges[1]))
     trails = [ax.plot([], [], color="0.6", lw=0.9, alpha=0.6, zorder=1)[0] for _ in view.tokens]
@@ -177,7 +177,7 @@ def embeddings(view: EmbeddingData, index: int, marker: bool = False) -> Drawn:
         for t, (trail, label) in enumerate(zip(trails, labels, strict=True)):
             trail.set_data(coords[: i + 1, t, 0], coords[: i + 1, t, 1])
             label.xy = (coords[i, t, 0], coords[i, t, 1])
-        title.set_text(_title(view, int(view.steps[i])))
+        title.set_text(heading(view, int(view.steps[i])))
 
     update(index)
     return Drawn(figure, update, view.steps, [*trails, points, *labels, title])
@@ -185,7 +185,7 @@ def embeddings(view: EmbeddingData, index: int, marker: bool = False) -> Drawn:
 
 def positional(view: PositionalData, index: int, marker: bool = False) -> Drawn:
     """The encoding table [position, dimension] and the cosine similarity of positions."""
-    figure = _new_figure(10.5, 4.4)
+    figure = new_figure(10.5, 4.4)
     left, right = figure.subplots(1, 2, width_ratios=[1.6, 1.0])
     limit, cmap = view.limit, colormap(view.colorscale)
     table = left.imshow(
@@ -210,7 +210,7 @@ def positional(view: PositionalData, index: int, marker: bool = False) -> Drawn:
     def update(i: int) -> None:
         table.set_data(view.table[i])
         similarity.set_data(view.similarity[i])
-        title.set_text(_title(view, int(view.steps[i])))
+        title.set_text(heading(view, int(view.steps[i])))
 
     update(index)
     spines = [spine for ax in (left, right) for spine in ax.spines.values()]
@@ -223,14 +223,14 @@ def _positive_log(ax: Axes, values: Sequence[np.ndarray]) -> None:
         ax.set_yscale("log")
 
 
-def _markers(axes: Sequence[Axes], step: int, shown: bool) -> list:
+def step_markers(axes: Sequence[Axes], step: int, shown: bool) -> list:
     return [ax.axvline(step, color="0.35", lw=0.9, ls=":", visible=shown) for ax in axes]
 
 
 def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
     """Loss (training and validation) with validation accuracy; learning rate, gradient norm."""
     curves = {name: (c.steps, c.values) for name, c in view.curves.items()}
-    figure = _new_figure(8.4, 5.6)
+    figure = new_figure(8.4, 5.6)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2.0, 1.0])
     lines = []
     if "loss" in curves:
@@ -262,14 +262,14 @@ def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
             lower, [line.get_label() for line in lower], loc="upper right", fontsize="small"
         )
     bottom.set_xlabel("step")
-    markers = _markers([top, bottom], int(view.steps[index]), marker)
+    markers = step_markers([top, bottom], int(view.steps[index]), marker)
     title = figure.suptitle("")
 
     def update(i: int) -> None:
         step = int(view.steps[i])
         for line in markers:
             line.set_xdata([step, step])
-        title.set_text(_title(view, step) if marker else text(view.title))
+        title.set_text(heading(view, step) if marker else text(view.title))
 
     update(index)
     return Drawn(figure, update, view.steps, [*markers, title])
@@ -286,7 +286,7 @@ def optimizer(view: OptimizerData, index: int, marker: bool = False) -> Drawn:
     """Update size of each weight matrix per step, the gradient norm, and one tracked
     parameter's gradient, applied update and optimizer moments at the step."""
     kinds = list(view.tensors)
-    figure = _new_figure(max(10.0, 2.9 * len(kinds)), 7.0 if kinds else 3.8)
+    figure = new_figure(max(10.0, 2.9 * len(kinds)), 7.0 if kinds else 3.8)
     upper, lower = figure.subfigures(2, 1, height_ratios=[1.0, 1.15]) if kinds else (figure, None)
     ratio_ax, norm_ax = upper.subplots(1, 2)
     names = _matrix_names(sorted(view.update_ratio))
@@ -305,7 +305,7 @@ def optimizer(view: OptimizerData, index: int, marker: bool = False) -> Drawn:
     _positive_log(norm_ax, [view.grad_norm[1:]])
     norm_ax.set(xlabel="step", ylabel="‖g‖ before clipping", title="global gradient norm")
     step = int(view.steps[index])
-    markers = _markers([ratio_ax, norm_ax], step, marker)
+    markers = step_markers([ratio_ax, norm_ax], step, marker)
     # Each panel shows x / max|x| of its frame (the title says max|x|): gradients shrink by
     # orders of magnitude over training, and fixed colour bars keep the layout still.
     images, titles = [], []
@@ -338,27 +338,13 @@ def optimizer(view: OptimizerData, index: int, marker: bool = False) -> Drawn:
         step = int(view.steps[i])
         for line in markers:
             line.set_xdata([step, step])
-        for image, heading, kind in zip(images, titles, kinds, strict=True):
+        for image, panel_title, kind in zip(images, titles, kinds, strict=True):
             values = view.tensors[kind][i]  # [rows, cols]; √v for exp_avg_sq
             largest = float(np.abs(values).max()) or 1e-12
             image.set_data(values / largest)
             image.set_extent((-0.5, values.shape[1] - 0.5, values.shape[0] - 0.5, -0.5))
-            heading.set_text(f"{view.tensor_titles[kind]}\nmax |x| = {largest:.2g}")
-        title.set_text(_title(view, step))
+            panel_title.set_text(f"{view.tensor_titles[kind]}\nmax |x| = {largest:.2g}")
+        title.set_text(heading(view, step))
 
     update(index)
     return Drawn(figure, update, view.steps, [*markers, *images, *titles, title])
-
-
-BUILDERS: dict[type, Callable[[ViewData, int, bool], Drawn]] = {
-    AttentionData: attention,
-    EmbeddingData: embeddings,
-    PositionalData: positional,
-    LossData: loss,
-    OptimizerData: optimizer,
-}
-
-
-def draw(view: ViewData, index: int, marker: bool = False) -> Drawn:
-    """The figure of ``view`` showing frame ``index``; ``marker`` marks the step on curves."""
-    return BUILDERS[type(view)](view, index, marker)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _plotly as P
-from . import views
+from . import _plotly_lab, views
 from ._figures import _matrix_names
 from .style import LIGHT, WEIGHT, Theme, colorscale
 
@@ -397,4 +397,8 @@ def figure(
         return positional(view, frames, index, theme)
     if isinstance(view, views.LossData):
         return loss(view, marked, theme)
+    if isinstance(view, views.HeadsData):
+        return _plotly_lab.heads(view, frames, index, theme)
+    if isinstance(view, views.ScoresData):
+        return _plotly_lab.scores(view, frames, index, theme)
     return optimizer(view, frames, index, theme)

@@ -18,8 +18,10 @@ import numpy as np
 from .views import (
     AttentionData,
     EmbeddingData,
+    HeadsData,
     LossData,
     PositionalData,
+    ScoresData,
     ViewData,
     to_dict,
 )
@@ -66,6 +68,43 @@ def _rows(view: ViewData, indices: Sequence[int]) -> tuple[list[str], Iterable[l
             [int(view.steps[i]), p, d, _cell(float(value))]
             for i in indices
             for (p, d), value in np.ndenumerate(view.table[i])
+        )
+    if isinstance(view, HeadsData):
+        header = [
+            "layer",
+            "head",
+            "role",
+            "role_score",
+            "importance",
+            "loss_without",
+            "accuracy_without",
+        ]
+        return header, (
+            [
+                layer,
+                head,
+                view.roles[layer][head],
+                _cell(view.role_scores[layer, head]),
+                _cell(view.importance[layer, head]),
+                _cell(view.ablated_loss[layer, head]),
+                _cell(view.ablated_accuracy[layer, head]),
+            ]
+            for layer in range(view.layers)
+            for head in range(view.heads)
+        )
+    if isinstance(view, ScoresData):
+        return ["step", "layer", "head", "pattern", "score"], (
+            [
+                int(view.steps[i]),
+                layer,
+                head,
+                pattern,
+                _cell(float(view.scores[pattern][i, layer, head])),
+            ]
+            for i in indices
+            for pattern in view.patterns
+            for layer in range(view.layers)
+            for head in range(view.heads)
         )
     if isinstance(view, LossData):
         names = list(view.curves)

@@ -105,13 +105,13 @@ def figure(
 
     For ``loss`` and ``optimizer`` a given ``step`` is marked on the curves.
     """
-    from . import _figures
+    from . import _draw, _figures
 
     theme = as_theme(theme)
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     with _figures.style(theme):
         index = views.step_index(view.steps, step)
-        return _figures.draw(view, index, marker=step is not None).figure
+        return _draw.draw(view, index, marker=step is not None).figure
 
 
 def image(
@@ -133,14 +133,14 @@ def image(
     import numpy as np
     from PIL import Image
 
-    from . import _figures
+    from . import _draw, _figures
 
     if format not in ("png", "svg"):
         raise ValueError(f"format must be 'png' or 'svg'; got {format!r}")
     theme = as_theme(theme)
     buffer = io.BytesIO()
     with _figures.style(theme):
-        drawn = _figures.draw(data, data.index(step), marker=marker)
+        drawn = _draw.draw(data, data.index(step), marker=marker)
         if format == "svg":
             drawn.figure.savefig(buffer, format="svg", dpi=dpi, metadata=_metadata("svg"))
         else:
@@ -289,13 +289,13 @@ def _writer(
         title = f"{what} · task {view.task}" if view.task else what
         text = _html_page(figure_dict, title, theme)
         return lambda temp: temp.write_text(text, encoding="utf-8")
-    from . import _figures
+    from . import _draw, _figures
 
     if format in STATIC:
 
         def write_static(temp: Path) -> None:
             with _figures.style(theme):
-                drawn = _figures.draw(view, index, marker=step is not None)
+                drawn = _draw.draw(view, index, marker=step is not None)
                 drawn.figure.savefig(
                     temp, format=format, dpi=dpi or 150, metadata=_metadata(format)
                 )
@@ -309,11 +309,11 @@ def _writer(
 
 
 def _render(view: ViewData, max_frames: int | None, dpi: float | None, theme: Theme) -> list:
-    from . import _animate, _figures
+    from . import _animate, _draw, _figures
 
     frames = views.frame_indices(len(view.steps), max_frames or MAX_FRAMES)
     with _figures.style(theme):
-        drawn = _figures.draw(view, int(frames[-1]), marker=True)
+        drawn = _draw.draw(view, int(frames[-1]), marker=True)
         images = _animate.render(drawn, frames, dpi=dpi or 80)
     drawn.figure.clear()
     return images

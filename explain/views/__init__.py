@@ -30,6 +30,7 @@ from ._common import (
     step_index,
     to_dict,
 )
+from ._heads import HeadsData, ScoresData, heads, scored_part, scores
 from ._tokens import (
     EMBEDDING_TENSORS,
     EmbeddingData,
@@ -59,6 +60,8 @@ __all__ = [
     "AttentionData",
     "Curve",
     "EmbeddingData",
+    "HeadsData",
+    "ScoresData",
     "LossData",
     "OptimizerData",
     "PositionalData",
@@ -67,6 +70,9 @@ __all__ = [
     "describe_steps",
     "embeddings",
     "frame_indices",
+    "heads",
+    "scored_part",
+    "scores",
     "jsonable",
     "framed",
     "loss",
@@ -81,12 +87,22 @@ __all__ = [
     "visible",
 ]
 # -- any view --------------------------------------------------------------------------------
-ViewData = AttentionData | EmbeddingData | PositionalData | LossData | OptimizerData
-WHATS = ("attention", "embeddings", "positional", "loss", "optimizer")
+ViewData = (
+    AttentionData
+    | EmbeddingData
+    | PositionalData
+    | LossData
+    | OptimizerData
+    | HeadsData
+    | ScoresData
+)
+WHATS = ("attention", "embeddings", "positional", "loss", "optimizer", "heads", "scores")
 _OPTIONS = {
     "attention": ("part", "layer", "head"),
     "embeddings": ("part",),
     "optimizer": ("parameter",),
+    "heads": ("part",),
+    "scores": ("part",),
 }
 
 
@@ -119,4 +135,8 @@ def view(
         return positional(trace)
     if what == "loss":
         return loss(trace)
+    if what == "heads":
+        return heads(trace, part)
+    if what == "scores":
+        return scores(trace, part)
     return optimizer(trace, parameter)

@@ -1,0 +1,126 @@
+"""A trained model studied once: what each head is worth, written into its trace, and the heads
+named after what they do.
+
+:func:`record` runs the model (gradient importance, every head ablated alone, the pruning curve)
+and stores the numbers in ``trace.meta["lab"]``, so every view and export can show them from the
+trace alone, with no model and no torch (:func:`explain.views.heads`). :func:`circuits` names the
+heads: "layer 1 head 2: mirror head (reverse), score 0.93, appeared at step 90; ablating it
+drops accuracy 1.00 -> 0.31".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import views
+from .heads import evaluate, head_importance, rank_heads
+from .pruning import prune_curve
+
+__all__ = ["Circuits", "circuits", "record", "spearman"]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two equally shaped arrays (ties get their mean rank)."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError(f"need two arrays of the same size >= 2; got {a.shape} and {b.shape}")
+
+    def ranks(x: np.ndarray) -> np.ndarray:
+        order = np.argsort(x, kind="stable")
+        rank = np.empty(len(x))
+        rank[order] = np.arange(len(x), dtype=np.float64)
+        for value in np.unique(x):  # ties: the mean of their ranks
+            same = x == value
+            rank[same] = rank[same].mean()
+        return rank
+
+    ra, rb = ranks(a) - ranks(a).mean(), ranks(b) - ranks(b).mean()
+    denominator = np.sqrt((ra**2).sum() * (rb**2).sum())
+    return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")
+
+
+def _parts(run: Any) -> tuple[Any, Any, Any]:
+    model, task, trace = (getattr(run, name, None) for name in ("model", "task", "trace"))
+    if model is None or task is None or trace is None:
+        raise ValueError(
+            "expected a Run from explain.train(...) (it holds the model, its task and its "
+            f"trace); got {type(run).__name__}"
+        )
+    return model, task, trace
+
+
+def record(run: Any, *, batches: int = 8, seed: int = 0, part: str | None = None) -> dict:
+    """Measure every head of ``run.model`` on held-out batches of ``run.task`` and store the
+    result in ``run.trace.meta["lab"]`` (see :mod:`explain.views._heads` for its fields).
+
+    ``part`` picks the attention ("self" for a decoder; the decoder's self-attention by default
+    for an encoder-decoder). Takes about 0.5 s for the default model on 2 cores.
+    """
+    model, task, trace = _parts(run)
+    baseline = evaluate(model, task, batches=batches, seed=seed, part=part)
+    importance = head_importance(model, task, "gradient", batches=batches, seed=seed, part=part)
+    shape = importance.shape
+    loss, accuracy = np.full(shape, np.nan), np.full(shape, np.nan)
+    for layer, head in np.ndindex(shape):
+        alone = evaluate(model, task, [(layer, head)], batches=batches, seed=seed, part=part)
+        loss[layer, head], accuracy[layer, head] = alone["loss"], alone["accuracy"]
+    curve = prune_curve(
+        model, task, order=rank_heads(importance), batches=batches, seed=seed, part=part
+    )
+    used = part or ("decoder" if model.config.kind == "encoder-decoder" else "self")
+    lab = {
+        "part": used,
+        "batches": batches,
+        "seed": seed,
+        "baseline": {"loss": float(baseline["loss"]), "accuracy": float(baseline["accuracy"])},
+        "importance": importance.tolist(),
+        "ablation": {"loss": loss.tolist(), "accuracy": accuracy.tolist()},
+        "prune": {
+            "fractions": np.asarray(curve.fractions).tolist(),
+            "loss": np.asarray(curve.loss).tolist(),
+            "accuracy": np.asarray(curve.accuracy).tolist(),
+            "order": [[int(layer), int(head)] for layer, head in curve.order],
+        },
+        "spearman": spearman(importance, loss - baseline["loss"]),
+    }
+    trace.meta["lab"] = views.jsonable(lab)
+    return trace.meta["lab"]
+
+
+@dataclass(frozen=True)
+class Circuits:
+    """The named heads: ``lines`` (one sentence each, most clearly named first) and ``table``
+    (one dict per named head: layer, head, role, score, appeared, accuracy_without)."""
+
+    lines: list[str]
+    table: list[dict]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines) if self.lines else "no head shows a known pattern yet"
+
+
+def circuits(run: Any, *, part: str | None = None) -> Circuits:
+    """Name the heads of a trained run by what they do, when it appeared and what they are
+    worth (measures them first with :func:`record` if the trace has no lab record)."""
+    _, _, trace = _parts(run)
+    if not isinstance(trace.meta.get("lab"), dict):
+        record(run, part=part)
+    data = views.heads(trace)
+    table = [
+        {
+            "layer": layer,
+            "head": head,
+            "role": data.roles[layer][head],
+            "score": float(data.role_scores[layer, head]),
+            "appeared": int(data.emergence[data.roles[layer][head]][layer, head]),
+            "accuracy_without": float(data.ablated_accuracy[layer, head]),
+        }
+        for layer in range(data.layers)
+        for head in range(data.heads)
+        if data.roles[layer][head]
+    ]
+    table.sort(key=lambda row: -row["score"])
+    return Circuits(list(data.circuits), table)

@@ -1,0 +1,281 @@
+"""The heads view model: which heads matter, which repeat each other, what each one does and
+when it appeared. No torch.
+
+Two sources meet here. What the attention shows comes from the trace's recorded probe
+attention (:func:`explain.analysis.head_scores`, :func:`~explain.analysis.emergence`,
+:func:`~explain.analysis.head_similarity`), so it works on every trace. What a head is worth
+needs the model to run: :func:`explain.lab.record` measures it once (gradient importance, each
+head ablated alone, the pruning curve) and writes it into ``trace.meta["lab"]``:
+
+    {"part": "self", "baseline": {"loss": 0.01, "accuracy": 1.0},
+     "importance": [[...], ...],                       # [layer][head], gradient (Michel 2019)
+     "ablation": {"loss": [[...]], "accuracy": [[...]]},  # each head alone switched off
+     "prune": {"fractions": [...], "loss": [...], "accuracy": [...], "order": [[l, h], ...]},
+     "spearman": 0.8}                                    # gradient vs ablation ranking
+
+Without that record the importance fields are NaN and the circuit text says what it can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .. import analysis
+from ..names import attention_parts, default_part
+from ..style import WEIGHT
+from ..trace import Trace
+from . import _attention
+from ._common import ViewModel, holds, task_name, titled
+
+ROLE_THRESHOLD = 0.5  # a head is named after a pattern once its score reaches this
+ROLE_NAMES = {
+    "previous_token": "previous-token head",
+    "self": "self (diagonal) head",
+    "first_token": "first-token head",
+    "mirror": "mirror head",
+    "induction": "induction head",
+}
+
+
+@dataclass(frozen=True)
+class HeadsData(ViewModel):
+    """Every head of one part: importance, what it does (pattern scores) and when it appeared,
+    how alike the heads are, and what removing them costs."""
+
+    what: ClassVar[str] = "heads"
+    FIELDS: ClassVar = (
+        "part",
+        "task",
+        "title",
+        "colorscale",
+        "labels",
+        "patterns",
+        "steps",
+        "scores",
+        "emergence",
+        "roles",
+        "role_scores",
+        "importance",
+        "baseline_loss",
+        "baseline_accuracy",
+        "ablated_loss",
+        "ablated_accuracy",
+        "similarity",
+        "order",
+        "prune_fractions",
+        "prune_loss",
+        "prune_accuracy",
+        "prune_order",
+        "spearman",
+        "circuits",
+    )
+    FRAMED: ClassVar = ("steps", "scores")
+
+    part: str  # the attention part scored ("self", or "decoder" for encoder-decoder)
+    layers: int
+    heads: int
+    labels: list[str]  # "L{layer}H{head}", layer-major
+    patterns: tuple[str, ...]  # the pattern names scored
+    steps: np.ndarray  # [snapshot]
+    scores: dict[str, np.ndarray]  # pattern -> [snapshot, layer, head] in [0, 1]
+    emergence: dict[str, np.ndarray]  # pattern -> [layer, head] first step it stays >= 0.5; -1
+    roles: list[list[str]]  # [layer][head]: the best pattern at the end if >= 0.5, else ""
+    role_scores: np.ndarray  # [layer, head] that pattern's final score (best score if none)
+    importance: np.ndarray  # [layer, head] gradient importance (NaN without a lab record)
+    baseline_loss: float
+    baseline_accuracy: float
+    ablated_loss: np.ndarray  # [layer, head] loss with that head alone off
+    ablated_accuracy: np.ndarray  # [layer, head]
+    similarity: np.ndarray  # [head, head] Jensen-Shannon distance of the final patterns
+    order: np.ndarray  # [head] a clustering order: alike heads next to each other
+    prune_fractions: np.ndarray  # [n + 1] share of heads removed
+    prune_loss: np.ndarray  # [n + 1]
+    prune_accuracy: np.ndarray  # [n + 1]
+    prune_order: list[str]  # labels of the heads in the order they were removed
+    spearman: float  # rank agreement of gradient and ablation importance (NaN without record)
+    circuits: list[str]  # one sentence per named head
+    task: str
+    title: str
+    colorscale: str = WEIGHT  # importance and pattern scores, both >= 0
+
+    def head_label(self, layer: int, head: int) -> str:
+        return self.labels[layer * self.heads + head]
+
+
+@dataclass(frozen=True)
+class ScoresData(ViewModel):
+    """How clearly each head shows each pattern, over training, and when it first did."""
+
+    what: ClassVar[str] = "scores"
+    FIELDS: ClassVar = (
+        "part",
+        "task",
+        "title",
+        "colorscale",
+        "labels",
+        "patterns",
+        "threshold",
+        "steps",
+        "scores",
+        "emergence",
+    )
+    FRAMED: ClassVar = ("steps", "scores")
+
+    part: str
+    layers: int
+    heads: int
+    labels: list[str]  # "L{layer}H{head}", layer-major
+    patterns: tuple[str, ...]
+    threshold: float  # a pattern has appeared once a score stays at or above this
+    steps: np.ndarray  # [snapshot]
+    scores: dict[str, np.ndarray]  # pattern -> [snapshot, layer, head] in [0, 1]
+    emergence: dict[str, np.ndarray]  # pattern -> [layer, head] step it appeared, -1 if never
+    task: str
+    title: str
+    colorscale: str | None = None
+
+
+def scored_part(trace: Trace, part: str | None = None) -> str:
+    """The attention the heads views score: ``part``, else self-attention (a decoder's, or an
+    encoder-decoder's decoder: the heads that write the output)."""
+    if part is not None:
+        return part
+    parts = attention_parts(trace.attention_names())
+    if not parts:
+        raise ValueError(
+            "this trace has no attention patterns to score (tensors named "
+            f"'[encoder.|decoder.]blocks.N.attn.hook_pattern'); it holds: {holds(trace)}"
+        )
+    return next((p for p in ("self", "decoder") if p in parts), default_part(parts))
+
+
+def scores(trace: Trace, part: str | None = None) -> ScoresData:
+    """Every head's pattern scores at every snapshot (:func:`explain.analysis.head_scores`)."""
+    part = scored_part(trace, part)
+    found = analysis.head_scores(trace, part=part)
+    first = next(iter(found.values()))
+    _, n_layers, n_heads = first.shape
+    task = task_name(trace)
+    return ScoresData(
+        part=part,
+        layers=n_layers,
+        heads=n_heads,
+        labels=[f"L{layer}H{head}" for layer in range(n_layers) for head in range(n_heads)],
+        patterns=tuple(found),
+        threshold=ROLE_THRESHOLD,
+        steps=trace.snapshot_steps,
+        scores=found,
+        emergence=analysis.emergence(trace, threshold=ROLE_THRESHOLD, part=part),
+        task=task,
+        title=titled("what each head does", task),
+    )
+
+
+def _lab(trace: Trace) -> dict:
+    lab = trace.meta.get("lab")
+    return lab if isinstance(lab, dict) else {}
+
+
+def _grid(value: object, shape: tuple[int, int]) -> np.ndarray:
+    """A [layer][head] list from the lab record as floats; NaN where absent or misshapen."""
+    try:
+        array = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        return np.full(shape, np.nan)
+    return array if array.shape == shape else np.full(shape, np.nan)
+
+
+def _vector(value: object) -> np.ndarray:
+    try:
+        array = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        return np.zeros(0)
+    return array if array.ndim == 1 else np.zeros(0)
+
+
+def _circuits(data: dict, task: str) -> list[str]:
+    """One sentence per head with a role: what it does, how clearly, since when, and what
+    switching it off costs (when the lab measured it)."""
+    lines = []
+    baseline = data["baseline_accuracy"]
+    ranked = sorted(
+        (
+            (-float(data["role_scores"][layer, head]), layer, head)
+            for layer in range(data["layers"])
+            for head in range(data["heads"])
+            if data["roles"][layer][head]
+        ),
+    )
+    for _, layer, head in ranked:
+        role = data["roles"][layer][head]
+        score = data["role_scores"][layer, head]
+        name = ROLE_NAMES.get(role, role) + (f" ({task})" if role == "mirror" and task else "")
+        sentence = f"layer {layer} head {head}: {name}, score {score:.2f}"
+        step = int(data["emergence"][role][layer, head])
+        if step >= 0:
+            sentence += f", appeared at step {step}"
+        after = data["ablated_accuracy"][layer, head]
+        if np.isfinite(after) and np.isfinite(baseline):
+            sentence += f"; ablating it drops accuracy {baseline:.2f} -> {after:.2f}"
+        lines.append(sentence)
+    return lines
+
+
+def heads(trace: Trace, part: str | None = None) -> HeadsData:
+    """The heads view model of ``trace`` (see the module docstring for what the lab adds)."""
+    scored = scores(trace, part)
+    patterns, emergence = scored.patterns, scored.emergence
+    n_layers, n_heads = scored.layers, scored.heads
+    shape = (n_layers, n_heads)
+    final = np.stack([scored.scores[p][-1] for p in patterns])  # [pattern, layer, head]
+    best = np.nan_to_num(final, nan=-1.0).argmax(axis=0)  # [layer, head]
+    role_scores = np.take_along_axis(np.nan_to_num(final, nan=0.0), best[None], 0)[0]
+    roles = [
+        [
+            patterns[best[layer, head]] if role_scores[layer, head] >= ROLE_THRESHOLD else ""
+            for head in range(n_heads)
+        ]
+        for layer in range(n_layers)
+    ]
+    attention = _attention.attention(trace, scored.part)
+    similarity = analysis.head_similarity(attention.at(len(attention.steps) - 1))
+    lab = _lab(trace)
+    ablation = lab.get("ablation") if isinstance(lab.get("ablation"), dict) else {}
+    baseline = lab.get("baseline") if isinstance(lab.get("baseline"), dict) else {}
+    prune = lab.get("prune") if isinstance(lab.get("prune"), dict) else {}
+    order = prune.get("order") if isinstance(prune.get("order"), list) else []
+    labels = [f"L{layer}H{head}" for layer in range(n_layers) for head in range(n_heads)]
+    task = task_name(trace)
+    fields = {
+        "layers": n_layers,
+        "heads": n_heads,
+        "roles": roles,
+        "role_scores": role_scores,
+        "emergence": emergence,
+        "baseline_accuracy": float(baseline.get("accuracy", np.nan)),
+        "ablated_accuracy": _grid(ablation.get("accuracy"), shape),
+    }
+    return HeadsData(
+        part=scored.part,
+        labels=labels,
+        patterns=patterns,
+        steps=scored.steps,
+        scores=scored.scores,
+        importance=_grid(lab.get("importance"), shape),
+        baseline_loss=float(baseline.get("loss", np.nan)),
+        ablated_loss=_grid(ablation.get("loss"), shape),
+        similarity=similarity.distance,
+        order=np.asarray(similarity.order, np.int64),
+        prune_fractions=_vector(prune.get("fractions")),
+        prune_loss=_vector(prune.get("loss")),
+        prune_accuracy=_vector(prune.get("accuracy")),
+        prune_order=[f"L{int(pair[0])}H{int(pair[1])}" for pair in order if len(pair) == 2],
+        spearman=float(lab.get("spearman", np.nan)),
+        circuits=_circuits(fields, task),
+        task=task,
+        title=titled("which heads matter", task),
+        **fields,
+    )
