@@ -91,6 +91,15 @@ def _train(
         return error.run
 
 
+def _study(run: Any) -> None:
+    """Measure what each head is worth into the trace (the report's "Which heads matter")."""
+    if run.trace.meta.get("status") == "diverged":
+        return
+    from . import lab
+
+    lab.record(run)
+
+
 def _final(trace: Any, name: str) -> str:
     if name not in trace.scalars:
         return "n/a"
@@ -122,6 +131,8 @@ def run_demo(
 
     run = _train(task, {}, {"steps": steps, "seed": seed}, progress, threads)
     lap("train")
+    _study(run)
+    lap("lab: which heads matter")
     run.save(out)
     lap("save trace + weights")
     trace = run.trace
@@ -169,6 +180,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         {k: v for k, v in {"lr": args.lr, "batch_size": args.batch_size}.items() if v is not None}
     )
     run = _train(args.task, model, options, not args.quiet, args.threads)
+    _study(run)
     out = Path(args.out)
     run.save(out)
     files = {k: v for k, v in DEMO_FILES.items() if k.startswith(("trace", "model"))}

@@ -245,6 +245,24 @@ def _figure_section(
     )
 
 
+def _heads_note(trace: Trace) -> str:
+    """What the heads section shows, and the sentence naming each head that shows a pattern."""
+    note = (
+        "Left: how much each head matters (the gradient of the loss with respect to a gate on "
+        "the head's output, Michel et al. 2019) and the pattern it shows at the chosen step. "
+        "Middle: accuracy as heads are removed, least important first. Right: how different "
+        "the heads' final patterns are; alike heads sit next to each other."
+    )
+    try:
+        lines = views.heads(trace).circuits
+    except ValueError:
+        return note
+    if not isinstance(trace.meta.get("lab"), dict):
+        note += " This trace has no lab record (explain.lab.record), so no importance."
+    items = "".join(f"<li>{_esc(line)}</li>" for line in lines)
+    return note + (f"<ul class=circuits>{items}</ul>" if items else "")
+
+
 def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str = "light") -> str:
     """The report page as a string (a few MB: plotly.js is inlined), in ``theme``."""
     theme = as_theme(theme)
@@ -282,6 +300,12 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
                 note,
                 lambda part=part: views.attention(trace, part),
             )
+        add(
+            "heads",
+            "Which heads matter",
+            _heads_note(trace),
+            lambda: views.heads(trace),
+        )
         add(
             "embeddings",
             "Token embeddings",

@@ -31,14 +31,15 @@ def test_every_section_is_there(page_text):
     for anchor in (
         "predictions",
         "attention-self",
+        "heads",
         "embeddings",
         "positional",
         "loss",
         "optimizer",
     ):
         assert f'id="{anchor}"' in page_text, anchor
-    assert page_text.count("Plotly.newPlot(") == 5
-    assert len(re.findall(r"plotly\.js v\d", page_text)) == 1  # one copy for five figures
+    assert page_text.count("Plotly.newPlot(") == 6
+    assert len(re.findall(r"plotly\.js v\d", page_text)) == 1  # one copy for six figures
     assert not re.search(r"<script[^>]+src=", page_text)
 
 
@@ -76,6 +77,7 @@ def test_timeline_drives_the_figures_with_frames(page_text):
     # positional is learned here (it changes), so it animates too; loss has no frames
     assert timeline["figures"] == [
         "figure-attention-self",
+        "figure-heads",  # the role badges follow the step
         "figure-embeddings",
         "figure-positional",
         "figure-optimizer",
@@ -129,7 +131,7 @@ def test_report_renders_offline_and_the_timeline_moves_every_figure(trace, tmp_p
         page.open(path)
         page.page.wait_for_function("() => document.querySelectorAll('.main-svg').length >= 10")
         plots = page.page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length")
-        assert plots == 5
+        assert plots == 6
         heatmaps = page.page.evaluate(
             "() => document.getElementById('figure-attention-self')"
             ".data.filter(t => t.type === 'heatmap').length"

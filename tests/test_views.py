@@ -25,6 +25,7 @@ WIDGETS = {
     "positional": lambda trace, **kw: widgets.PositionalView(trace, **kw),
     "loss": lambda trace, **kw: widgets.LossView(trace, **kw),
     "optimizer": lambda trace, **kw: widgets.OptimizerView(trace, playground=False, **kw),
+    "heads": lambda trace, **kw: widgets.HeadsView(trace, **kw),
 }
 
 

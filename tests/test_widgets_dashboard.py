@@ -14,7 +14,14 @@ from widgets import PRESENTATION, AttentionView, Dashboard
 def test_views_share_one_step():
     reverse_trace = get_reverse_trace()
     dashboard = Dashboard(reverse_trace)
-    assert set(dashboard.views) == {"attention", "loss", "embeddings", "positional", "optimizer"}
+    assert set(dashboard.views) == {
+        "attention",
+        "loss",
+        "embeddings",
+        "positional",
+        "optimizer",
+        "heads",
+    }
     assert not dashboard.missing
     dashboard.step_control.slider.value = 40
     dashboard.attention.layer_select.value = 1
@@ -36,6 +43,7 @@ def test_views_share_one_step():
     )
     assert dashboard.embeddings.scatter.figure.layout.title.text.endswith("step 7")
     assert dashboard.optimizer.history.figure.layout.shapes[0].x0 == 7
+    assert dashboard.heads.grid.figure.layout.title.text.endswith("step 7")
     with pytest.raises(ValueError, match="has no snapshot"):
         dashboard.step = 41
 
@@ -91,7 +99,8 @@ def test_attentions_only_trace_says_what_is_missing():
     layers = tuple(x / x.sum(axis=-1, keepdims=True) for x in rng.random((2, 1, 2, 4, 4)))
     trace = AttentionView.from_attentions(layers, list("abcd")).trace
     dashboard = Dashboard(trace)
-    assert list(dashboard.views) == ["attention"]
+    assert list(dashboard.views) == ["attention", "heads"]  # heads read the attention alone
+    assert dashboard.heads.data.roles and np.isnan(dashboard.heads.data.importance).all()
     assert "loss" in dashboard.missing and "no 'loss'" in dashboard.missing["loss"]
     with pytest.raises(ValueError, match="needs a Trace, a Run"):
         Dashboard(np.ones(3))

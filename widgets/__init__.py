@@ -21,6 +21,7 @@ from .compare import CompareView
 from .dashboard import Dashboard
 from .embeddings import EmbeddingView
 from .generate import GenerateView
+from .heads import HeadsView
 from .live import LiveTraining
 from .loss import LossView
 from .optimizer import OptimizerPlayground, OptimizerView
@@ -37,6 +38,7 @@ __all__ = [
     "Dashboard",
     "EmbeddingView",
     "GenerateView",
+    "HeadsView",
     "LiveTraining",
     "LossView",
     "OptimizerPlayground",

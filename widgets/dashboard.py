@@ -39,6 +39,7 @@ from ._base import StepControl, View, require_trace
 from ._static import static_bundle, wants_html
 from .attention import AttentionView
 from .embeddings import EmbeddingView
+from .heads import HeadsView
 from .live import LiveTraining
 from .loss import LossView
 from .optimizer import OptimizerView
@@ -56,6 +57,7 @@ VIEWS = {
     "embeddings": EmbeddingView,
     "positional": PositionalView,
     "optimizer": OptimizerView,
+    "heads": HeadsView,
 }
 
 
@@ -109,6 +111,7 @@ class Dashboard:
         self.missing: dict[str, str] = {}
         for name in views:
             try:
+                # the heads view reads the trace here: switching heads off is HeadsView(run)'s
                 self.views[name] = VIEWS[name](trace, step_control=self.step_control, theme=theme)
             except ValueError as error:
                 self.missing[name] = str(error)
@@ -208,7 +211,7 @@ class Dashboard:
         pair = [views[n].widget for n in ("loss", "embeddings") if n in views]
         if pair:
             rows.append(ipywidgets.HBox(pair, layout=ipywidgets.Layout(flex_flow="row wrap")))
-        rows.extend(views[n].widget for n in ("positional", "optimizer") if n in views)
+        rows.extend(views[n].widget for n in ("heads", "positional", "optimizer") if n in views)
         if self.missing:
             notes = "".join(
                 f"<li><b>{html.escape(n)}</b>: {html.escape(m)}</li>"

@@ -37,13 +37,14 @@ from .pruning import (
     prune_curve,
     sparsity_curve,
 )
-from .study import Circuits, circuits, record, spearman
+from .study import Circuits, circuits, probe_predictions, record, spearman
 
 __all__ = [
     "METHODS",
     "Circuits",
     "circuits",
     "logit_lens",
+    "probe_predictions",
     "record",
     "saliency",
     "spearman",

@@ -10,6 +10,8 @@ drops accuracy 1.00 -> 0.31".
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ from .. import views
 from .heads import evaluate, head_importance, rank_heads
 from .pruning import prune_curve
 
-__all__ = ["Circuits", "circuits", "record", "spearman"]
+__all__ = ["Circuits", "circuits", "probe_predictions", "record", "spearman"]
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -52,13 +54,36 @@ def _parts(run: Any) -> tuple[Any, Any, Any]:
     return model, task, trace
 
 
-def record(run: Any, *, batches: int = 8, seed: int = 0, part: str | None = None) -> dict:
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run with ``count`` torch threads (None: leave them), restored after. Tiny models are
+    several times slower on 2 threads than on 1 on a 2-core machine (see TrainConfig.threads)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def record(
+    run: Any, *, batches: int = 8, seed: int = 0, part: str | None = None, threads: int | None = 1
+) -> dict:
     """Measure every head of ``run.model`` on held-out batches of ``run.task`` and store the
     result in ``run.trace.meta["lab"]`` (see :mod:`explain.views._heads` for its fields).
 
     ``part`` picks the attention ("self" for a decoder; the decoder's self-attention by default
-    for an encoder-decoder). Takes about 0.5 s for the default model on 2 cores.
+    for an encoder-decoder). ``threads``: torch threads while measuring. About 0.5 s for the
+    default model.
     """
+    with torch_threads(threads):
+        return _record(run, batches, seed, part)
+
+
+def _record(run: Any, batches: int, seed: int, part: str | None) -> dict:
     model, task, trace = _parts(run)
     baseline = evaluate(model, task, batches=batches, seed=seed, part=part)
     importance = head_importance(model, task, "gradient", batches=batches, seed=seed, part=part)
@@ -124,3 +149,27 @@ def circuits(run: Any, *, part: str | None = None) -> Circuits:
     ]
     table.sort(key=lambda row: -row["score"])
     return Circuits(list(data.circuits), table)
+
+
+def probe_predictions(
+    model: Any, task: Any, heads_off: Any = (), *, part: str | None = None
+) -> np.ndarray:
+    """The model's next-token choice [pos] at each position of the task's probe, with
+    ``heads_off`` switched off: what a student reads off while ablating heads by hand."""
+    import torch
+
+    from ..batches import model_inputs, to_torch
+    from .heads import ablate
+
+    device = next(model.parameters()).device
+    batch = to_torch(task.probe(), device, task)
+    was_training = model.training
+    model.eval()
+    try:
+        heads = list(heads_off)
+        off = ablate(model, heads, part=part) if heads else contextlib.nullcontext()
+        with torch.no_grad(), off:
+            logits = model(**model_inputs(batch))  # (1, T, vocab)
+    finally:
+        model.train(was_training)
+    return logits[0].argmax(-1).cpu().numpy()

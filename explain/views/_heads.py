@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from .. import analysis
-from ..names import attention_parts, default_part
+from ..names import attention_parts
 from ..style import WEIGHT
 from ..trace import Trace
 from . import _attention
@@ -149,7 +149,7 @@ def scored_part(trace: Trace, part: str | None = None) -> str:
             "this trace has no attention patterns to score (tensors named "
             f"'[encoder.|decoder.]blocks.N.attn.hook_pattern'); it holds: {holds(trace)}"
         )
-    return next((p for p in ("self", "decoder") if p in parts), default_part(parts))
+    return analysis.scored_part(list(parts))
 
 
 def scores(trace: Trace, part: str | None = None) -> ScoresData:
