@@ -1,14 +1,16 @@
-"""Which matplotlib builder draws which view model (`_figures`, `_figures_lab`)."""
+"""Which matplotlib builder draws which view model (`_figures`, `_figures_lab`,
+`_figures_lens`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import _figures, _figures_lab
+from . import _figures, _figures_lab, _figures_lens
 from .views import (
     AttentionData,
     EmbeddingData,
     HeadsData,
+    LensData,
     LossData,
     OptimizerData,
     PositionalData,
@@ -24,6 +26,7 @@ BUILDERS: dict[type, Callable[[ViewData, int, bool], _figures.Drawn]] = {
     OptimizerData: _figures.optimizer,
     HeadsData: _figures_lab.heads,
     ScoresData: _figures_lab.scores,
+    LensData: _figures_lens.lens,
 }
 
 

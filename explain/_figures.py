@@ -262,6 +262,19 @@ def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
             lower, [line.get_label() for line in lower], loc="upper right", fontsize="small"
         )
     bottom.set_xlabel("step")
+    for event in view.events:  # where a head's pattern appeared
+        top.axvline(event.step, color="#009E73", lw=0.9, ls="--", zorder=0)
+        top.annotate(
+            text(event.label),
+            (event.step, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -2),
+            textcoords="offset points",
+            rotation=90,
+            va="top",
+            fontsize="x-small",
+            color="#009E73",
+        )
     markers = step_markers([top, bottom], int(view.steps[index]), marker)
     title = figure.suptitle("")
 

@@ -266,9 +266,32 @@ def loss(view: views.LossData, marked: int | None, theme: Theme) -> dict:
             "title": {"text": "gradient norm"},
             "showgrid": False,
         },
-        shapes=P.vertical(marked, "y") + P.vertical(marked, "y3"),
+        shapes=P.vertical(marked, "y") + P.vertical(marked, "y3") + _event_lines(view),
+        annotations=[
+            {
+                "x": e.step,
+                "y": 1.0,
+                "xref": "x",
+                "yref": "y domain",
+                "text": P.label(e.label),
+                "textangle": -90,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#009E73"},
+            }
+            for e in view.events
+        ],
     )
     return {"data": data, "layout": layout}
+
+
+def _event_lines(view: views.LossData) -> list[dict]:
+    """A dashed line where a head's pattern appeared (the label is an annotation)."""
+    lines = [line for event in view.events for line in P.vertical(event.step, "y")]
+    for line in lines:
+        line["line"] = {"dash": "dash", "color": "#009E73", "width": 1}
+    return lines
 
 
 def optimizer(view: views.OptimizerData, frames: Sequence[int], index: int, theme: Theme) -> dict:

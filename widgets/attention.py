@@ -38,6 +38,13 @@ __all__ = ["AttentionView"]
 
 THUMBNAIL = 32  # max rows/columns of one head in the model-view grid (block-averaged)
 _CACHE = 64  # grids kept per view (keyed by part and step)
+BADGES = {
+    "previous_token": "prev",
+    "self": "self",
+    "first_token": "first",
+    "mirror": "mirror",
+    "induction": "induct",
+}
 
 
 class AttentionView(HeadSelection, View):
@@ -72,6 +79,8 @@ class AttentionView(HeadSelection, View):
         self.data = views.attention(self.trace, part, tokens=self._tokens)
         self.parts = self.data.parts
         self._labelled: str | None = None  # the part whose labels the figures hold
+        self._scored_part: str | None = None  # the part whose pattern scores are cached
+        self._scores: views.ScoresData | None = None
         self._hold = False
         self.part_select = ipywidgets.Dropdown(
             options=list(self.parts), value=self.data.part, description="attention"
@@ -149,6 +158,7 @@ class AttentionView(HeadSelection, View):
 
     def _reload(self) -> None:
         self.data = self._data_of(self.part)
+        self._scored_part = None
         self._grids.clear()
         self._labelled = None
 
@@ -215,6 +225,44 @@ class AttentionView(HeadSelection, View):
         if len(self._grids) > _CACHE:
             self._grids.popitem(last=False)
         return mosaic
+
+    def _badges(self, index: int, rows: int, cols: int) -> list[dict]:
+        """A "what this head does" label on each grid cell whose head shows a pattern (score
+        >= 0.5 at this step, :func:`explain.views.scores`); none for parts without scores."""
+        roles = self._roles()
+        if roles is None:
+            return []
+        badges = []
+        for layer in range(roles.layers):
+            for head in range(roles.heads):
+                values = [roles.scores[p][index, layer, head] for p in roles.patterns]
+                best = int(np.argmax(np.nan_to_num(values, nan=-1.0)))
+                if values[best] < roles.threshold:
+                    continue
+                badges.append(
+                    {
+                        "x": head * (cols + 1) - 0.5,
+                        "y": layer * (rows + 1) - 0.5,
+                        "xanchor": "left",
+                        "yanchor": "top",
+                        "text": BADGES.get(roles.patterns[best], roles.patterns[best]),
+                        "showarrow": False,
+                        "font": {"size": 10, "color": "#ffffff"},
+                        "bgcolor": "rgba(0,0,0,0.55)",
+                    }
+                )
+        return badges
+
+    def _roles(self) -> views.ScoresData | None:
+        """Pattern scores of the part shown (cached per part); None where they do not apply."""
+        part = self.data.part
+        if self._scored_part != part:
+            self._scored_part = part
+            try:
+                self._scores = views.scores(self.trace, part) if part != "cross" else None
+            except ValueError:
+                self._scores = None
+        return self._scores
 
     def _heatmap_figure(self) -> Any:
         figure = base_figure(width=480, height=480, title={"text": ""})
@@ -305,6 +353,7 @@ class AttentionView(HeadSelection, View):
                     tickvals=[i * (rows + 1) + (rows - 1) / 2 for i in range(n_layers)],
                     ticktext=[str(i) for i in range(n_layers)],
                 )
+            figure.layout.annotations = self._badges(index, rows, cols)
             left, top = head * (cols + 1) - 0.5, layer * (rows + 1) - 0.5
             figure.layout.shapes = [
                 {

@@ -5,6 +5,7 @@ Clicking a point moves the (shared) step to the nearest snapshot, so every linke
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -143,8 +144,42 @@ class LossView(View):
         loss = self._value_at("loss", step)
         text = f"step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
         with self.figure_plot.batch_update(data=False) as figure:
-            figure.layout.shapes = [step_cursor(step)]
+            figure.layout.shapes = [*self._event_shapes(), step_cursor(step)]
+            figure.layout.annotations = self._event_labels()
             figure.layout.title = {"text": text, "x": 0.99, "xanchor": "right", "y": 0.99}
+
+    def _event_shapes(self) -> list[dict]:
+        """Dashed lines on the loss panel where a head's pattern appeared."""
+        return [
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "y domain",
+                "x0": event.step,
+                "x1": event.step,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": "#009E73", "width": 1, "dash": "dash"},
+            }
+            for event in self.data.events
+        ]
+
+    def _event_labels(self) -> list[dict]:
+        return [
+            {
+                "x": event.step,
+                "y": 1,
+                "xref": "x",
+                "yref": "y domain",
+                "text": html.escape(event.label),
+                "textangle": -90,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#009E73"},
+            }
+            for event in self.data.events
+        ]
 
     def _value_at(self, name: str, step: int) -> float | None:
         curve = self.data.curves.get(name)

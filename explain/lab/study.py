@@ -21,7 +21,7 @@ from .. import views
 from .heads import evaluate, head_importance, rank_heads
 from .pruning import prune_curve
 
-__all__ = ["Circuits", "circuits", "probe_predictions", "record", "spearman"]
+__all__ = ["Circuits", "circuits", "probe_lens", "probe_predictions", "record", "spearman"]
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -110,9 +110,36 @@ def _record(run: Any, batches: int, seed: int, part: str | None) -> dict:
             "order": [[int(layer), int(head)] for layer, head in curve.order],
         },
         "spearman": spearman(importance, loss - baseline["loss"]),
+        "lens": probe_lens(run),
     }
     trace.meta["lab"] = views.jsonable(lab)
     return trace.meta["lab"]
+
+
+def probe_lens(run: Any) -> dict:
+    """The logit lens and saliency of the task's probe, as the lens view reads them
+    (:mod:`explain.views._lens`): ``step`` (the model's), ``tokens``, ``source`` (encoder input,
+    or None), ``targets``, ``mask``, ``probs`` [layer + 1][pos][vocab] (:func:`logit_lens`) and
+    ``saliency`` [pos][pos] (row p: gradient x input of position p's own prediction)."""
+    from .lens import logit_lens, saliency
+
+    model, task, _ = _parts(run)
+    probe = task.probe()
+    ids = probe.inputs[0]  # [pos]
+    source = None if probe.source is None else probe.source[0]  # [src_pos]
+    rows = [saliency(model, ids, p, source=source) for p in range(len(ids))]  # [pos] each
+    trainer = getattr(run, "trainer", None)
+    return views.jsonable(
+        {
+            "step": int(getattr(trainer, "step", -1)),
+            "tokens": [task.vocab[i] for i in ids],
+            "source": None if source is None else [task.vocab[i] for i in source],
+            "targets": [task.vocab[i] for i in probe.targets[0]],
+            "mask": probe.mask[0].tolist(),
+            "probs": logit_lens(model, ids, source=source),  # [layer + 1, pos, vocab]
+            "saliency": np.stack(rows),  # [pos, pos]
+        }
+    )
 
 
 @dataclass(frozen=True)

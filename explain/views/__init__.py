@@ -31,6 +31,7 @@ from ._common import (
     to_dict,
 )
 from ._heads import HeadsData, ScoresData, heads, scored_part, scores
+from ._lens import LensData, lens
 from ._tokens import (
     EMBEDDING_TENSORS,
     EmbeddingData,
@@ -61,6 +62,7 @@ __all__ = [
     "Curve",
     "EmbeddingData",
     "HeadsData",
+    "LensData",
     "ScoresData",
     "LossData",
     "OptimizerData",
@@ -71,6 +73,7 @@ __all__ = [
     "embeddings",
     "frame_indices",
     "heads",
+    "lens",
     "scored_part",
     "scores",
     "jsonable",
@@ -95,14 +98,16 @@ ViewData = (
     | OptimizerData
     | HeadsData
     | ScoresData
+    | LensData
 )
-WHATS = ("attention", "embeddings", "positional", "loss", "optimizer", "heads", "scores")
+WHATS = ("attention", "embeddings", "positional", "loss", "optimizer", "heads", "scores", "lens")
 _OPTIONS = {
     "attention": ("part", "layer", "head"),
     "embeddings": ("part",),
     "optimizer": ("parameter",),
     "heads": ("part",),
     "scores": ("part",),
+    "lens": (),  # the widget picks the saliency position; exports show the default
 }
 
 
@@ -139,4 +144,6 @@ def view(
         return heads(trace, part)
     if what == "scores":
         return scores(trace, part)
+    if what == "lens":
+        return lens(trace)
     return optimizer(trace, parameter)

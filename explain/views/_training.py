@@ -9,6 +9,7 @@ import numpy as np
 
 from ..style import SIGNED
 from ..trace import Trace
+from . import _heads
 from ._common import ViewModel, choose, holds, require_finite, task_name, titled
 
 
@@ -33,16 +34,57 @@ class LossData(ViewModel):
     """Training and validation loss, validation accuracy, learning rate and gradient norm."""
 
     what: ClassVar[str] = "loss"
-    FIELDS: ClassVar = ("task", "title", "colorscale", "labels", "snapshot_steps", "curves")
+    FIELDS: ClassVar = (
+        "task",
+        "title",
+        "colorscale",
+        "labels",
+        "snapshot_steps",
+        "curves",
+        "events",
+    )
     FRAMED: ClassVar = ()
 
     steps: np.ndarray  # every logged step
     snapshot_steps: np.ndarray  # where the other views can go (a cursor moves over these)
     curves: dict[str, Curve]  # scalar name -> its logged values (not-logged steps left out)
     labels: dict[str, str]  # scalar name -> legend label
+    events: list[Event]  # where a head's pattern appeared (explain.analysis.emergence)
     task: str
     title: str
     colorscale: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A moment of training worth a marker on the curves."""
+
+    step: int
+    label: str  # e.g. "mirror heads appear: L1H3 (+3 more by step 64)"
+
+
+def emergence_events(trace: Trace) -> list[Event]:
+    """One event per pattern: the first step a head's score rose past 0.5 and stayed there
+    (heads that show it from step 0 on have nothing to mark); none without attention."""
+    try:
+        scored = _heads.scores(trace)
+    except ValueError:
+        return []
+    events = []
+    for pattern in scored.patterns:
+        found = [
+            (int(step), scored.labels[layer * scored.heads + head])
+            for (layer, head), step in np.ndenumerate(scored.emergence[pattern])
+            if step > 0
+        ]
+        if not found:
+            continue
+        found.sort()
+        (first, label), last = found[0], found[-1][0]
+        name = _heads.ROLE_NAMES.get(pattern, pattern)
+        more = f" (+{len(found) - 1} more by step {last})" if len(found) > 1 else ""
+        events.append(Event(first, f"{name} appears: {label}{more}"))
+    return sorted(events, key=lambda event: event.step)
 
 
 def loss(trace: Trace) -> LossData:
@@ -60,6 +102,7 @@ def loss(trace: Trace) -> LossData:
         snapshot_steps=trace.snapshot_steps,
         curves=curves,
         labels={name: LOSS_SCALARS[name] for name in curves},
+        events=emergence_events(trace),
         task=task,
         title=titled("training curves", task),
     )

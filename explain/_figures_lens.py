@@ -1,0 +1,107 @@
+"""Matplotlib figure of the lens view model (:class:`explain.views.LensData`).
+
+Left, the logit lens as a table: one row per layer (the embedding on top, the model's output
+at the bottom), one column per input token, each cell coloured by the probability of the
+layer's most likely next token and labelled with that token. Middle, the attention rollout.
+Right, the saliency of the chosen position's prediction, one bar per input token. The chosen
+column is outlined in the table and its row in the rollout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from ._figures import Drawn, _token_ticks, colormap, heading, new_figure, text
+from .style import OKABE_ITO
+from .views import LensData
+
+MAX_CELL_TEXT = 40  # positions: past this the table's cells are too narrow to be written in
+RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # bluish green, vermillion
+
+
+def _cell_labels(ax, view: LensData) -> list:
+    """The top token in each cell; black on light cells, white on dark ones."""
+    labels = []
+    for layer, row in enumerate(view.top_token):
+        for position, token in enumerate(row):
+            prob = float(view.top_prob[layer, position])
+            labels.append(
+                ax.text(
+                    position,
+                    layer,
+                    text(token),
+                    ha="center",
+                    va="center",
+                    fontsize="small" if len(view.tokens) <= 16 else "x-small",
+                    color="black" if prob > 0.6 else "white",
+                )
+            )
+    return labels
+
+
+def _outline(ax, x: float, y: float, width: float, height: float) -> Rectangle:
+    box = Rectangle((x, y), width, height, fill=False, edgecolor=WRONG, lw=2.0, clip_on=False)
+    ax.add_patch(box)
+    return box
+
+
+def lens(view: LensData, index: int, marker: bool = False) -> Drawn:
+    """The logit lens table (left), attention rollout (middle) and saliency bars (right)."""
+    n_pos, n_rows = len(view.tokens), len(view.layers)
+    table_width = float(np.clip(0.42 * n_pos, 3.2, 13.0))
+    side = float(np.clip(0.22 * n_pos, 2.6, 4.6))
+    figure = new_figure(table_width + 2 * side + 1.6, max(3.6, 0.5 * n_rows + 2.6, side + 1.4))
+    table_ax, rollout_ax, bars_ax = figure.subplots(
+        1, 3, width_ratios=[table_width, side, side], gridspec_kw={"wspace": 0.08}
+    )
+    cmap = colormap(view.colorscale)
+    table = table_ax.imshow(
+        view.top_prob, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest"
+    )
+    if n_pos <= MAX_CELL_TEXT:
+        _cell_labels(table_ax, view)
+    table_ax.set_yticks(range(n_rows), [text(name) for name in view.layers])
+    _token_ticks(table_ax, "x", view.tokens)
+    table_ax.tick_params(axis="y", length=0)
+    table_ax.set_xlabel("input token (position)")
+    table_ax.set_title("logit lens: top next token and its probability at each layer")
+    # the targets above the table, green where the output row gets them right
+    targets = table_ax.secondary_xaxis("top")
+    shown = [i for i in range(n_pos) if view.mask[i]]
+    targets.set_xticks(shown, [text(view.targets[i]) for i in shown])
+    targets.tick_params(length=0, labelsize="small")
+    for label, i in zip(targets.get_xticklabels(), shown, strict=True):
+        label.set_color(RIGHT if view.top_token[-1][i] == view.targets[i] else WRONG)
+    figure.colorbar(table, ax=table_ax, label="probability of the top token", pad=0.01)
+    column = _outline(table_ax, view.position - 0.5, -0.5, 1.0, n_rows)
+
+    rollout = rollout_ax.imshow(
+        view.rollout, cmap=cmap, vmin=0, vmax=1, interpolation="nearest"
+    )
+    _token_ticks(rollout_ax, "x", view.tokens)
+    _token_ticks(rollout_ax, "y", view.tokens)
+    rollout_ax.set(xlabel="input token", ylabel="position", title="attention rollout")
+    row = _outline(rollout_ax, -0.5, view.position - 0.5, n_pos, 1.0)
+
+    bars = view.bars()
+    colours = [RIGHT if value >= 0 else WRONG for value in bars]
+    rects = bars_ax.barh(np.arange(n_pos), bars, color=colours, height=0.7)
+    bars_ax.axvline(0, color="0.5", lw=0.8)
+    bars_ax.set_ylim(n_pos - 0.5, -0.5)  # position 0 on top, as in the rollout
+    _token_ticks(bars_ax, "y", view.tokens)
+    limit = float(np.abs(view.saliency).max()) or 1.0
+    bars_ax.set_xlim(-1.05 * limit, 1.05 * limit)  # one scale for every position
+    bars_ax.set_xlabel("gradient x input (+ pushes toward the prediction)")
+    predicted = view.top_token[-1][view.position]
+    bars_ax.set_title(
+        f"saliency: position {view.position} ({text(view.tokens[view.position])}) "
+        f"predicts {text(predicted)}"
+    )
+    title = figure.suptitle("")
+
+    def update(i: int) -> None:
+        title.set_text(heading(view, int(view.steps[i])))
+
+    update(index)
+    return Drawn(figure, update, view.steps, [table, rollout, column, row, *rects, title])
