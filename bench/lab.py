@@ -18,18 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import explain  # noqa: E402
 
 TARGET_S = 3.0
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ranks_a, ranks_b = (np.argsort(np.argsort(x.ravel())) for x in (a, b))
-    return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
+CLICK_TARGET_S = 0.3  # a HeadsView click: ablate + evaluate + redraw
 
 
 def main() -> None:
@@ -65,11 +59,28 @@ def main() -> None:
     print(f"  total / target ({TARGET_S:.0f} s) = {total / TARGET_S:.3f}")
 
     ablation = explain.lab.head_importance(model, task, "ablation")
-    print(f"Spearman(gradient, ablation) = {spearman(scores, ablation):.3f}")
+    print(f"Spearman(gradient, ablation) = {explain.lab.spearman(scores, ablation):.3f}")
     print("prune curve (fraction of heads off: loss, accuracy):")
     for fraction, loss, accuracy in zip(curve.fractions, curve.loss, curve.accuracy, strict=True):
         print(f"  {fraction:5.3f}: {loss:8.4f}  {accuracy:6.3f}")
     print(f"order (least important first): {list(curve.order)}")
+
+    import widgets
+
+    view = widgets.HeadsView(run)
+    clicks = []
+    for layer, head in [(1, 0), (1, 0), (0, 2), (0, 2), (1, 3), (1, 3)]:
+        t0 = time.perf_counter()
+        view.grid.widget._handle_custom_msg(
+            {"event": "click", "points": [{"curve": 0, "x": head, "y": layer, "index": 0}]}, []
+        )
+        clicks.append(time.perf_counter() - t0)
+    click = statistics.median(clicks)
+    print(
+        f"HeadsView click (ablate + evaluate + redraw), median of {len(clicks)}: "
+        f"{click * 1000:.0f} ms; / target ({CLICK_TARGET_S * 1000:.0f} ms) = "
+        f"{click / CLICK_TARGET_S:.3f}"
+    )
 
 
 if __name__ == "__main__":
