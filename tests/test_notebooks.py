@@ -24,13 +24,14 @@ EXPECTED = [
     "05_attention_maps_and_export.ipynb",
     "06_generation.ipynb",
     "07_encoder_decoder.ipynb",
+    "08_redundancy_and_pruning.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 TIME_LIMIT_S = 120.0
 KERNEL = "explain-notebook-test"
 
 
-def test_the_seven_lecture_notebooks_are_there():
+def test_the_lecture_notebooks_are_there():
     assert [path.name for path in NOTEBOOKS] == EXPECTED
 
 
