@@ -14,6 +14,7 @@ from .views import (
     LossData,
     OptimizerData,
     PositionalData,
+    PruningData,
     ScoresData,
     ViewData,
 )
@@ -26,6 +27,7 @@ BUILDERS: dict[type, Callable[[ViewData, int, bool], _figures.Drawn]] = {
     OptimizerData: _figures.optimizer,
     HeadsData: _figures_lab.heads,
     ScoresData: _figures_lab.scores,
+    PruningData: _figures_lab.pruning,
     LensData: _figures_lens.lens,
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._figures import Drawn, colormap, heading, new_figure, step_markers, text
-from .views import HeadsData, ScoresData
+from .views import HeadsData, PruningData, ScoresData
 
 # one colour per pattern, the Okabe-Ito palette of the themes
 PATTERN_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
@@ -134,3 +134,31 @@ def scores(view: ScoresData, index: int, marker: bool = False) -> Drawn:
 
     update(index)
     return Drawn(figure, update, view.steps, [*markers, title])
+
+
+def pruning(view: PruningData, index: int, marker: bool = False) -> Drawn:
+    """Accuracy and loss as heads are removed (left) and as weights are zeroed (right)."""
+    panels = 2 if len(view.levels) else 1
+    figure = new_figure(5.2 * panels + 0.6, 4.0)
+    axes = np.atleast_1d(figure.subplots(1, panels))
+    curves = [
+        ("share of heads removed (least important first)", view.fractions, view.loss, view.accuracy)
+    ]
+    if panels == 2:
+        curves.append(
+            (
+                "share of block weights zeroed (smallest first)",
+                view.levels,
+                view.weight_loss,
+                view.weight_accuracy,
+            )
+        )
+    for ax, (label, shares, loss, accuracy) in zip(axes, curves, strict=True):
+        ax.plot(shares, accuracy, "o-", color=PATTERN_COLOURS[0], label="accuracy")
+        ax.set(xlabel=label, ylabel="accuracy", ylim=(-0.02, 1.02))
+        loss_ax = ax.twinx()
+        loss_ax.plot(shares, loss, "s--", color=PATTERN_COLOURS[1], label="loss")
+        loss_ax.set_ylabel("loss")
+        loss_ax.spines["right"].set_visible(True)
+    title = figure.suptitle(heading(view, int(view.steps[-1])))
+    return Drawn(figure, lambda i: None, view.steps, [title])

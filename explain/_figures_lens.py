@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ._figures import Drawn, _token_ticks, colormap, heading, new_figure, text
 from .style import OKABE_ITO
 from .views import LensData
 
-MAX_CELL_TEXT = 40  # positions: past this the table's cells are too narrow to be written in
+WIDE = 24  # positions: past this the table gets a row of its own
 RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # bluish green, vermillion
 
 
@@ -47,38 +48,48 @@ def _outline(ax, x: float, y: float, width: float, height: float) -> Rectangle:
 
 
 def lens(view: LensData, index: int, marker: bool = False) -> Drawn:
-    """The logit lens table (left), attention rollout (middle) and saliency bars (right)."""
+    """The logit lens table, the attention rollout and the saliency bars: side by side, or for
+    a long probe (more than ``WIDE`` positions) the table on top of the other two."""
     n_pos, n_rows = len(view.tokens), len(view.layers)
-    table_width = float(np.clip(0.42 * n_pos, 3.2, 13.0))
-    side = float(np.clip(0.22 * n_pos, 2.6, 4.6))
-    figure = new_figure(table_width + 2 * side + 1.6, max(3.6, 0.5 * n_rows + 2.6, side + 1.4))
-    table_ax, rollout_ax, bars_ax = figure.subplots(
-        1, 3, width_ratios=[table_width, side, side], gridspec_kw={"wspace": 0.08}
-    )
+    longest = max(len(text(token)) for row in view.top_token for token in row)
+    cell = max(0.42, 0.08 * longest + 0.16)  # inches: the longest top token fits its cell
+    table_width = float(np.clip(cell * n_pos, 3.2, 14.0))
+    side = float(np.clip(0.22 * n_pos, 2.6, 5.0))
+    table_height = 0.5 * n_rows + 1.6
+    if n_pos > WIDE:
+        figure = new_figure(max(table_width + 1.2, 2 * side + 1.6), table_height + side + 1.6)
+        axes = figure.subplot_mosaic(
+            [["table", "table"], ["rollout", "bars"]], height_ratios=[table_height, side]
+        )
+    else:
+        figure = new_figure(table_width + 2 * side + 1.6, max(table_height + 1.0, side + 1.4))
+        axes = figure.subplot_mosaic(
+            [["table", "rollout", "bars"]], width_ratios=[table_width, side, side]
+        )
+    table_ax, rollout_ax, bars_ax = axes["table"], axes["rollout"], axes["bars"]
     cmap = colormap(view.colorscale)
     table = table_ax.imshow(
         view.top_prob, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest"
     )
-    if n_pos <= MAX_CELL_TEXT:
+    if table_width / n_pos >= 0.07 * longest + 0.08:  # inches: room for the token's letters
         _cell_labels(table_ax, view)
     table_ax.set_yticks(range(n_rows), [text(name) for name in view.layers])
     _token_ticks(table_ax, "x", view.tokens)
     table_ax.tick_params(axis="y", length=0)
-    table_ax.set_xlabel("input token (position)")
-    table_ax.set_title("logit lens: top next token and its probability at each layer")
+    table_ax.set_xlabel("input token; each cell: the top next token after that layer")
     # the targets above the table, green where the output row gets them right
     targets = table_ax.secondary_xaxis("top")
     shown = [i for i in range(n_pos) if view.mask[i]]
     targets.set_xticks(shown, [text(view.targets[i]) for i in shown])
-    targets.tick_params(length=0, labelsize="small")
+    wordy = max(len(text(view.targets[i])) for i in shown) > 2 if shown else False
+    targets.tick_params(length=0, labelsize="small", rotation=90 if wordy else 0)
+    targets.set_xlabel("target (green: the output row gets it right)", fontsize="small")
     for label, i in zip(targets.get_xticklabels(), shown, strict=True):
         label.set_color(RIGHT if view.top_token[-1][i] == view.targets[i] else WRONG)
     figure.colorbar(table, ax=table_ax, label="probability of the top token", pad=0.01)
     column = _outline(table_ax, view.position - 0.5, -0.5, 1.0, n_rows)
 
-    rollout = rollout_ax.imshow(
-        view.rollout, cmap=cmap, vmin=0, vmax=1, interpolation="nearest"
-    )
+    rollout = rollout_ax.imshow(view.rollout, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     _token_ticks(rollout_ax, "x", view.tokens)
     _token_ticks(rollout_ax, "y", view.tokens)
     rollout_ax.set(xlabel="input token", ylabel="position", title="attention rollout")
@@ -90,13 +101,17 @@ def lens(view: LensData, index: int, marker: bool = False) -> Drawn:
     bars_ax.axvline(0, color="0.5", lw=0.8)
     bars_ax.set_ylim(n_pos - 0.5, -0.5)  # position 0 on top, as in the rollout
     _token_ticks(bars_ax, "y", view.tokens)
-    limit = float(np.abs(view.saliency).max()) or 1.0
-    bars_ax.set_xlim(-1.05 * limit, 1.05 * limit)  # one scale for every position
-    bars_ax.set_xlabel("gradient x input (+ pushes toward the prediction)")
+    # Each position on its own scale: a confident prediction's log-probability is flat, so its
+    # gradients are ~100x smaller than an unsure one's (1e-4 vs 1e-2 in a trained reverse run).
+    limit = float(np.abs(bars).max()) or 1.0
+    bars_ax.set_xlim(-1.1 * limit, 1.1 * limit)
+    bars_ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
+    bars_ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.2g}"))
+    bars_ax.set_xlabel("gradient × input\n(+ pushes toward the prediction)")
     predicted = view.top_token[-1][view.position]
     bars_ax.set_title(
-        f"saliency: position {view.position} ({text(view.tokens[view.position])}) "
-        f"predicts {text(predicted)}"
+        f"saliency of position {view.position} ({text(view.tokens[view.position])})\n"
+        f"predicting {text(predicted)}"
     )
     title = figure.suptitle("")
 

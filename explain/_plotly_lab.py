@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _plotly as P
 from .style import LIGHT, Theme, colorscale
-from .views import HeadsData, ScoresData
+from .views import HeadsData, PruningData, ScoresData
 
 SHORT = {
     "previous_token": "prev",
@@ -184,4 +184,62 @@ def scores(view: ScoresData, frames: Sequence[int], index: int, theme: Theme = L
     for shape, n in zip(shapes, range(count), strict=True):
         shape["xref"] = "x" if n == 0 else f"x{n + 1}"
     layout = P.layout(view.title, 430, theme, annotations=titles, shapes=shapes, **axes)
+    return {"data": data, "layout": layout}
+
+
+def pruning(view: PruningData, theme: Theme = LIGHT) -> dict:
+    curves = [("x", "y", "y3", view.fractions, view.loss, view.accuracy)]
+    if len(view.levels):
+        curves.append(("x2", "y2", "y4", view.levels, view.weight_loss, view.weight_accuracy))
+    data = []
+    for x, y, y_loss, shares, loss, accuracy in curves:
+        data.append(
+            P.line(
+                shares,
+                accuracy,
+                "accuracy",
+                theme.colorway[0],
+                mode="lines+markers",
+                xaxis=x,
+                yaxis=y,
+                showlegend=x == "x",
+                legendgroup="accuracy",
+            )
+        )
+        data.append(
+            P.line(
+                shares,
+                loss,
+                "loss",
+                theme.colorway[1],
+                mode="lines+markers",
+                xaxis=x,
+                yaxis=y_loss,
+                showlegend=x == "x",
+                legendgroup="loss",
+            )
+        )
+    two = len(curves) == 2
+    left = [0.0, 0.42] if two else [0.0, 0.92]
+    axes = {
+        "xaxis": {"domain": left, "title": {"text": "share of heads removed"}},
+        "yaxis": {"range": [-0.02, 1.02], "title": {"text": "accuracy"}},
+        "yaxis3": {
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "title": {"text": "loss"},
+        },
+    }
+    if two:
+        axes |= {
+            "xaxis2": {
+                "domain": [0.55, 0.95],
+                "anchor": "y2",
+                "title": {"text": "share of block weights zeroed"},
+            },
+            "yaxis2": {"anchor": "x2", "range": [-0.02, 1.02]},
+            "yaxis4": {"overlaying": "y2", "side": "right", "anchor": "x2", "showgrid": False},
+        }
+    layout = P.layout(view.title, 440, theme, legend={"orientation": "h", "y": -0.25}, **axes)
     return {"data": data, "layout": layout}

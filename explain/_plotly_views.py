@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _plotly as P
-from . import _plotly_lab, views
+from . import _plotly_lab, _plotly_lens, views
 from ._figures import _matrix_names
 from .style import LIGHT, WEIGHT, Theme, colorscale
 
@@ -424,4 +424,8 @@ def figure(
         return _plotly_lab.heads(view, frames, index, theme)
     if isinstance(view, views.ScoresData):
         return _plotly_lab.scores(view, frames, index, theme)
+    if isinstance(view, views.LensData):  # one step: its slider picks a position
+        return _plotly_lens.lens(view, theme)
+    if isinstance(view, views.PruningData):
+        return _plotly_lab.pruning(view, theme)
     return optimizer(view, frames, index, theme)

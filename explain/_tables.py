@@ -19,8 +19,10 @@ from .views import (
     AttentionData,
     EmbeddingData,
     HeadsData,
+    LensData,
     LossData,
     PositionalData,
+    PruningData,
     ScoresData,
     ViewData,
     to_dict,
@@ -92,6 +94,14 @@ def _rows(view: ViewData, indices: Sequence[int]) -> tuple[list[str], Iterable[l
             for layer in range(view.layers)
             for head in range(view.heads)
         )
+    if isinstance(view, PruningData):
+        heads = zip(view.fractions, view.loss, view.accuracy, strict=True)
+        weights = zip(view.levels, view.weight_loss, view.weight_accuracy, strict=True)
+        rows = [("heads", *row) for row in heads] + [("weights", *row) for row in weights]
+        return ["removed", "share", "loss", "accuracy"], (
+            [kind, _cell(share), _cell(loss), _cell(accuracy)]
+            for kind, share, loss, accuracy in rows
+        )
     if isinstance(view, ScoresData):
         return ["step", "layer", "head", "pattern", "score"], (
             [
@@ -105,6 +115,21 @@ def _rows(view: ViewData, indices: Sequence[int]) -> tuple[list[str], Iterable[l
             for pattern in view.patterns
             for layer in range(view.layers)
             for head in range(view.heads)
+        )
+    if isinstance(view, LensData):
+        # the logit lens table; the saliency and rollout matrices are in the JSON export
+        header = ["layer", "position", "token", "target", "top_token", "top_prob"]
+        return header, (
+            [
+                name,
+                position,
+                view.tokens[position],
+                view.targets[position],
+                view.top_token[layer][position],
+                _cell(float(view.top_prob[layer, position])),
+            ]
+            for layer, name in enumerate(view.layers)
+            for position in range(len(view.tokens))
         )
     if isinstance(view, LossData):
         names = list(view.curves)

@@ -237,7 +237,7 @@ def _figure_section(
 ) -> str:
     figure = _plotly_views.figure(view, frames, len(view.steps) - 1, theme=theme)
     div_id = f"figure-{anchor}"
-    if figure.get("frames"):
+    if figure.get("frames") and not isinstance(view, views.LensData):  # its frames: positions
         ids.append(div_id)
     return (
         f'<section id="{anchor}"><h2>{_esc(title)}</h2><p class="note">{note}</p>'
@@ -305,6 +305,16 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
             "Which heads matter",
             _heads_note(trace),
             lambda: views.heads(trace),
+        )
+        add(
+            "lens",
+            "Inside the prediction: logit lens, rollout, saliency",
+            "Left: each layer's residual stream read as a prediction (the logit lens): the "
+            "top token and its probability at every position, from the embedding to the output. "
+            "Middle: attention rollout (Abnar and Zuidema 2020), how much each output position "
+            "draws on each input through all layers. Right: which inputs the prediction at one "
+            "position rests on (gradient x input; the slider picks the position).",
+            lambda: views.lens(trace),
         )
         add(
             "embeddings",

@@ -122,15 +122,60 @@ def synthetic_trace(
     if encoder_decoder:
         meta["probe"]["source_tokens"] = list(SOURCE)
         meta["probe"]["source_ids"] = [vocab.index(t) for t in SOURCE]
+    meta["lab"] = lab_record(n_layers, n_heads, "decoder" if encoder_decoder else "self")
+    meta["lab"]["lens"] = lens_record(meta["probe"], vocab, n_layers, seed)
     return Trace.from_arrays(meta, steps, scalars, SNAPSHOT_STEPS, tensors)
+
+
+def lens_record(probe: dict, vocab: list[str], n_layers: int, seed: int = 0) -> dict:
+    """The probe's logit lens and saliency as explain.lab.record writes them, made up."""
+    rng = np.random.default_rng(seed + 1)
+    pos = len(probe["tokens"])
+    probs = rng.random((n_layers + 1, pos, len(vocab)))  # [layer + 1, pos, vocab]
+    return {
+        "step": SNAPSHOT_STEPS[-1],
+        "tokens": list(probe["tokens"]),
+        "source": probe.get("source_tokens"),
+        "targets": list(probe["target_tokens"]),
+        "mask": list(probe["mask"]),
+        "probs": (probs / probs.sum(-1, keepdims=True)).tolist(),
+        "saliency": np.tril(rng.normal(size=(pos, pos))).tolist(),  # [pos, pos], causal
+    }
+
+
+def lab_record(n_layers: int, n_heads: int, part: str = "self") -> dict:
+    """What explain.lab.record writes, with made-up numbers (no model here)."""
+    heads = n_layers * n_heads
+    order = [[layer, head] for layer in range(n_layers) for head in range(n_heads)]
+    importance = (np.arange(heads).reshape(n_layers, n_heads) + 1) / heads
+    return {
+        "part": part,
+        "baseline": {"loss": 0.05, "accuracy": 1.0},
+        "importance": importance.tolist(),
+        "ablation": {
+            "loss": (0.05 + importance).tolist(),
+            "accuracy": (1.0 - importance / 2).tolist(),
+        },
+        "prune": {
+            "fractions": np.linspace(0, 1, heads + 1).tolist(),
+            "loss": np.linspace(0.05, 3.0, heads + 1).tolist(),
+            "accuracy": np.linspace(1.0, 0.0, heads + 1).tolist(),
+            "order": order,
+        },
+        "sparsity": {"levels": [0, 0.5, 0.9], "loss": [0.05, 0.1, 2.0], "accuracy": [1, 1, 0.2]},
+        "spearman": 0.9,
+    }
 
 
 @functools.cache
 def real_trace() -> Trace:
-    """``reverse`` trained for 30 steps by the real trainer."""
+    """``reverse`` trained for 30 steps by the real trainer, measured by the lab (the heads,
+    pruning and lens views read its record)."""
     import explain
 
-    return explain.train("reverse", train_config=explain.TrainConfig(steps=30)).trace
+    run = explain.train("reverse", train_config=explain.TrainConfig(steps=30))
+    explain.lab.record(run)
+    return run.trace
 
 
 # -- a headless chromium that may only read files ---------------------------------------------

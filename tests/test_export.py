@@ -386,9 +386,12 @@ def test_exported_html_renders_offline(trace, tmp_path, browser, what):
         kinds = page.page.evaluate(
             "() => document.querySelector('.js-plotly-plot').data.map(t => t.type)"
         )
-        expected = {"embeddings": "scatter", "loss": "scatter", "scores": "scatter"}.get(
-            what, "heatmap"
-        )
+        expected = {
+            "embeddings": "scatter",
+            "loss": "scatter",
+            "scores": "scatter",
+            "pruning": "scatter",
+        }.get(what, "heatmap")
         assert kinds.count(expected) > 0, kinds
         assert page.page.locator(".main-svg").count() > 0
         assert page.blocked == [] and page.errors == [] and page.dialogs == []

@@ -32,14 +32,15 @@ def test_every_section_is_there(page_text):
         "predictions",
         "attention-self",
         "heads",
+        "lens",
         "embeddings",
         "positional",
         "loss",
         "optimizer",
     ):
         assert f'id="{anchor}"' in page_text, anchor
-    assert page_text.count("Plotly.newPlot(") == 6
-    assert len(re.findall(r"plotly\.js v\d", page_text)) == 1  # one copy for six figures
+    assert page_text.count("Plotly.newPlot(") == 7
+    assert len(re.findall(r"plotly\.js v\d", page_text)) == 1  # one copy for seven figures
     assert not re.search(r"<script[^>]+src=", page_text)
 
 
@@ -131,7 +132,7 @@ def test_report_renders_offline_and_the_timeline_moves_every_figure(trace, tmp_p
         page.open(path)
         page.page.wait_for_function("() => document.querySelectorAll('.main-svg').length >= 10")
         plots = page.page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length")
-        assert plots == 6
+        assert plots == 7
         heatmaps = page.page.evaluate(
             "() => document.getElementById('figure-attention-self')"
             ".data.filter(t => t.type === 'heatmap').length"

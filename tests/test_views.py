@@ -26,6 +26,7 @@ WIDGETS = {
     "loss": lambda trace, **kw: widgets.LossView(trace, **kw),
     "optimizer": lambda trace, **kw: widgets.OptimizerView(trace, playground=False, **kw),
     "heads": lambda trace, **kw: widgets.HeadsView(trace, **kw),
+    "lens": lambda trace, **kw: widgets.LensView(trace, **kw),
 }
 
 

@@ -22,6 +22,7 @@ from .dashboard import Dashboard
 from .embeddings import EmbeddingView
 from .generate import GenerateView
 from .heads import HeadsView
+from .lens import LensView
 from .live import LiveTraining
 from .loss import LossView
 from .optimizer import OptimizerPlayground, OptimizerView
@@ -39,6 +40,7 @@ __all__ = [
     "EmbeddingView",
     "GenerateView",
     "HeadsView",
+    "LensView",
     "LiveTraining",
     "LossView",
     "OptimizerPlayground",

@@ -30,7 +30,7 @@ from ._common import (
     step_index,
     to_dict,
 )
-from ._heads import HeadsData, ScoresData, heads, scored_part, scores
+from ._heads import HeadsData, PruningData, ScoresData, heads, pruning, scored_part, scores
 from ._lens import LensData, lens
 from ._tokens import (
     EMBEDDING_TENSORS,
@@ -67,6 +67,7 @@ __all__ = [
     "LossData",
     "OptimizerData",
     "PositionalData",
+    "PruningData",
     "ViewData",
     "attention",
     "describe_steps",
@@ -82,6 +83,7 @@ __all__ = [
     "optimizer",
     "positional",
     "positional_formula",
+    "pruning",
     "require_finite",
     "step_index",
     "to_dict",
@@ -98,9 +100,20 @@ ViewData = (
     | OptimizerData
     | HeadsData
     | ScoresData
+    | PruningData
     | LensData
 )
-WHATS = ("attention", "embeddings", "positional", "loss", "optimizer", "heads", "scores", "lens")
+WHATS = (
+    "attention",
+    "embeddings",
+    "positional",
+    "loss",
+    "optimizer",
+    "heads",
+    "scores",
+    "pruning",
+    "lens",
+)
 _OPTIONS = {
     "attention": ("part", "layer", "head"),
     "embeddings": ("part",),
@@ -144,6 +157,8 @@ def view(
         return heads(trace, part)
     if what == "scores":
         return scores(trace, part)
+    if what == "pruning":
+        return pruning(trace)
     if what == "lens":
         return lens(trace)
     return optimizer(trace, parameter)

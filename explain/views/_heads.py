@@ -279,3 +279,70 @@ def heads(trace: Trace, part: str | None = None) -> HeadsData:
         title=titled("which heads matter", task),
         **fields,
     )
+
+
+@dataclass(frozen=True)
+class PruningData(ViewModel):
+    """What removing parts of the model costs: heads, least important first, and weights, the
+    smallest first (both measured by :func:`explain.lab.record`)."""
+
+    what: ClassVar[str] = "pruning"
+    FIELDS: ClassVar = (
+        "task",
+        "title",
+        "colorscale",
+        "baseline_loss",
+        "baseline_accuracy",
+        "fractions",
+        "loss",
+        "accuracy",
+        "order",
+        "levels",
+        "weight_loss",
+        "weight_accuracy",
+    )
+    FRAMED: ClassVar = ()
+
+    steps: np.ndarray  # [1]: the step the model was measured at (the last snapshot)
+    baseline_loss: float
+    baseline_accuracy: float
+    fractions: np.ndarray  # [n + 1] share of heads removed
+    loss: np.ndarray  # [n + 1]
+    accuracy: np.ndarray  # [n + 1]
+    order: list[str]  # heads in the order they were removed
+    levels: np.ndarray  # share of block weights set to zero (magnitude pruning); may be empty
+    weight_loss: np.ndarray
+    weight_accuracy: np.ndarray
+    task: str
+    title: str
+    colorscale: str | None = None
+
+
+def pruning(trace: Trace) -> PruningData:
+    """The pruning curves of a trace's lab record (ValueError without one)."""
+    lab = _lab(trace)
+    prune = lab.get("prune")
+    if not isinstance(prune, dict):
+        raise ValueError(
+            "this trace has no pruning curve: measure the model with explain.lab.record(run) "
+            "(explain demo and explain train do) and save the trace again"
+        )
+    baseline = lab.get("baseline") if isinstance(lab.get("baseline"), dict) else {}
+    weights = lab.get("sparsity") if isinstance(lab.get("sparsity"), dict) else {}
+    order = prune.get("order") if isinstance(prune.get("order"), list) else []
+    task = task_name(trace)
+    steps = trace.snapshot_steps
+    return PruningData(
+        steps=steps[-1:] if len(steps) else np.zeros(1, np.int64),
+        baseline_loss=float(baseline.get("loss", np.nan)),
+        baseline_accuracy=float(baseline.get("accuracy", np.nan)),
+        fractions=_vector(prune.get("fractions")),
+        loss=_vector(prune.get("loss")),
+        accuracy=_vector(prune.get("accuracy")),
+        order=[f"L{int(pair[0])}H{int(pair[1])}" for pair in order if len(pair) == 2],
+        levels=_vector(weights.get("levels")),
+        weight_loss=_vector(weights.get("loss")),
+        weight_accuracy=_vector(weights.get("accuracy")),
+        task=task,
+        title=titled("what pruning costs", task),
+    )
