@@ -28,6 +28,7 @@ _LAZY = {
     "TrainingDiverged": "trainer",
     "Run": "run",
     "train": "run",
+    "distill": "lab.distillation",
     "Recorder": "record",
     "RecordSchedule": "schedule",
 }
@@ -43,6 +44,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .hooks import HookPoint
+    from .lab.distillation import distill
     from .model import TinyTransformer
     from .record import Recorder
     from .run import Run, train

@@ -1,13 +1,16 @@
-"""The ``explain`` command: ``demo``, ``train``, ``export`` and ``report``.
+"""The ``explain`` command: ``demo``, ``train``, ``distill``, ``export`` and ``report``.
 
     explain demo                      # train, record, and write a report and pictures
     explain train --task sort --steps 600 --out runs/sort
+    explain train --task reverse --init runs/copy --freeze embed --out runs/copy-reverse
+    explain distill --teacher runs/reverse --d-model 32 --heads 2 --out runs/student
     explain export runs/sort/trace.npz --what attention --layer 1 --head 0 --out head.svg
     explain report runs/sort/trace.npz --out sort.html
 
 A user's mistake (unknown task or format, a layer, head or step the trace does not have, a
 missing or corrupted trace, an unwritable path) ends with exit code 2 and one message that
-says what is available, never a traceback. Only ``demo`` and ``train`` import torch.
+says what is available, never a traceback. Only ``demo``, ``train`` and ``distill`` import
+torch.
 """
 
 from __future__ import annotations
@@ -74,7 +77,13 @@ def _load(path: str) -> Any:
 
 
 def _train(
-    task: str, model_overrides: dict, train_options: dict, progress: bool, threads: int = 1
+    task: str,
+    model_overrides: dict,
+    train_options: dict,
+    progress: bool,
+    threads: int = 1,
+    init: str | None = None,
+    freeze: Sequence[str] = (),
 ) -> Any:
     """Train with a progress bar; returns the Run (or the partial one if it diverged)."""
     from .config import TrainConfig
@@ -83,9 +92,13 @@ def _train(
 
     task_obj = tasks.get(task)
     train_config = TrainConfig(**train_options, threads=threads)
-    model_config = default_model_config(task_obj, seed=train_config.seed, **model_overrides)
+    model_config = None
+    if init is None:
+        model_config = default_model_config(task_obj, seed=train_config.seed, **model_overrides)
     try:
-        return train(task_obj, model_config, train_config, progress=progress)
+        return train(
+            task_obj, model_config, train_config, init=init, freeze=freeze, progress=progress
+        )
     except TrainingDiverged as error:
         print(f"warning: {error}", file=sys.stderr)
         return error.run
@@ -161,10 +174,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from . import report
-
-    model = {
+def _model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
         key: value
         for key, value in {
             "n_layers": args.layers,
@@ -175,11 +186,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         }.items()
         if value is not None
     }
+
+
+def _train_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {"steps": args.steps, "seed": args.seed, "optimizer": args.optimizer}
     options.update(
         {k: v for k, v in {"lr": args.lr, "batch_size": args.batch_size}.items() if v is not None}
     )
-    run = _train(args.task, model, options, not args.quiet, args.threads)
+    return options
+
+
+def _save_run(run: Any, args: argparse.Namespace, what: str) -> int:
+    """Study, save and report a run as ``train`` and ``distill`` do; returns the exit code."""
+    from . import report
+
     _study(run)
     out = Path(args.out)
     run.save(out)
@@ -188,13 +208,72 @@ def cmd_train(args: argparse.Namespace) -> int:
         report.save_report(run.trace, out / "report.html", theme=args.theme)
         files = {"report.html": DEMO_FILES["report.html"], **files}
     print(
-        f"\ntrained {args.task!r} for {int(run.trace.steps[-1])} steps "
+        f"\n{what} {run.task.name!r} for {run.trainer.step} steps "
         f"({run.trace.meta.get('status')}): validation accuracy "
         f"{_final(run.trace, 'val_accuracy')}, loss {_final(run.trace, 'val_loss')}"
     )
     print(f"wrote into {out}/ :")
     _print_table(out, files)
     return 0 if run.trace.meta.get("status") != "diverged" else 1
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    model = _model_overrides(args)
+    if args.init is not None and model:
+        flags = ", ".join(f"--{k.replace('n_', '').replace('_', '-')}" for k in model)
+        raise UserError(f"--init brings its own model; drop {flags}")
+    run = _train(
+        args.task,
+        model,
+        _train_options(args),
+        not args.quiet,
+        args.threads,
+        init=args.init,
+        freeze=args.freeze or (),
+    )
+    return _save_run(run, args, "fine-tuned" if args.init else "trained")
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .lab.distillation import distill
+    from .run import default_model_config, load_source
+    from .trainer import TrainingDiverged
+
+    teacher = load_source(args.teacher, what="--teacher")
+    task_name = args.task
+    if task_name is None:
+        task_name = (teacher.trace.meta.get("task", {}) if teacher.trace else {}).get("name")
+        if task_name is None:
+            raise UserError(f"{args.teacher} has no trace naming its task; pass --task")
+    task = tasks.get(task_name)
+    train_config = TrainConfig(**_train_options(args), threads=args.threads)
+    model_config = default_model_config(
+        task,
+        seed=train_config.seed,
+        vocab_size=teacher.model.config.vocab_size,
+        **_model_overrides(args),
+    )
+    try:
+        run = distill(
+            args.teacher,
+            task,
+            model_config,
+            train_config,
+            temperature=args.temperature,
+            alpha=args.alpha,
+            progress=not args.quiet,
+        )
+    except TrainingDiverged as error:
+        print(f"warning: {error}", file=sys.stderr)
+        run = error.run
+    code = _save_run(run, args, "distilled")
+    print(f"teacher-student agreement: {_final(run.trace, 'agreement')}")
+    if teacher.trace is not None and teacher.trace.meta.get("task", {}).get("name") == task.name:
+        from .lab.distillation import match_heads
+
+        print("heads:\n  " + "\n  ".join(match_heads(teacher.trace, run.trace).sentences))
+    return code
 
 
 def _bertviz(args: argparse.Namespace, trace: Any) -> Path:
@@ -272,6 +351,34 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0; got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1]; got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1]; got {value}")
+    return value
+
+
+def _output_options(parser: argparse.ArgumentParser, themes: Sequence[str]) -> None:
+    parser.add_argument("--out", default="out", help="directory (default: out)")
+    parser.add_argument("--no-report", action="store_true", help="skip report.html")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
+    _theme_option(parser, themes)
 
 
 def _theme_option(parser: argparse.ArgumentParser, themes: Sequence[str]) -> None:
@@ -358,12 +465,65 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"one of: {', '.join(OPTIMIZERS)} (default: adamw)",
     )
-    train.add_argument("--out", default="out", help="directory (default: out)")
-    train.add_argument("--no-report", action="store_true", help="skip report.html")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
-    _theme_option(train, THEMES)
+    train.add_argument(
+        "--init",
+        metavar="DIR",
+        help="fine-tune: start from the model.safetensors (and continue the trace.npz) in DIR",
+    )
+    train.add_argument(
+        "--freeze",
+        nargs="+",
+        metavar="PREFIX",
+        help="module paths whose weights stay fixed, e.g. embed blocks.0",
+    )
+    _output_options(train, THEMES)
     train.set_defaults(func=cmd_train)
+
+    distill = commands.add_parser(
+        "distill",
+        help="train a small student on a trained teacher's softened predictions",
+        description="Knowledge distillation (Hinton, Vinyals and Dean 2015): train a student "
+        "TinyTransformer on alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * "
+        "cross-entropy, and write trace.npz, trace.json, model.safetensors and report.html "
+        "into OUT.",
+        epilog="example: explain distill --teacher runs/reverse --d-model 32 --heads 2 "
+        "--steps 400 --out runs/student",
+    )
+    distill.add_argument(
+        "--teacher", required=True, metavar="DIR", help="a directory written by explain train"
+    )
+    distill.add_argument(
+        "--task", choices=tasks.available(), metavar="TASK", help=f"{task_help} (the teacher's)"
+    )
+    distill.add_argument("--steps", type=_positive, default=400, help="optimizer steps (400)")
+    distill.add_argument("--seed", type=_non_negative, default=0, help="seed (0)")
+    distill.add_argument(
+        "--temperature", type=_positive_float, default=2.0, help="softening T > 0 (2.0)"
+    )
+    distill.add_argument(
+        "--alpha", type=_fraction, default=0.5, help="weight of the teacher's term, 0..1 (0.5)"
+    )
+    distill.add_argument(
+        "--positional",
+        choices=POSITIONAL_KINDS,
+        metavar="KIND",
+        help=f"one of: {', '.join(POSITIONAL_KINDS)} (default: sinusoidal)",
+    )
+    distill.add_argument("--layers", type=_positive, help="student blocks (2)")
+    distill.add_argument("--heads", type=_positive, help="student heads per block (4)")
+    distill.add_argument("--d-model", type=_positive, help="student residual width (64)")
+    distill.add_argument("--d-mlp", type=_positive, help="student MLP hidden width (256)")
+    distill.add_argument("--lr", type=float, help="peak learning rate (0.003)")
+    distill.add_argument("--batch-size", type=_positive, help="sequences per step (64)")
+    distill.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="adamw",
+        metavar="NAME",
+        help=f"one of: {', '.join(OPTIMIZERS)} (default: adamw)",
+    )
+    _output_options(distill, THEMES)
+    distill.set_defaults(func=cmd_distill)
 
     export = commands.add_parser(
         "export",

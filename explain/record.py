@@ -49,7 +49,9 @@ class Recorder:
 
     ``parameters`` names the parameter tensors whose gradient, optimizer moments and update are
     stored at each snapshot (default: the token embedding and the first block's output
-    projection). ``max_bytes`` caps the trace's memory.
+    projection). ``max_bytes`` caps the trace's memory. ``step_offset`` continues ``trace`` (a
+    fine-tuning run after its pre-training): the trainer's step ``s`` is recorded at
+    ``step_offset + s``, and step 0 is not recorded again, as the trace holds those weights.
     """
 
     def __init__(
@@ -57,9 +59,13 @@ class Recorder:
         parameters: Sequence[str] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         trace: Trace | None = None,
+        step_offset: int = 0,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError(f"max_bytes must be positive; got {max_bytes}")
+        if step_offset < 0:
+            raise ValueError(f"step_offset must be >= 0; got {step_offset}")
+        self.step_offset = step_offset
         self.tracked_names = list(parameters) if parameters is not None else None
         self.max_bytes = max_bytes
         self.trace = trace if trace is not None else Trace()
@@ -122,14 +128,20 @@ class Recorder:
         scalars = dict(metrics)
         scalars.update(zip(self._grad_names, values[:n], strict=True))
         scalars.update(zip(self._ratio_names, values[n:], strict=True))
-        self.trace.log_scalars(step, scalars)
+        self.trace.log_scalars(self.step_offset + step, scalars)
         for name, i in self._tracked:
             self._updates[name].copy_(self._before[i])
 
+    def _recorded_already(self, step: int) -> bool:
+        return self.step_offset > 0 and step == 0
+
     def on_eval(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
-        self.trace.log_scalars(step, metrics)
+        if not self._recorded_already(step):
+            self.trace.log_scalars(self.step_offset + step, metrics)
 
     def on_snapshot(self, trainer: Trainer, step: int) -> None:
+        if self._recorded_already(step):
+            return
         tensors = self.snapshot(trainer)
         if len(self.trace) == 0:
             size = sum(a.nbytes for a in tensors.values())
@@ -139,12 +151,12 @@ class Recorder:
                     f"least 4 of them (raise max_bytes or track fewer parameters)"
                 )
             self.trace.meta["dims"] = self._dims(tensors)
-        self.trace.add_snapshot(step, tensors)
+        self.trace.add_snapshot(self.step_offset + step, tensors)
         self._enforce_cap()
 
     def on_train_end(self, trainer: Trainer, status: str) -> None:
         self.trace.meta["status"] = status
-        self.trace.meta["last_step"] = trainer.step
+        self.trace.meta["last_step"] = self.step_offset + trainer.step
 
     # -- what a snapshot holds -----------------------------------------------------------------
     def snapshot(self, trainer: Trainer) -> dict[str, np.ndarray]:

@@ -1,7 +1,9 @@
 """``train``: a model for a task, trained by the Trainer while a Recorder writes its trace.
 
 The one call most users make; it wires the pieces (model, trainer, recorder, schedule) and
-hands back a :class:`Run` holding all of them.
+hands back a :class:`Run` holding all of them. Fine-tuning is the same call with another
+starting point (``init``, optionally ``freeze``); distillation (:func:`explain.distill`) the
+same call with another loss (``loss_fn``).
 
     >>> import explain
     >>> run = explain.train("reverse", train_config=explain.TrainConfig(steps=5))
@@ -11,8 +13,9 @@ hands back a :class:`Run` holding all of them.
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,10 @@ from .config import ModelConfig, TrainConfig
 from .model import TinyTransformer, resolve_device
 from .record import Recorder
 from .schedule import RecordSchedule
-from .trace import Trace
-from .trainer import Trainer, TrainingDiverged
+from .trace import Trace, load_trace
+from .trainer import LossFn, Trainer, TrainingDiverged
 
-__all__ = ["Run", "default_model_config", "train"]
+__all__ = ["Run", "default_model_config", "load_source", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,12 @@ class Run:
 
 
 def default_model_config(task: tasks_module.Task, seed: int = 0, **overrides: Any) -> ModelConfig:
-    """The default model for ``task``: its vocabulary and context, 2 layers x 4 heads."""
+    """The default model for ``task``: its vocabulary and context, 2 layers x 4 heads, then the
+    task's own ``recommended_model`` fields if it has them, then ``overrides``.
+
+    Only ``induction`` recommends a model (RoPE, d_model 32: the default sinusoidal model does
+    not learn its two-head circuit in 800 steps; see :class:`~explain.tasks.InductionTask`).
+    """
     context = max(task.context_length, task.source_length or 0)
     fields: dict[str, Any] = {
         "vocab_size": task.vocab_size,
@@ -65,8 +73,111 @@ def default_model_config(task: tasks_module.Task, seed: int = 0, **overrides: An
         "kind": task.kind,
         "seed": seed,
     }
+    fields.update(getattr(task, "recommended_model", {}))
     fields.update(overrides)
     return ModelConfig(**fields)
+
+
+@dataclass
+class Source:
+    """A trained model to start from or learn from, with what is known about it."""
+
+    model: TinyTransformer
+    trace: Trace | None  # its training trace, when there is one
+    vocab: list[str] | None  # its tokens by id, when known (a bare model knows only their count)
+    label: str  # how to name it in messages and metadata
+
+
+def load_source(source: Run | TinyTransformer | str | Path, what: str = "init") -> Source:
+    """A Run, a TinyTransformer, or a directory (or ``model.safetensors`` file) written by
+    :meth:`Run.save`; a ``trace.npz`` beside the weights gives the vocabulary and the trace."""
+    if isinstance(source, Run):
+        return Source(source.model, source.trace, list(source.task.vocab), "a Run")
+    if isinstance(source, TinyTransformer):
+        return Source(source, None, None, "a TinyTransformer")
+    if not isinstance(source, str | Path):
+        raise TypeError(
+            f"{what} must be a Run, a TinyTransformer or a path; got {type(source).__name__}"
+        )
+    from .weights import load_weights
+
+    path = Path(source)
+    weights = path / "model.safetensors" if path.is_dir() else path
+    if not weights.exists():
+        raise FileNotFoundError(f"{what}: no model.safetensors at {path}")
+    model = load_weights(weights)
+    trace_path = weights.parent / "trace.npz"
+    trace = load_trace(trace_path) if trace_path.exists() else None
+    vocab = trace.meta.get("vocab") if trace is not None else None
+    return Source(model, trace, vocab, str(path))
+
+
+def check_vocabulary(source: Source, task: tasks_module.Task, what: str) -> None:
+    """ValueError unless ``task``'s tokens have the same ids in ``source``'s vocabulary."""
+    tokens = list(task.vocab)
+    if source.vocab is None:  # a bare model: only the number of tokens can be checked
+        size = source.model.config.vocab_size
+        if size < len(tokens):
+            raise ValueError(
+                f"task {task.name!r} has {len(tokens)} tokens; the {what} model has only {size} "
+                f"(missing: {tokens[size:]})"
+            )
+        return
+    missing = [token for token in tokens if token not in source.vocab]
+    if missing:
+        raise ValueError(
+            f"the {what} model's vocabulary lacks task {task.name!r}'s tokens {missing}; "
+            f"it has {source.vocab}"
+        )
+    if source.vocab[: len(tokens)] != tokens:
+        raise ValueError(
+            f"the {what} model numbers task {task.name!r}'s tokens differently: "
+            f"{source.vocab[: len(tokens)]} vs {tokens}"
+        )
+
+
+def freeze_parameters(model: TinyTransformer, prefixes: Sequence[str]) -> list[str]:
+    """Stop gradients to the parameters under each module-path prefix; returns their names."""
+    if isinstance(prefixes, str):
+        prefixes = [prefixes]
+    names = [name for name, _ in model.named_parameters()]
+    frozen: list[str] = []
+    for prefix in prefixes:
+        matched = [n for n in names if n == prefix or n.startswith(f"{prefix}.")]
+        if not matched:
+            paths = [name for name, _ in model.named_modules() if name]
+            raise ValueError(f"freeze: {prefix!r} matches no parameter; module paths: {paths}")
+        frozen += [n for n in matched if n not in frozen]
+    if len(frozen) == len(names):
+        raise ValueError(f"freeze: {list(prefixes)} freezes every parameter; nothing to train")
+    parameters = dict(model.named_parameters())
+    for name in frozen:
+        parameters[name].requires_grad_(False)
+    return frozen
+
+
+def _continued_trace(start: Source, task: tasks_module.Task) -> tuple[Trace, int] | None:
+    """A copy of the starting run's trace to continue on one step axis, and its last step;
+    None when there is no trace or the new task's probe has another shape (then the
+    snapshots could not share arrays)."""
+    trace = start.trace
+    if trace is None or len(trace.steps) == 0:
+        return None
+    probe, old = task.probe(), trace.meta.get("probe", {})
+    same_shape = len(old.get("ids", ())) == probe.inputs.shape[1] and len(
+        old.get("source_ids", ())
+    ) == (0 if probe.source is None else probe.source.shape[1])
+    if not same_shape:
+        log.warning("the new task's probe has another shape; the trace starts afresh")
+        return None
+    last = int(trace.steps[-1])
+    phases = trace.meta.get("phases") or [
+        {"name": "pre-training", "task": trace.meta.get("task", {}).get("name"), "first_step": 0}
+    ]
+    continued = trace.select()  # a deep copy: the starting run's trace stays as it was
+    continued.meta.pop("lab", None)  # head measurements of the starting model, not this one
+    continued.meta["phases"] = [*copy.deepcopy(phases)]
+    return continued, last
 
 
 def train(
@@ -74,6 +185,9 @@ def train(
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
     *,
+    init: Run | TinyTransformer | str | Path | None = None,
+    freeze: Sequence[str] = (),
+    loss_fn: LossFn | None = None,
     callbacks: Iterable[Any] = (),
     schedule: Callable[[int], bool] | None = None,
     recorder: Recorder | None = None,
@@ -83,11 +197,24 @@ def train(
 
     ``task`` is a name from ``explain.tasks.available()`` or a Task. Without ``model_config``
     the model fits the task (:func:`default_model_config`, seeded by ``train_config.seed``).
+    ``init`` fine-tunes a copy of trained weights instead (a Run, a TinyTransformer, or a
+    directory written by :meth:`Run.save`); the task must use the same token ids. When ``init``
+    has a trace (and no ``recorder`` is passed), the new trace continues a copy of it on one
+    step axis and ``trace.meta["phases"]`` says where each phase starts. ``freeze`` names
+    module-path prefixes (``"embed"``, ``"blocks.0"``) whose parameters stay bit-identical.
+    ``loss_fn(model, batch, logits) -> (loss, parts)`` replaces the training loss (see
+    :class:`~explain.trainer.Trainer`).
     Raises :class:`~explain.trainer.TrainingDiverged` (with ``.run``) when the loss stops
     being finite.
     """
     task = tasks_module.get(task) if isinstance(task, str) else task
     train_config = train_config or TrainConfig()
+    start = load_source(init) if init is not None else None
+    if start is not None:
+        if model_config is not None and model_config != start.model.config:
+            raise ValueError("pass model_config or init, not both: init brings its own config")
+        check_vocabulary(start, task, "init")
+        model_config = start.model.config
     model_config = model_config or default_model_config(task, seed=train_config.seed)
     if model_config.vocab_size < task.vocab_size:
         raise ValueError(
@@ -106,7 +233,24 @@ def train(
     device = resolve_device(train_config.device)
     torch.manual_seed(train_config.seed)  # dropout
     model = TinyTransformer(model_config, device=device)
+    frozen = freeze_parameters(model, freeze) if freeze else []
+    continued = None
+    if start is not None:
+        model.load_state_dict(start.model.state_dict())  # a copy: init stays as it was
+        continued = _continued_trace(start, task) if recorder is None else None
+    if continued is not None:
+        trace, last = continued
+        trace.meta["phases"].append({"name": "fine-tuning", "task": task.name, "first_step": last})
+        recorder = Recorder(trace=trace, step_offset=last)
     recorder = recorder or Recorder()
+    if start is not None:
+        recorder.trace.meta["init"] = start.label
+        if continued is None:
+            recorder.trace.meta["phases"] = [
+                {"name": "fine-tuning", "task": task.name, "first_step": 0}
+            ]
+    if frozen:
+        recorder.trace.meta["frozen"] = frozen
     trainer = Trainer(
         model,
         task,
@@ -114,6 +258,7 @@ def train(
         callbacks=[recorder, *callbacks],
         snapshot_schedule=schedule or RecordSchedule(),
         progress=progress,
+        loss_fn=loss_fn,
     )
     run = Run(model=model, trace=recorder.trace, task=task, trainer=trainer)
     try:

@@ -5,7 +5,8 @@ called as ``callback.EVENT(trainer, **kwargs)`` when the callback defines it:
 
 - ``on_train_begin()``
 - ``on_before_optimizer_step(step)``: gradients are ready (clipped), weights not yet updated
-- ``on_step_end(step, metrics)``: after update ``step``; metrics has loss, lr, grad_norm
+- ``on_step_end(step, metrics)``: after update ``step``; metrics has loss, lr, grad_norm,
+  and ``loss/<part>`` for each part a ``loss_fn`` reports
 - ``on_eval(step, metrics)``: val_loss and, for tasks with a metric, val_accuracy
 - ``on_snapshot(step)``: at step 0 and at the steps ``snapshot_schedule`` picks
 - ``on_train_end(status)``: "complete", "interrupted" (Ctrl-C) or "diverged"
@@ -38,7 +39,7 @@ from .config import TrainConfig
 from .model import TinyTransformer
 from .schedule import RecordSchedule
 
-__all__ = ["Trainer", "TrainingDiverged", "lr_at", "make_optimizer"]
+__all__ = ["LossFn", "Trainer", "TrainingDiverged", "lr_at", "make_optimizer"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ class TrainingDiverged(RuntimeError):
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = model.parameters()
+    """The optimizer ``cfg`` names, owning the parameters that require a gradient (frozen
+    ones are left out, so weight decay cannot move them either)."""
+    params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr)
     if cfg.optimizer == "momentum":
@@ -88,9 +91,20 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+# loss_fn(model, batch, logits) -> (loss, parts): the batch from to_torch, the model's logits
+# (B, T, vocab); parts are floats logged as ``loss/<name>`` (distillation: distill and task).
+LossFn = Callable[
+    [TinyTransformer, dict[str, torch.Tensor], torch.Tensor], tuple[torch.Tensor, dict[str, float]]
+]
+
+
 @dataclass
 class Trainer:
-    """Trains ``model`` on ``task`` with ``config``, firing events to ``callbacks``."""
+    """Trains ``model`` on ``task`` with ``config``, firing events to ``callbacks``.
+
+    ``loss_fn`` replaces the training loss (default: the task's masked cross-entropy);
+    validation always reports the task's own loss and accuracy.
+    """
 
     model: TinyTransformer
     task: tasks_module.Task
@@ -98,6 +112,7 @@ class Trainer:
     callbacks: list[Any] = field(default_factory=list)
     snapshot_schedule: Callable[[int], bool] = field(default_factory=RecordSchedule)
     progress: bool = False
+    loss_fn: LossFn | None = None
 
     def __post_init__(self) -> None:
         self.device = self.model.device
@@ -144,7 +159,11 @@ class Trainer:
             self.model.train()
         batch = self.task.batch(self.config.batch_size, self.rng)
         tensors = to_torch(batch, self.device, self.task)
-        loss = masked_loss(self.model(**model_inputs(tensors)), tensors)
+        logits = self.model(**model_inputs(tensors))  # (B, T, vocab)
+        if self.loss_fn is None:
+            loss, parts = masked_loss(logits, tensors), {}
+        else:
+            loss, parts = self.loss_fn(self.model, tensors, logits)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise TrainingDiverged(step, self.last_loss)
@@ -157,7 +176,9 @@ class Trainer:
         self.fire("on_before_optimizer_step", step=step)
         self.optimizer.step()
         self.step, self.last_loss = step, loss_value
-        return {"loss": loss_value, "lr": lr, "grad_norm": grad_norm}
+        metrics = {"loss": loss_value, "lr": lr, "grad_norm": grad_norm}
+        metrics.update({f"loss/{name}": float(value) for name, value in parts.items()})
+        return metrics
 
     def _eval_due(self, step: int) -> bool:
         return step % self.config.eval_every == 0 or step == self.config.steps

@@ -253,3 +253,69 @@ def test_train_then_export(capsys, tmp_path):
         "3",
     )
     assert code == 0, stderr
+
+
+@pytest.fixture(scope="module")
+def saved_copy_run(tmp_path_factory):
+    """A short copy run saved as `explain train` saves it (no report, no lab record)."""
+    import explain
+
+    directory = tmp_path_factory.mktemp("copy")
+    explain.train("copy", train_config=explain.TrainConfig(steps=6)).save(directory)
+    return directory
+
+
+@pytest.mark.parametrize("command", [["distill"]])
+def test_help_for_distill(capsys, command):
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0 and "--teacher DIR" in out and "--temperature" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--task", "reverse", "--freeze", "blocks.9"], "'blocks.9' matches no parameter"),
+        (["train", "--task", "induction"], "lacks task 'induction'"),
+        (
+            ["train", "--task", "reverse", "--heads", "2"],
+            "--init brings its own model; drop --heads",
+        ),
+        (["distill", "--temperature", "0"], "expected a number > 0; got 0.0"),
+        (["distill", "--alpha", "2"], "expected a number in [0, 1]; got 2.0"),
+        (["distill", "--task", "induction"], "lacks task 'induction'"),
+    ],
+)
+def test_fine_tune_and_distill_mistakes_exit_2(capsys, saved_copy_run, tmp_path, argv, message):
+    flag = "--init" if argv[0] == "train" else "--teacher"
+    out = tmp_path / "out"
+    code, _, stderr = run(capsys, *argv, flag, saved_copy_run, "--out", out, "--quiet")
+    assert code == 2 and message in stderr and "Traceback" not in stderr
+    assert not out.exists()  # nothing written
+
+
+def test_a_missing_teacher_exits_2(capsys, tmp_path):
+    code, _, stderr = run(capsys, "distill", "--teacher", tmp_path / "none", "--out", tmp_path)
+    assert code == 2 and "no model.safetensors" in stderr
+
+
+@pytest.mark.slow
+def test_fine_tune_then_distill(capsys, saved_copy_run, tmp_path):
+    code, stdout, stderr = run(
+        capsys, "train", "--task", "reverse", "--init", saved_copy_run, "--freeze", "embed",
+        "--steps", "4", "--out", tmp_path / "ft", "--quiet", "--no-report",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "fine-tuned 'reverse' for 4 steps" in stdout
+    meta = json.loads((tmp_path / "ft" / "trace.json").read_text())
+    assert [p["first_step"] for p in meta["phases"]] == [0, 6]
+    assert meta["frozen"] == ["embed.W_E.weight"]
+    code, stdout, stderr = run(
+        capsys, "distill", "--teacher", tmp_path / "ft", "--d-model", "32", "--heads", "2",
+        "--steps", "3", "--out", tmp_path / "student", "--quiet", "--no-report",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "distilled 'reverse' for 3 steps" in stdout and "agreement" in stdout
+    assert "student L0H0 is" in stdout
+    meta = json.loads((tmp_path / "student" / "trace.json").read_text())
+    assert meta["model_config"]["d_model"] == 32 and meta["distillation"]["alpha"] == 0.5
+    assert {"trace.npz", "model.safetensors"} <= {p.name for p in (tmp_path / "student").iterdir()}

@@ -10,11 +10,11 @@ import explain
 import widgets
 
 MODULES = sorted(
-    f"{package.__name__}.{info.name}"
+    info.name
     for package in (explain, widgets)
-    for info in pkgutil.iter_modules(package.__path__)
-    if info.name not in ("__main__", "cli")
-)
+    for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
+    if info.name.rsplit(".", 1)[-1] not in ("__main__", "cli")
+)  # sub-packages too: explain.lab.*, explain.views.*
 
 
 @pytest.mark.parametrize("name", MODULES)

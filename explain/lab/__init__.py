@@ -5,7 +5,9 @@
 weights by magnitude (:func:`sparsity_curve`). ``lens``: read every layer's residual stream as a
 prediction (:func:`logit_lens`) and ask which inputs a prediction rests on (:func:`saliency`).
 ``study``: measure every head once into the trace (:func:`record`) and name what each head does
-(:func:`circuits`). Everything here runs the model through its hook points and leaves it as it
+(:func:`circuits`). ``distill``: train a small student on a teacher's softened predictions
+(:func:`distill`, :func:`distillation_loss`) and match its heads to the teacher's
+(:func:`match_heads`). Everything here runs the model through its hook points and leaves it as it
 found it.
 
     >>> import explain
@@ -16,6 +18,7 @@ found it.
     True
 """
 
+from .distillation import HeadMatch, TeacherAgreement, distill, distillation_loss, match_heads
 from .heads import (
     METHODS,
     MODES,
@@ -37,13 +40,19 @@ from .pruning import (
     prune_curve,
     sparsity_curve,
 )
-from .study import Circuits, circuits, probe_predictions, record, spearman
+from .study import Circuits, circuits, probe_lens, probe_predictions, record, spearman
 
 __all__ = [
+    "HeadMatch",
+    "TeacherAgreement",
+    "distill",
+    "distillation_loss",
+    "match_heads",
     "METHODS",
     "Circuits",
     "circuits",
     "logit_lens",
+    "probe_lens",
     "probe_predictions",
     "record",
     "saliency",
