@@ -275,6 +275,20 @@ def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
             fontsize="x-small",
             color="#009E73",
         )
+    for phase in view.boundaries:  # where fine-tuning (or another phase) starts
+        for ax in (top, bottom):
+            ax.axvline(phase.first_step, color="0.15", lw=1.3, ls="-", zorder=1)
+        top.annotate(
+            text(phase.label),
+            (phase.first_step, 0.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 3),
+            textcoords="offset points",
+            rotation=90,
+            va="bottom",
+            fontsize="x-small",
+            color="0.15",
+        )
     markers = step_markers([top, bottom], int(view.steps[index]), marker)
     title = figure.suptitle("")
 

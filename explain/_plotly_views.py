@@ -266,7 +266,10 @@ def loss(view: views.LossData, marked: int | None, theme: Theme) -> dict:
             "title": {"text": "gradient norm"},
             "showgrid": False,
         },
-        shapes=P.vertical(marked, "y") + P.vertical(marked, "y3") + _event_lines(view),
+        shapes=P.vertical(marked, "y")
+        + P.vertical(marked, "y3")
+        + _event_lines(view)
+        + _phase_lines(view),
         annotations=[
             {
                 "x": e.step,
@@ -281,9 +284,37 @@ def loss(view: views.LossData, marked: int | None, theme: Theme) -> dict:
                 "font": {"size": 10, "color": "#009E73"},
             }
             for e in view.events
+        ]
+        + [
+            {
+                "x": phase.first_step,
+                "y": 0.0,
+                "xref": "x",
+                "yref": "y domain",
+                "text": P.label(phase.label),
+                "textangle": -90,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#222"},
+            }
+            for phase in view.boundaries
         ],
     )
     return {"data": data, "layout": layout}
+
+
+def _phase_lines(view: views.LossData) -> list[dict]:
+    """A solid line on both panels where a phase (fine-tuning) starts."""
+    lines = [
+        line
+        for phase in view.boundaries
+        for yref in ("y", "y3")
+        for line in P.vertical(phase.first_step, yref)
+    ]
+    for line in lines:
+        line["line"] = {"dash": "solid", "color": "#222", "width": 1.5}
+    return lines
 
 
 def _event_lines(view: views.LossData) -> list[dict]:

@@ -25,6 +25,7 @@ EXPECTED = [
     "06_generation.ipynb",
     "07_encoder_decoder.ipynb",
     "08_redundancy_and_pruning.ipynb",
+    "10_pretrain_finetune_distill.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 TIME_LIMIT_S = 120.0

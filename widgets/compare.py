@@ -7,6 +7,10 @@ steps show their nearest snapshot, and each panel says which step it shows::
     >>> import explain, widgets                                                 # doctest: +SKIP
     >>> runs = [explain.train("reverse", model_config=..., ...) for ...]         # doctest: +SKIP
     >>> CompareView(*runs, metric="val_accuracy")                               # doctest: +SKIP
+
+A fine-tuned run continues its pre-training's step axis (``trace.meta["phases"]``);
+``align="phase"`` puts the start of each run's last phase at step 0, so a fine-tuned run and
+one trained from scratch start together (a run with one phase starts at its step 0).
 """
 
 from __future__ import annotations
@@ -74,6 +78,13 @@ def _auto_names(traces: Sequence[Trace]) -> list[str]:
     return names if len(set(names)) == len(names) else [f"run {i}" for i in range(len(traces))]
 
 
+def _last_phase_start(trace: Trace) -> int:
+    """The first step of the trace's last phase (``trace.meta["phases"]``); 0 without phases."""
+    phases = trace.meta.get("phases")
+    starts = [int(p.get("first_step", 0)) for p in phases or [] if isinstance(p, dict)]
+    return max(starts, default=0)
+
+
 class CompareView(HeadSelection, View):
     """Runs side by side: overlaid curves of ``metric`` and one attention heatmap per run.
 
@@ -82,6 +93,10 @@ class CompareView(HeadSelection, View):
     ``heatmaps`` (one per run). ``step`` is the shared step (ValueError on a step no run has a
     snapshot at); ``shown_steps()`` lists the snapshot step each panel shows for it. The view has
     several traces (``traces``), so its one-trace ``trace`` is None.
+
+    ``align="step"`` (default) shows every run on its own step axis; ``align="phase"`` counts
+    steps from the start of each run's last phase (``offsets`` holds where that is in each run)
+    and shows only that phase.
     """
 
     css_class = "explain-compare"
@@ -97,12 +112,17 @@ class CompareView(HeadSelection, View):
         head: int = 0,
         step: int | None = None,
         theme: Theme | str = LIGHT,
+        align: str = "step",
     ) -> None:
+        if align not in ("step", "phase"):
+            raise ValueError(f"align must be 'step' or 'phase'; got {align!r}")
         if len(runs) == 1 and isinstance(runs[0], list | tuple):
             runs = tuple(runs[0])
         if len(runs) < 2:
             raise ValueError(f"CompareView needs two or more traces or runs; got {len(runs)}")
         self.traces = [_as_trace(run, i) for i, run in enumerate(runs)]
+        self.align = align
+        self.offsets = [_last_phase_start(t) if align == "phase" else 0 for t in self.traces]
         # One control over every run's snapshot steps, owned (and shown) by this view.
         super().__init__(None, step=step, step_control=StepControl(self._steps()), theme=theme)
         self._owns_control = True
@@ -188,13 +208,13 @@ class CompareView(HeadSelection, View):
 
     def shown_steps(self) -> list[int]:
         """The snapshot step each run's panel shows: its nearest to the shared step."""
-        return [self._nearest(trace) for trace in self.traces]
+        return [self._nearest(i) - self.offsets[i] for i in range(len(self.traces))]
 
     def pattern(self, run: int) -> np.ndarray:
         """The [q_pos, k_pos] attention shown for run ``run``."""
         trace = self.traces[run]
         name = self._attention[run][self.part][self.layer]
-        return trace.at(self._nearest(trace)).tensors[name][self.head]
+        return trace.at(self._nearest(run)).tensors[name][self.head]
 
     def refresh(self, follow: bool = False) -> None:
         """Re-read every run (they grew while training); ``follow`` moves to the newest step."""
@@ -252,12 +272,21 @@ class CompareView(HeadSelection, View):
 
     # -- internals -----------------------------------------------------------------------------
     def _steps(self) -> list[int]:
-        """The union of every run's snapshot steps, sorted."""
-        return sorted({int(s) for t in self.traces for s in t.snapshot_steps})
+        """The union of every run's snapshot steps (aligned, in the phase shown), sorted."""
+        return sorted(
+            {
+                int(s) - offset
+                for t, offset in zip(self.traces, self.offsets, strict=True)
+                for s in t.snapshot_steps
+                if s >= offset
+            }
+        )
 
-    def _nearest(self, trace: Trace) -> int:
-        snaps = trace.snapshot_steps
-        step = int(np.clip(self.step, snaps[0], snaps[-1]))
+    def _nearest(self, run: int) -> int:
+        """Run ``run``'s own snapshot step nearest to the shared step (in the phase shown)."""
+        trace, offset = self.traces[run], self.offsets[run]
+        snaps = trace.snapshot_steps[trace.snapshot_steps >= offset]
+        step = int(np.clip(self.step + offset, snaps[0], snaps[-1]))
         return trace.at(step).step
 
     def _set_options(self, layer: int, head: int) -> None:
@@ -284,14 +313,17 @@ class CompareView(HeadSelection, View):
             figure.add_scatter(
                 name=name, mode="lines+markers", marker={"size": 4}, line={"dash": dashes[i % 5]}
             )
-        figure.update_xaxes(title_text="step")
+        step_title = "steps into the last phase" if self.align == "phase" else "step"
+        figure.update_xaxes(title_text=step_title)
         self._fill_curves(figure)
         return figure
 
     def _fill_curves(self, figure: Any) -> None:
         """Each run's ``metric`` on its line, and the titles that name it."""
-        for trace, line in zip(self.traces, figure.data, strict=True):
-            line.x, line.y = trace.scalar(self.metric)
+        for trace, offset, line in zip(self.traces, self.offsets, figure.data, strict=True):
+            steps, values = trace.scalar(self.metric)
+            kept = steps >= offset
+            line.x, line.y = steps[kept] - offset, values[kept]
         figure.layout.yaxis.title.text = self.metric
         figure.layout.title.text = f"{self.metric} of each run"
 
@@ -332,12 +364,14 @@ class CompareView(HeadSelection, View):
             return
         part, layer, head = self.part, self.layer, self.head
         for i, (trace, plot) in enumerate(zip(self.traces, self.heatmaps, strict=True)):
-            shown = self._nearest(trace)
+            own = self._nearest(i)
+            shown = own - self.offsets[i]
             pattern = self.pattern(i)
             queries, keys = _tokens(trace, part)
             q_ticks, q_text = label_tokens([visible(t) for t in queries])
             k_ticks, k_text = label_tokens([visible(t) for t in keys])
             note = "" if shown == self.step else f" (nearest to {self.step})"
+            note += f" · run step {own}" if self.offsets[i] else ""
             title = f"{html.escape(self.names[i])}<br>{part} L{layer} H{head} · step {shown}{note}"
             with plot.batch_update() as figure:
                 figure.data[0].z = pattern

@@ -144,8 +144,8 @@ class LossView(View):
         loss = self._value_at("loss", step)
         text = f"step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
         with self.figure_plot.batch_update(data=False) as figure:
-            figure.layout.shapes = [*self._event_shapes(), step_cursor(step)]
-            figure.layout.annotations = self._event_labels()
+            figure.layout.shapes = [*self._event_shapes(), step_cursor(step), *self._phase_shapes()]
+            figure.layout.annotations = [*self._event_labels(), *self._phase_labels()]
             figure.layout.title = {"text": text, "x": 0.99, "xanchor": "right", "y": 0.99}
 
     def _event_shapes(self) -> list[dict]:
@@ -179,6 +179,39 @@ class LossView(View):
                 "font": {"size": 10, "color": "#009E73"},
             }
             for event in self.data.events
+        ]
+
+    def _phase_shapes(self) -> list[dict]:
+        """A solid line across every panel where a phase (fine-tuning) starts."""
+        return [
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": phase.first_step,
+                "x1": phase.first_step,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": "#222", "width": 1.5, "dash": "solid"},
+            }
+            for phase in self.data.boundaries
+        ]
+
+    def _phase_labels(self) -> list[dict]:
+        return [
+            {
+                "x": phase.first_step,
+                "y": 0,
+                "xref": "x",
+                "yref": "y domain",
+                "text": html.escape(phase.label),
+                "textangle": -90,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#222"},
+            }
+            for phase in self.data.boundaries
         ]
 
     def _value_at(self, name: str, step: int) -> float | None:

@@ -18,6 +18,7 @@ found it.
     True
 """
 
+from .compression import CompressionRow, CompressionTable, compression_table, forward_ms
 from .distillation import HeadMatch, TeacherAgreement, distill, distillation_loss, match_heads
 from .heads import (
     METHODS,
@@ -43,6 +44,10 @@ from .pruning import (
 from .study import Circuits, circuits, probe_lens, probe_predictions, record, spearman
 
 __all__ = [
+    "CompressionRow",
+    "CompressionTable",
+    "compression_table",
+    "forward_ms",
     "HeadMatch",
     "TeacherAgreement",
     "distill",

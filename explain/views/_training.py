@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -42,6 +42,7 @@ class LossData(ViewModel):
         "snapshot_steps",
         "curves",
         "events",
+        "phases",
     )
     FRAMED: ClassVar = ()
 
@@ -53,6 +54,12 @@ class LossData(ViewModel):
     task: str
     title: str
     colorscale: str | None = None
+    phases: list[Phase] = field(default_factory=list)  # pre-training, fine-tuning, ...
+
+    @property
+    def boundaries(self) -> list[Phase]:
+        """The phases that start after the first: where a solid line marks the change."""
+        return self.phases[1:]
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,34 @@ class Event:
 
     step: int
     label: str  # e.g. "mirror heads appear: L1H3 (+3 more by step 64)"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a run on the shared step axis (``trace.meta["phases"]``)."""
+
+    name: str  # "pre-training", "fine-tuning"
+    task: str
+    first_step: int
+
+    @property
+    def label(self) -> str:
+        """e.g. ``"fine-tuning on reverse"``."""
+        return f"{self.name} on {self.task}" if self.task else self.name
+
+
+def phases(trace: Trace) -> list[Phase]:
+    """The phases in ``trace.meta["phases"]`` (written by ``explain.train(init=...)``), in
+    step order; empty for a run with one phase."""
+    listed = trace.meta.get("phases")
+    if not isinstance(listed, list):
+        return []
+    found = [
+        Phase(str(p.get("name", "")), str(p.get("task") or ""), int(p.get("first_step", 0)))
+        for p in listed
+        if isinstance(p, dict)
+    ]
+    return sorted(found, key=lambda phase: phase.first_step)
 
 
 def emergence_events(trace: Trace) -> list[Event]:
@@ -105,6 +140,7 @@ def loss(trace: Trace) -> LossData:
         events=emergence_events(trace),
         task=task,
         title=titled("training curves", task),
+        phases=phases(trace),
     )
 
 
