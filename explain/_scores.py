@@ -171,9 +171,9 @@ def head_scores(trace: Trace, part: str | None = None) -> dict[str, np.ndarray]:
       ``<bos> y1 ..``, shifted the same way) row q predicts y(q+1), the source's
       (K - 1 - q)-th token, so every row with K - 1 - q >= 0 counts.
     - ``induction``: for a row q whose token occurred earlier (at p < q), the total weight on
-      the keys p + 1 right after those earlier occurrences: the ``<bos> m a p l e .. m a p``
-      probe of ``induction`` has row 10 (the second ``a``) look at key 3 (the ``p`` after the
-      first ``a``), the letter to predict. Self-attention parts with probe tokens only.
+      the keys p + 1 right after those earlier occurrences: the ``<bos> q u i c k m a p l e
+      m a p l e ..`` probe of ``induction`` has row 12 (the second ``a``) look at key 8 (the
+      ``p`` after the first ``a``), the letter to predict. Self-attention parts with probe tokens only.
 
     A pattern with no defined row in this probe (induction without tokens or repeats, or in
     cross-attention) scores NaN everywhere. ``part`` defaults to self-attention: a decoder's,

@@ -438,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model and record its trace",
         description="Train a TinyTransformer on a task and write trace.npz, trace.json, "
         "model.safetensors and report.html into OUT.",
-        epilog="example: explain train --task induction --steps 800 --layers 2 --heads 2 "
+        epilog="example: explain train --task induction --steps 500 --batch-size 128 --lr 0.01 "
         "--out runs/induction",
     )
     train.add_argument(

@@ -63,8 +63,9 @@ def default_model_config(task: tasks_module.Task, seed: int = 0, **overrides: An
     """The default model for ``task``: its vocabulary and context, 2 layers x 4 heads, then the
     task's own ``recommended_model`` fields if it has them, then ``overrides``.
 
-    Only ``induction`` recommends a model (RoPE, d_model 32: the default sinusoidal model does
-    not learn its two-head circuit in 800 steps; see :class:`~explain.tasks.InductionTask`).
+    Only ``induction`` recommends one: RoPE, d_model 32 (with the default sinusoidal model its
+    loss stays on the plateau and no two-head circuit forms; see
+    :class:`~explain.tasks.InductionTask`).
     """
     context = max(task.context_length, task.source_length or 0)
     fields: dict[str, Any] = {

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
@@ -284,36 +284,100 @@ class SortTask(DigitTask):
 
 
 class InductionTask(Task):
-    """``<bos> a1..an a1..an``: n distinct random letters, then the same letters again."""
+    """``<bos> q u i c k m a p l e m a p l e b r o w n``: a run of letters appears twice, at a
+    random place, among letters that appear once.
+
+    In the second copy each next letter can be predicted, and only there (every other letter is
+    new): find where the current letter appeared before and copy the letter that followed it.
+    The loss and the accuracy count exactly those positions (``mask``). The run's length n
+    (``min_length``..``max_length``) and its start are drawn anew for every sequence, so the
+    letter to copy is no fixed number of positions back and no single head can find it by
+    position. A two-layer model has to learn the circuit of Olsson et al. (2022), "In-context
+    learning and induction heads": a *previous-token head* in layer 0 writes into every position
+    which letter came before it, and an *induction head* in layer 1 attends from the current
+    letter to the position whose previous letter matches it (key composition: its keys read
+    what the layer-0 head wrote) and copies the letter found there. When the run always started
+    right after ``<bos>``, a layer-0 head could look a fixed n - 1 positions back instead, and
+    no previous-token head formed (measured: scores <= 0.25).
+
+    Letters are drawn without repeats apart from the run, so the answer is never ambiguous;
+    this needs ``context_length - min_length <= 26``.
+
+    ``recommended_model`` (applied by :func:`explain.run.default_model_config`) and
+    ``recommended_train`` (``TrainConfig(**task.recommended_train)``) learn the circuit: RoPE
+    positions (relative, so one previous-token head serves every position), d_model 32, 4 heads,
+    d_mlp 64; 500 steps of 128 sequences at lr 0.01. Measured for seeds 0-11: validation
+    accuracy 1.0, best layer-0 previous-token score 0.93-0.98, best layer-1 induction score
+    0.82-1.00; both heads appear together (:func:`explain.analysis.emergence`: steps 90-290)
+    as the loss falls off its plateau, a phase change (seed 0: loss 1.8 at steps 220-240, 0.07
+    at 320-340, heads from steps 280 and 288). About 12 s on one CPU thread. The same model
+    with sinusoidal or learned positions mostly stays on the plateau for 500 steps; with 2
+    heads per layer it solves the task another way, with no previous-token head (<= 0.09).
+
+    >>> task = get("induction")
+    >>> "".join(task.probe_tokens()[1:]), task.context_length
+    ('quickmaplemaplebrow', 20)
+    """
 
     name = "induction"
     description = (
-        "A random run of letters appears twice; in the second copy, predict each next letter "
-        "by finding where the current letter appeared before and copying what followed it."
+        "A run of letters appears twice among letters seen once; in the second copy, predict "
+        "each next letter by finding where the current letter appeared before and copying what "
+        "followed it."
     )
-    letters = "abcdefghijklmnop"
-    probe_letters = "maplebodfghijkcn"
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    probe_letters = "maplequickbrowndfghjstvxyz"  # the probe's run first, then its other letters
+    recommended_model: ClassVar[dict[str, object]] = {  # ModelConfig fields, see above
+        "positional": "rope",
+        "d_model": 32,
+        "n_heads": 4,
+        "d_mlp": 64,
+    }
+    recommended_train: ClassVar[dict[str, object]] = {"steps": 500, "batch_size": 128, "lr": 1e-2}
 
-    def __init__(self, length: int = 8) -> None:
-        self.length = length = _check_int("length", length, 2, len(self.letters))
-        self.context_length = 2 * length
+    def __init__(self, context_length: int = 20, min_length: int = 3, max_length: int = 8) -> None:
+        letters = len(self.letters)
+        self.min_length = _check_int("min_length", min_length, 2, letters)
+        most = (letters + self.min_length) // 2  # two runs fit among the distinct letters
+        self.max_length = _check_int("max_length", max_length, self.min_length, most)
+        name = (
+            f"context_length (two runs of up to max_length={self.max_length} letters, at most "
+            f"{letters} different letters)"
+        )
+        self.context_length = _check_int(
+            name, context_length, 2 * self.max_length, letters + self.min_length
+        )
         self.tokenizer = WordTokenizer(["<bos>", *self.letters])
 
     def _draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        # Distinct letters (a random permutation prefix) so each next letter is unambiguous.
-        order = rng.random((count, len(self.letters))).argsort(axis=1)[:, : self.length]
-        return order.astype(np.int64) + 1  # ids 1..16 are the letters
+        length = self.context_length
+        n = rng.integers(self.min_length, self.max_length + 1, size=(count, 1))  # run length
+        start = rng.integers(0, length - 2 * n + 1)  # [count, 1]: letters before the run
+        order = rng.random((count, len(self.letters))).argsort(axis=1)  # letter order per row
+        # order[:, :n] is the run; order[:, n:] the letters seen once, before and after it.
+        j = np.arange(length)  # position after <bos>
+        before, first, second = j < start, j < start + n, j < start + 2 * n  # [count, T]
+        pick = np.select([before, first, second], [n + j, j - start, j - start - n], j - n)
+        letters = np.take_along_axis(order, pick, axis=1) + 1  # ids 1..26 are the letters
+        bos = np.zeros((count, 1), dtype=np.int64)
+        return np.concatenate([bos, letters], axis=1).astype(np.int64)  # [count, T + 1]
 
     def _make_batch(self, rows: np.ndarray) -> Batch:
-        bos = np.zeros((len(rows), 1), dtype=np.int64)
-        sequences = np.concatenate([bos, rows, rows], axis=1)  # [batch, 2n + 1]
-        mask = np.zeros((len(rows), self.context_length), dtype=bool)
-        mask[:, self.length + 1 :] = True  # second copy, after its (unpredictable) first letter
-        return _decoder_batch(sequences, mask)
+        inputs, targets = rows[:, :-1], rows[:, 1:]  # [batch, T]
+        earlier = np.tril(inputs[:, :, None] == inputs[:, None, :], k=-1)  # [batch, q, p], p < q
+        seen = earlier.any(axis=2)  # the current letter appeared before
+        after = np.take_along_axis(rows, earlier.argmax(axis=2) + 1, axis=1)  # what followed it
+        # The run's last letter in the second copy is followed by a new letter: not predictable.
+        return _decoder_batch(rows, seen & (after == targets))
 
     def probe(self) -> Batch:
-        letters = self.probe_letters[: self.length]
-        return self._make_batch(np.array([self.tokenizer.encode(" ".join(letters))]))
+        room = self.context_length
+        size = min(max(5, self.min_length), self.max_length)  # "maple" unless the run can't be
+        run, others = self.probe_letters[:size], self.probe_letters[size:]
+        before = others[: min(5, room - 2 * size)]  # "quick"
+        after = others[len(before) : room - 2 * size]  # "brown"
+        text = " ".join(["<bos>", *before, *run, *run, *after])
+        return self._make_batch(np.array([self.tokenizer.encode(text)]))
 
 
 def _read_data(filename: str) -> str:

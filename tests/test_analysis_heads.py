@@ -5,6 +5,7 @@ loop-based computation; then on trained models (slow)."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -13,7 +14,9 @@ from explain import analysis, tasks
 from explain.adapters import from_attentions
 from explain.trace import Trace
 
-INDUCTION_PROBE = tasks.get("induction").probe_tokens()  # <bos> m a p l e b o d m a p l e b o
+INDUCTION_PROBE = tasks.get(
+    "induction"
+).probe_tokens()  # <bos> q u i c k m a p l e m a p l e b r o w
 REVERSE_PROBE = tasks.get("reverse").probe_tokens()  # 3 1 4 1 5 9 > 9 5 1 4 1
 PATTERNS = ("previous_token", "self", "first_token", "mirror", "induction")
 
@@ -130,7 +133,9 @@ def test_scores_work_on_a_from_attentions_trace():
     trace = from_attentions([attention, np.eye(len(INDUCTION_PROBE))[None, None]], INDUCTION_PROBE)
     scores = analysis.head_scores(trace)
     assert scores["induction"][0, :, 0].round(9).tolist() == [1.0, 0.0]
-    uniform_rows = sum(1 / (q + 1) for q in range(1, 9)) / 15  # rows 1..8 causal uniform
+    size = len(INDUCTION_PROBE)
+    new = [q for q in range(1, size) if INDUCTION_PROBE[q] not in INDUCTION_PROBE[:q]]
+    uniform_rows = sum(1 / (q + 1) for q in new) / (size - 1)  # rows of new letters: uniform
     assert scores["self"][0, :, 0].tolist() == pytest.approx([uniform_rows, 1.0])
 
 
@@ -328,7 +333,9 @@ def reverse_run():
 def induction_run():
     import explain
 
-    return explain.train("induction", train_config=explain.TrainConfig(steps=400, seed=0))  # ~6 s
+    task = tasks.get("induction")
+    config = explain.TrainConfig(seed=0, **task.recommended_train)
+    return explain.train(task, train_config=config)  # its recommended RoPE model; ~10 s
 
 
 @pytest.mark.slow
@@ -345,17 +352,44 @@ def test_a_trained_reverse_model_has_mirror_heads(reverse_run):
 def test_a_trained_induction_model_has_an_induction_head_in_layer_1(induction_run):
     trace = induction_run.trace
     assert trace.scalar("val_accuracy")[1][-1] == 1.0
-    induction = analysis.head_scores(trace)["induction"][-1]  # measured: L1H3 0.66
+    induction = analysis.head_scores(trace)["induction"][-1]  # measured: L1H0 0.98
     assert induction[1].max() >= 0.5, induction
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="induction's repeat always starts n tokens later, so layer 0 can attend to the "
-    "fixed offset q - (n - 1) itself: the model learns no previous-token head (measured <= 0.25 "
-    "for 400-1000 steps, sinusoidal/learned/rope); a random repeat offset is needed",
-    strict=False,
-)
 def test_a_trained_induction_model_has_a_previous_token_head_in_layer_0(induction_run):
-    previous = analysis.head_scores(induction_run.trace)["previous_token"][-1]
+    previous = analysis.head_scores(induction_run.trace)["previous_token"][-1]  # L0H3 0.95
     assert previous[0].max() >= 0.5, previous
+
+
+@pytest.mark.slow
+def test_the_induction_circuit_forms_where_the_loss_drops(induction_run):
+    # Olsson et al. (2022): the heads appear in a phase change, the loss falling off its plateau
+    # at the same time. Measured (seed 0): previous-token head from step 280, induction head
+    # from 288, the loss ~1.7 fifty steps before, ~0.03 fifty steps after.
+    trace = induction_run.trace
+    scores, appeared = analysis.head_scores(trace), analysis.emergence(trace)
+    previous = appeared["previous_token"][0, scores["previous_token"][-1, 0].argmax()]
+    induction = appeared["induction"][1, scores["induction"][-1, 1].argmax()]
+    assert 0 < previous <= induction + 20 and 0 < induction < 450, (previous, induction)
+    steps, loss = trace.scalar("loss")
+    before = loss[(steps > induction - 60) & (steps <= induction - 40)].mean()
+    after = loss[(steps > induction + 40) & (steps <= induction + 60)].mean()
+    assert before > 1.0 and after < 0.2, (before, after)
+
+
+@pytest.mark.slow
+def test_circuits_names_the_previous_token_and_the_induction_head(induction_run):
+    from explain import lab
+
+    circuits = lab.circuits(induction_run)
+    text = str(circuits)
+    assert re.search(r"layer 0 head \d: previous-token head, score", text), text
+    assert re.search(r"layer 1 head \d: induction head, score", text), text
+    # and the model needs them: with all the named heads of either kind off, it cannot copy
+    model, task = induction_run.model, induction_run.task
+    for layer, role in ((0, "previous_token"), (1, "induction")):
+        heads = [
+            (layer, r["head"]) for r in circuits.table if (r["layer"], r["role"]) == (layer, role)
+        ]
+        assert lab.evaluate(model, task, heads)["accuracy"] < 0.2, (role, heads)

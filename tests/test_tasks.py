@@ -249,9 +249,9 @@ def split_key(name: str, b: Batch) -> np.ndarray:
     if name == "translate":
         assert b.source is not None
         return b.source
-    task = tasks.get(name)
-    n = task.context_length // 2
-    return b.inputs[:, 1 : n + 1] if name == "induction" else b.inputs[:, :n]
+    if name == "induction":  # the whole sequence: <bos>, the letters, the last target
+        return np.concatenate([b.inputs, b.targets[:, -1:]], axis=1)
+    return b.inputs[:, : tasks.get(name).context_length // 2]
 
 
 @pytest.mark.parametrize("name", HASHED_TASKS)
@@ -292,29 +292,83 @@ def test_bad_split_and_batch_size_are_errors() -> None:
 # --- induction --------------------------------------------------------------------------------
 
 
-def test_induction_repeats_the_sequence_and_masks_only_the_predictable_half() -> None:
+def find_run(sequence: list[int]) -> tuple[int, int]:
+    """(start, n) of the repeated run in an induction sequence, by brute force: the letters seen
+    twice, where their first copy begins (counted after <bos>)."""
+    twice = [t for t in sequence if sequence.count(t) == 2]
+    n = len(twice) // 2
+    return sequence.index(twice[0]) - 1, n
+
+
+def test_induction_repeats_a_run_at_a_random_place_and_masks_only_its_second_copy() -> None:
     task = tasks.get("induction")
-    n = task.context_length // 2
-    assert n == 8
-    b = task.batch(100, rng(5))
+    assert (task.context_length, task.vocab_size) == (20, 27)
+    b = task.batch(500, rng(5))
+    layouts = set()
     for inputs, targets, mask in zip(b.inputs, b.targets, b.mask, strict=True):
-        full = [*inputs, targets[-1]]
-        assert task.vocab[full[0]] == "<bos>"
-        assert full[1 : n + 1] == full[n + 1 :]
-        assert len(set(full[1 : n + 1])) == n
-        for j in range(task.context_length):
-            earlier = list(inputs[:j])
-            predictable = inputs[j] in earlier  # seen before: copy what followed it
-            assert mask[j] == predictable
-            if predictable:
-                assert targets[j] == inputs[earlier.index(inputs[j]) + 1]
-    assert mask.sum() == n - 1
+        full = [int(t) for t in [*inputs, targets[-1]]]  # <bos> + 20 letters
+        assert task.vocab[full[0]] == "<bos>" and 0 not in full[1:]
+        assert (
+            max(full.count(t) for t in full) <= 2
+        )  # a letter appears once, or twice if in the run
+        start, n = find_run(full)
+        assert 3 <= n <= 8
+        first = full[1 + start : 1 + start + n]
+        assert full[1 + start + n : 1 + start + 2 * n] == first  # the run again, right after
+        assert len(set(full)) == len(full) - n  # every other letter is new
+        # predictable: input positions of the second copy whose target is in it too
+        second = range(1 + start + n, 1 + start + 2 * n - 1)
+        assert mask.tolist() == [q in second for q in range(task.context_length)]
+        for q in second:
+            assert targets[q] == full[full.index(inputs[q]) + 1]  # what followed it before
+        layouts.add((start, n))
+    # the run's length and place vary, so its distance back is no fixed number of positions
+    assert {n for _, n in layouts} == set(range(3, 9))
+    assert {start for start, n in layouts if n == 3} == set(range(15))  # 0..20 - 2 * 3
+    assert len(layouts) > 40
 
 
 def test_induction_probe_is_readable() -> None:
-    tokens = tasks.get("induction").probe_tokens()
-    assert "".join(tokens[1:9]) == "maplebod"
-    assert tokens[9:] == tokens[1:8]
+    task = tasks.get("induction")
+    probe = task.probe()
+    tokens = task.probe_tokens()
+    assert tokens[0] == "<bos>" and "".join(tokens[1:]) == "quickmaplemaplebrow"
+    assert task.vocab[probe.targets[0, -1]] == "n"  # ... brown
+    # the second "m a p l" predict "a p l e"; its "e" predicts the new "b"
+    assert [tokens[q] for q in np.flatnonzero(probe.mask[0])] == list("mapl")
+    assert [task.vocab[t] for t in probe.targets[0][probe.mask[0]]] == list("aple")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_length": 1}, r"min_length must be an int in \[2, 26\]; got 1"),
+        ({"max_length": 2}, r"max_length must be an int in \[3, 14\]; got 2"),
+        ({"context_length": 15}, r"context_length .* must be an int in \[16, 29\]; got 15"),
+        ({"context_length": 30}, r"context_length .* must be an int in \[16, 29\]; got 30"),
+    ],
+)
+def test_induction_rejects_lengths_that_do_not_fit(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        tasks.get("induction", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("context_length", "min_length", "max_length"), [(6, 2, 3), (29, 3, 8), (32, 6, 10)]
+)
+def test_induction_other_sizes_still_repeat_one_run(
+    context_length: int, min_length: int, max_length: int
+) -> None:
+    task = tasks.get(
+        "induction", context_length=context_length, min_length=min_length, max_length=max_length
+    )
+    for b in (task.batch(200, rng(6)), task.probe()):
+        assert b.inputs.shape[1] == context_length
+        for inputs, targets in zip(b.inputs, b.targets, strict=True):
+            full = [int(t) for t in [*inputs, targets[-1]]]
+            start, n = find_run(full)
+            assert min_length <= n <= max_length
+            assert full[1 + start : 1 + start + n] == full[1 + start + n : 1 + start + 2 * n]
 
 
 # --- text -------------------------------------------------------------------------------------
