@@ -173,7 +173,8 @@ def head_scores(trace: Trace, part: str | None = None) -> dict[str, np.ndarray]:
     - ``induction``: for a row q whose token occurred earlier (at p < q), the total weight on
       the keys p + 1 right after those earlier occurrences: the ``<bos> q u i c k m a p l e
       m a p l e ..`` probe of ``induction`` has row 12 (the second ``a``) look at key 8 (the
-      ``p`` after the first ``a``), the letter to predict. Self-attention parts with probe tokens only.
+      ``p`` after the first ``a``), the letter to predict. Self-attention parts with probe
+      tokens only.
 
     A pattern with no defined row in this probe (induction without tokens or repeats, or in
     cross-attention) scores NaN everywhere. ``part`` defaults to self-attention: a decoder's,
