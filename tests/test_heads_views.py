@@ -60,7 +60,18 @@ def test_heads_view_from_a_trace_names_the_head_without_importance():
     assert "previous-token head" in view.text.value
     with pytest.raises(ValueError, match="needs the model"):
         view.toggle(1, 0)
+    # the scores plot opens on the clearest pattern: one curve per head, over training
+    assert view.pattern_select.value == "previous_token"
+    curve = view.scores.figure.data[2]  # L1H0
+    assert curve.name == "L1H0"
+    np.testing.assert_allclose(curve.y, view.data.scores["previous_token"][:, 1, 0])
+    assert list(curve.y[2:]) == [1.0, 1.0]
+    view.pattern_select.value = "first_token"
+    np.testing.assert_allclose(
+        view.scores.figure.data[2].y, view.data.scores["first_token"][:, 1, 0]
+    )
     view.step = 10
+    assert view.scores.figure.layout.shapes[0].x0 == 10
     assert view.grid.figure.data[0].text[1][0] == ""  # the badge follows the step
     view.step = 30
     assert view.grid.figure.data[0].text[1][0] == "prev 1.00"

@@ -25,7 +25,7 @@ from explain.style import visible
 from explain.trace import Trace
 
 from ._base import StepControl, View, require_index
-from ._plot import ClickPoint, base_figure
+from ._plot import ClickPoint, base_figure, step_cursor
 from .theme import LIGHT, Theme
 
 __all__ = ["HeadsView"]
@@ -84,6 +84,12 @@ class HeadsView(View):
         self.curve = self._plot(self._curve_figure(), "explain-heads-pruning")
         self.similarity = self._plot(self._similarity_figure(), "explain-heads-similarity")
         self.grid.on_click(self._on_click)
+        self.pattern_select = ipywidgets.Dropdown(
+            options=list(self.data.patterns), value=self._strongest(), description="pattern"
+        )
+        self.pattern_select.add_class("explain-pattern-select")
+        self.scores = self._plot(self._scores_figure(), "explain-heads-scores")
+        self.pattern_select.observe(lambda _: self._draw_scores(), names="value")
         self.effect = ipywidgets.HTML()
         self.effect.add_class("explain-heads-effect")
         self.text = ipywidgets.HTML(self._circuit_html())
@@ -92,10 +98,13 @@ class HeadsView(View):
             [
                 ipywidgets.HBox([self.grid.widget, self.curve.widget, self.similarity.widget]),
                 self.effect,
-                self.text,
+                ipywidgets.HBox(
+                    [ipywidgets.VBox([self.pattern_select, self.scores.widget]), self.text]
+                ),
             ]
         )
         self._show_effect()
+        self._draw_scores()
         self._ready()
 
     # -- public ----------------------------------------------------------------------------------
@@ -130,6 +139,7 @@ class HeadsView(View):
         """The trace grew (live training): scores, roles and similarity follow it."""
         self.data = views.heads(self.trace, self.data.part)
         self.text.value = self._circuit_html()
+        self._draw_scores()
 
     # -- figures ---------------------------------------------------------------------------------
     def _grid_figure(self) -> Any:
@@ -213,9 +223,37 @@ class HeadsView(View):
             badges.append(row)
         return badges
 
+    def _strongest(self) -> str:
+        """The pattern some head shows most clearly at the end: what the scores plot opens on."""
+        final = {
+            p: np.nanmax(np.nan_to_num(self.data.scores[p][-1], nan=0.0))
+            for p in self.data.patterns
+        }
+        return max(final, key=final.get)
+
+    def _scores_figure(self) -> Any:
+        figure = base_figure(width=520, height=300, title={"text": ""})
+        for label in self.data.labels:
+            figure.add_scatter(x=[], y=[], mode="lines", name=label)
+        figure.update_yaxes(range=[-0.02, 1.02], title_text="score")
+        figure.update_xaxes(title_text="step")
+        return figure
+
+    def _draw_scores(self) -> None:
+        """Every head's score for the chosen pattern over training; a dot where it appeared."""
+        data, pattern = self.data, str(self.pattern_select.value)
+        values = data.scores[pattern]  # [snapshot, layer, head]
+        with self.scores.batch_update() as figure:
+            for number, curve in enumerate(figure.data):
+                layer, head = divmod(number, data.heads)
+                curve.x, curve.y = data.steps, values[:, layer, head]
+            figure.layout.title.text = f"{pattern.replace('_', ' ')} score of every head"
+
     def _update(self) -> None:
         data, step = self.data, self.step
         index = data.index(step)
+        with self.scores.batch_update(data=False) as figure:
+            figure.layout.shapes = [step_cursor(step)]
         with self.grid.batch_update() as figure:
             figure.data[0].text = self._badges(index)
             figure.layout.title.text = f"{html.escape(data.title)} · step {step}"
