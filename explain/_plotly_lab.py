@@ -8,15 +8,7 @@ import numpy as np
 
 from . import _plotly as P
 from .style import LIGHT, Theme, colorscale
-from .views import HeadsData, PruningData, ScoresData
-
-SHORT = {
-    "previous_token": "prev",
-    "self": "self",
-    "first_token": "first",
-    "mirror": "mirror",
-    "induction": "induct",
-}
+from .views import ROLE_BADGES, HeadsData, PruningData, ScoresData
 
 
 def _badges(view: HeadsData, index: int) -> list[list[str]]:
@@ -28,7 +20,7 @@ def _badges(view: HeadsData, index: int) -> list[list[str]]:
     for layer in range(view.layers):
         row = []
         for head in range(view.heads):
-            name = SHORT.get(view.patterns[best[layer, head]], "")
+            name = ROLE_BADGES.get(view.patterns[best[layer, head]], "")
             score = top[layer, head]
             row.append(f"{name} {score:.2f}" if score >= 0.5 else "")
         labels.append(row)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import doctest
 import json
-import math
 
 import numpy as np
 import pytest
+from _same import same
 
 import explain
 import widgets
@@ -49,22 +49,6 @@ def probe_logits(run, source: bool = False) -> np.ndarray:
 def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-def same(written, expected, where: str = "") -> None:
-    """``written`` (parsed JSON) equals ``expected`` (the model, made JSON-able) to 1e-6."""
-    if isinstance(expected, dict):
-        assert isinstance(written, dict) and set(written) == set(expected), where
-        for key in expected:
-            same(written[key], expected[key], f"{where}.{key}")
-    elif isinstance(expected, list):
-        assert isinstance(written, list) and len(written) == len(expected), where
-        for i, (w, e) in enumerate(zip(written, expected, strict=True)):
-            same(w, e, f"{where}[{i}]")
-    elif isinstance(expected, float):
-        assert math.isclose(written, expected, rel_tol=1e-6, abs_tol=1e-6), where
-    else:
-        assert written == expected, where
 
 
 def lens_trace(tokens: list[str], vocab: list[str], seed: int = 0) -> Trace:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
+from _claims import missing_claims, run_with_claims
 from _kernel import write_kernelspec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,14 +151,8 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-def _flat(text: str) -> str:
-    return " ".join(text.split())
-
-
 def test_every_quoted_claim_is_in_the_notebook():
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    text = _flat(" ".join(cell.source for cell in notebook.cells))
-    missing = [claim for claim, _ in CLAIMS if _flat(claim) not in text]
+    missing = missing_claims(NOTEBOOK, CLAIMS)
     assert not missing, f"these checked sentences are no longer in {NOTEBOOK.name}: {missing}"
 
 
@@ -170,28 +164,5 @@ def kernel_path(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_notebook_shows_what_it_says(kernel_path, tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    lecture_cells = len(notebook.cells)
-    notebook.cells.append(nbformat.v4.new_code_cell(SETUP.strip()))
-    for claim, check in CLAIMS:
-        notebook.cells.append(nbformat.v4.new_code_cell(f"# claim: {_flat(claim)!r}\n{check}"))
-    client = NotebookClient(
-        notebook,
-        timeout=120,  # per cell
-        kernel_name=KERNEL,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()  # a failed check raises CellExecutionError showing its claim and values
-    errors = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-        if output.get("output_type") == "error"
-    ]
-    assert not errors
-    checks = notebook.cells[lecture_cells:]
-    assert all(cell.execution_count is not None for cell in checks), "a check did not run"
+    run_with_claims(NOTEBOOK, CLAIMS, SETUP, KERNEL, tmp_path)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _claims import errors_in
 from _kernel import write_kernelspec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,11 +79,4 @@ def test_notebook_runs_top_to_bottom_in_time(path, kernel_path, tmp_path, monkey
     assert elapsed < TIME_LIMIT_S, (
         f"{path.name} took {elapsed:.0f} s; the limit is {TIME_LIMIT_S:.0f} s"
     )
-    errors = [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.outputs
-        if output.get("output_type") == "error"
-    ]
-    assert not errors
+    assert not errors_in(notebook)

@@ -9,10 +9,10 @@ and the widget's figures draw with that scale. Views a trace lacks fail the same
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
+from _same import same
 from _widget_traces import get_reverse_trace, get_translate_trace
 
 import widgets
@@ -42,23 +42,6 @@ TRACES = {
     "encoder-decoder": get_translate_trace,
     "from_attentions": attentions_trace,
 }
-
-
-def same(written, expected, where: str = "") -> None:
-    """``written`` (parsed JSON) equals ``expected`` (the model, made JSON-able) to 1e-6."""
-    if isinstance(expected, dict):
-        assert isinstance(written, dict) and set(written) == set(expected), where
-        for key in expected:
-            same(written[key], expected[key], f"{where}.{key}")
-    elif isinstance(expected, list):
-        assert isinstance(written, list) and len(written) == len(expected), where
-        for i, (w, e) in enumerate(zip(written, expected, strict=True)):
-            same(w, e, f"{where}[{i}]")
-    elif isinstance(expected, float):
-        assert isinstance(written, int | float), where
-        assert math.isclose(written, expected, rel_tol=1e-6, abs_tol=1e-6), where
-    else:
-        assert written == expected, where
 
 
 @pytest.mark.parametrize("source", list(TRACES))

@@ -38,13 +38,6 @@ __all__ = ["AttentionView"]
 
 THUMBNAIL = 32  # max rows/columns of one head in the model-view grid (block-averaged)
 _CACHE = 64  # grids kept per view (keyed by part and step)
-BADGES = {
-    "previous_token": "prev",
-    "self": "self",
-    "first_token": "first",
-    "mirror": "mirror",
-    "induction": "induct",
-}
 
 
 class AttentionView(HeadSelection, View):
@@ -245,7 +238,7 @@ class AttentionView(HeadSelection, View):
                         "y": layer * (rows + 1) - 0.5,
                         "xanchor": "left",
                         "yanchor": "top",
-                        "text": BADGES.get(roles.patterns[best], roles.patterns[best]),
+                        "text": views.ROLE_BADGES.get(roles.patterns[best], roles.patterns[best]),
                         "showarrow": False,
                         "font": {"size": 10, "color": "#ffffff"},
                         "bgcolor": "rgba(0,0,0,0.55)",

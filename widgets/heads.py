@@ -30,14 +30,6 @@ from .theme import LIGHT, Theme
 
 __all__ = ["HeadsView"]
 
-SHORT = {
-    "previous_token": "prev",
-    "self": "self",
-    "first_token": "first",
-    "mirror": "mirror",
-    "induction": "induct",
-}
-
 
 class HeadsView(View):
     """Importance grid with role badges (click: ablate / restore), pruning curve, head
@@ -216,7 +208,7 @@ class HeadsView(View):
             for head in range(data.heads):
                 values = [data.scores[p][index, layer, head] for p in data.patterns]
                 best = int(np.argmax(np.nan_to_num(values, nan=-1.0)))
-                label = f"{SHORT.get(data.patterns[best], '')} {values[best]:.2f}"
+                label = f"{views.ROLE_BADGES.get(data.patterns[best], '')} {values[best]:.2f}"
                 row.append(
                     "off" if (layer, head) in self.off else label if values[best] >= 0.5 else ""
                 )

@@ -29,7 +29,7 @@ from .. import tasks as tasks_module
 from ..batches import model_inputs, to_torch
 from ..config import ModelConfig, TrainConfig
 from ..model import TinyTransformer
-from .distillation import distill
+from .distillation import distill, teacher_task
 from .heads import evaluate, held_out
 
 if TYPE_CHECKING:
@@ -181,12 +181,7 @@ def compression_table(
     if not students:
         raise ValueError("students must list at least one ModelConfig to compare")
     source = load_source(teacher, what="teacher")
-    if task is None:
-        task_meta = source.trace.meta.get("task", {}) if source.trace is not None else {}
-        if "name" not in task_meta:
-            raise ValueError("task is needed: the teacher does not say which task it learnt")
-        task = task_meta["name"]
-    task = tasks_module.get(task) if isinstance(task, str) else task
+    task = teacher_task(source, task)
     train_config = train_config or TrainConfig()
     rows = [_row("teacher", "teacher", source.model, task, train_config)]
     for config in students:

@@ -124,6 +124,16 @@ def _teacher_logits(teacher: TinyTransformer, batch: dict[str, torch.Tensor]) ->
         return teacher(**inputs)
 
 
+def teacher_task(source: Any, task: str | tasks_module.Task | None) -> tasks_module.Task:
+    """``task`` as a Task, or, when None, the task the teacher's trace says it learnt."""
+    if task is None:
+        task_meta = source.trace.meta.get("task", {}) if source.trace is not None else {}
+        if "name" not in task_meta:
+            raise ValueError("task is needed: the teacher does not say which task it learnt")
+        task = task_meta["name"]
+    return tasks_module.get(task) if isinstance(task, str) else task
+
+
 def distill(
     teacher: Run | TinyTransformer | str | Path,
     task: str | tasks_module.Task | None = None,
@@ -153,12 +163,7 @@ def distill(
 
     _check_settings(temperature, alpha)
     source = load_source(teacher, what="teacher")
-    if task is None:
-        task_meta = source.trace.meta.get("task", {}) if source.trace is not None else {}
-        if "name" not in task_meta:
-            raise ValueError("task is needed: the teacher does not say which task it learnt")
-        task = task_meta["name"]
-    task = tasks_module.get(task) if isinstance(task, str) else task
+    task = teacher_task(source, task)
     check_vocabulary(source, task, "teacher")
     teacher_model = source.model
     vocab_size = teacher_model.config.vocab_size

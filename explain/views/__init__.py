@@ -30,7 +30,16 @@ from ._common import (
     step_index,
     to_dict,
 )
-from ._heads import HeadsData, PruningData, ScoresData, heads, pruning, scored_part, scores
+from ._heads import (
+    ROLE_BADGES,
+    HeadsData,
+    PruningData,
+    ScoresData,
+    heads,
+    pruning,
+    scored_part,
+    scores,
+)
 from ._lens import LensData, lens
 from ._tokens import (
     EMBEDDING_TENSORS,
@@ -57,6 +66,7 @@ __all__ = [
     "HISTOGRAM_BINS",
     "LOSS_SCALARS",
     "OPTIMIZER_TENSORS",
+    "ROLE_BADGES",
     "WHATS",
     "AttentionData",
     "Curve",

@@ -31,6 +31,13 @@ from . import _attention
 from ._common import ViewModel, holds, task_name, titled
 
 ROLE_THRESHOLD = 0.5  # a head is named after a pattern once its score reaches this
+ROLE_BADGES = {  # short names for a cell of a grid
+    "previous_token": "prev",
+    "self": "self",
+    "first_token": "first",
+    "mirror": "mirror",
+    "induction": "induct",
+}
 ROLE_NAMES = {
     "previous_token": "previous-token head",
     "self": "self (diagonal) head",

@@ -1,0 +1,63 @@
+"""A lecture says only what the screen shows: run a notebook with its claims checked.
+
+A claims test pairs each sentence a notebook's markdown tells a student to look for, quoted
+exactly, with an assertion on the objects the notebook's cells build. :func:`run_with_claims`
+executes a copy of the notebook with one extra cell per claim appended, in the same kernel, as
+tests/test_notebooks.py executes notebooks; :func:`missing_claims` lists quoted sentences that are
+no longer in the notebook, so the text and its checks cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+
+CELL_TIMEOUT_S = 120
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def missing_claims(path: Path, claims: Sequence[tuple[str, str]]) -> list[str]:
+    """The quoted sentences of ``claims`` that the notebook at ``path`` no longer says."""
+    notebook = nbformat.read(path, as_version=4)
+    text = flat(" ".join(cell.source for cell in notebook.cells))
+    return [claim for claim, _ in claims if flat(claim) not in text]
+
+
+def errors_in(notebook: nbformat.NotebookNode) -> list[dict]:
+    """Every error output of the notebook's code cells."""
+    return [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.get("output_type") == "error"
+    ]
+
+
+def run_with_claims(
+    path: Path, claims: Sequence[tuple[str, str]], setup: str, kernel: str, workdir: Path
+) -> None:
+    """Execute the notebook, then ``setup`` and one cell per claim in the same kernel; a claim
+    that does not hold raises CellExecutionError showing its sentence and values."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    lecture_cells = len(notebook.cells)
+    notebook.cells.append(nbformat.v4.new_code_cell(setup.strip()))
+    for claim, check in claims:
+        notebook.cells.append(nbformat.v4.new_code_cell(f"# claim: {flat(claim)!r}\n{check}"))
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    client.execute()
+    assert not errors_in(notebook)
+    checks = notebook.cells[lecture_cells:]
+    assert all(cell.execution_count is not None for cell in checks), "a check did not run"
