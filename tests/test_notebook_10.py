@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from _claims import missing_claims, run_with_claims
-from _kernel import write_kernelspec
+from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "10_pretrain_finetune_distill.ipynb"
@@ -151,18 +149,6 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-def test_every_quoted_claim_is_in_the_notebook():
-    missing = missing_claims(NOTEBOOK, CLAIMS)
-    assert not missing, f"these checked sentences are no longer in {NOTEBOOK.name}: {missing}"
-
-
-@pytest.fixture(scope="module")
-def kernel_path(tmp_path_factory) -> Path:
-    return write_kernelspec(tmp_path_factory.mktemp("jupyter"), KERNEL)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_the_notebook_shows_what_it_says(kernel_path, tmp_path, monkeypatch):
-    monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
-    run_with_claims(NOTEBOOK, CLAIMS, SETUP, KERNEL, tmp_path)
+kernel_path, test_every_quoted_claim_is_in_the_notebook, test_the_notebook_shows_what_it_says = (
+    claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+)
