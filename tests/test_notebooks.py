@@ -26,6 +26,7 @@ EXPECTED = [
     "06_generation.ipynb",
     "07_encoder_decoder.ipynb",
     "08_redundancy_and_pruning.ipynb",
+    "09_what_each_head_does.ipynb",
     "10_pretrain_finetune_distill.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
