@@ -226,6 +226,40 @@ def _predictions(trace: Trace) -> str:
     return f'{summary}<table class="predictions">{head}{"".join(rows)}</table>'
 
 
+def _compression(trace: Trace) -> str:
+    """The compression table of ``meta["compression"]`` (``explain distill --compare``), or ""."""
+    table = trace.meta.get("compression")
+    rows = table.get("rows") if isinstance(table, dict) else None
+    if not isinstance(rows, list) or not rows:
+        return ""
+
+    def number(value: object, spec: str) -> str:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return format(value, spec) if ok else _esc(value)
+
+    head = "".join(
+        f"<th>{name}</th>" for name in ("model", "trained", "parameters", "step ms", "val accuracy")
+    )
+    body = "".join(
+        f"<tr><td>{_esc(row.get('model', ''))}</td><td>{_esc(row.get('trained', ''))}</td>"
+        f"<td>{number(row.get('parameters'), ',')}</td>"
+        f"<td>{number(row.get('step_ms'), '.2f')}</td>"
+        f"<td>{number(row.get('val_accuracy'), '.3f')}</td></tr>"
+        for row in rows
+        if isinstance(row, dict)
+    )
+    note = (
+        f"The teacher, this student, and the same student trained on the task alone for "
+        f"{_esc(table.get('steps', '?'))} steps with the same seed (distilled at "
+        f"T={_esc(table.get('temperature', '?'))}, alpha={_esc(table.get('alpha', '?'))}). "
+        "Step ms: median time of one forward pass over a batch."
+    )
+    return (
+        f'<section id="compression"><h2>Compression</h2><p class="note">{note}</p>'
+        f'<table class="predictions">{head}{body}</table></section>'
+    )
+
+
 def _figure_section(
     anchor: str,
     title: str,
@@ -363,6 +397,9 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
             f"{data_json}</script>"
         )
     description = _esc(task.get("description", "")) if task else ""
+    compression = _compression(trace)
+    if compression:
+        nav += '<a href="#compression">Compression</a>'
     body = "\n".join(
         [
             f'<header class="run"><h1>explain · {_esc(name)}</h1>'
@@ -371,6 +408,7 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
             timeline,
             '<section id="predictions"><h2>Final predictions on the probe</h2>'
             f"{_predictions(trace)}</section>",
+            compression,
             *(section for _, _, section in sections),
             f"<script>{TIMELINE_JS}</script>" if ids else "",
         ]

@@ -390,19 +390,52 @@ def corpus() -> str:
     return _read_data("pizza.txt") + "\n" + _read_data("shakespeare.txt")
 
 
+def food_sentences() -> str:
+    """A dozen short sentences about food, for fine-tuning a model pre-trained on :func:`corpus`.
+
+    Every character is in the corpus's vocabulary, so ``TextTask(text=food_sentences(),
+    vocab=TextTask().vocab)`` numbers its characters as the pre-trained model does. Recipe
+    (``tests/test_finetune_text.py``): pre-train ``TextTask(context_length=32)`` for 300 steps,
+    then fine-tune on the food task (same context length, so the trace continues as a second
+    phase) for 200 steps with ``init=`` the pre-trained run. The greedy completion of
+    ``"I love to eat "`` goes from ``"the the the the"`` to ``"fresh bread and warm soup."``
+    (seeds 0-2; measured 11-18 s + 7-14 s on one CPU thread, default model and TrainConfig).
+    """
+    return _read_data("food.txt")
+
+
 class TextTask(Task):
     """Character-level next-character prediction on a corpus (default: :func:`corpus`).
 
     Windows of ``context_length + 1`` characters; "val" windows come from the last 10% of the
     corpus and "train" windows from the rest, so they never overlap.
+
+    ``vocab`` fixes the characters and their ids (default: the sorted characters of ``text``).
+    A fine-tuning task passes the pre-trained task's, so the ids mean the same characters:
+
+    >>> base = TextTask(context_length=32)
+    >>> food = TextTask(context_length=32, text=food_sentences(), vocab=base.vocab)
+    >>> food.vocab == base.vocab
+    True
     """
 
     name = "text"
     description = "Predict the next character of English text from the characters before it."
 
-    def __init__(self, context_length: int = 64, text: str | None = None) -> None:
+    def __init__(
+        self, context_length: int = 64, text: str | None = None, vocab: Sequence[str] | None = None
+    ) -> None:
         self.text = corpus() if text is None else text
-        self.tokenizer = CharTokenizer.from_text(self.text)
+        if vocab is None:
+            self.tokenizer = CharTokenizer.from_text(self.text)
+        else:
+            self.tokenizer = CharTokenizer(vocab)
+            missing = sorted(set(self.text) - set(self.tokenizer.vocab))
+            if missing:
+                raise ValueError(
+                    f"the text has characters {missing} that the given vocabulary lacks; "
+                    f"it holds {''.join(self.tokenizer.vocab)!r}"
+                )
         self.data = np.array(self.tokenizer.encode(self.text), dtype=np.int64)  # [chars]
         self.val_start = int(len(self.data) * 0.9)
         shortest = min(self.val_start, len(self.data) - self.val_start)

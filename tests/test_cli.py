@@ -319,3 +319,23 @@ def test_fine_tune_then_distill(capsys, saved_copy_run, tmp_path):
     meta = json.loads((tmp_path / "student" / "trace.json").read_text())
     assert meta["model_config"]["d_model"] == 32 and meta["distillation"]["alpha"] == 0.5
     assert {"trace.npz", "model.safetensors"} <= {p.name for p in (tmp_path / "student").iterdir()}
+
+
+@pytest.mark.slow
+def test_distill_compare_puts_the_compression_table_into_the_report(
+    capsys, saved_copy_run, tmp_path
+):
+    out = tmp_path / "student"
+    code, stdout, stderr = run(
+        capsys, "distill", "--teacher", saved_copy_run, "--d-model", "32", "--heads", "2",
+        "--steps", "3", "--out", out, "--quiet", "--compare",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "| teacher | teacher |" in stdout and "· task only | task only |" in stdout
+    table = json.loads((out / "trace.json").read_text())["compression"]
+    assert [row["trained"] for row in table["rows"]] == ["teacher", "distilled", "task only"]
+    assert table["steps"] == 3 and table["alpha"] == 0.5
+    distilled, alone = table["rows"][1:]
+    assert distilled["parameters"] == alone["parameters"] < table["rows"][0]["parameters"]
+    page = (out / "report.html").read_text()
+    assert '<section id="compression">' in page and "task only" in page

@@ -99,6 +99,31 @@ def test_a_trace_with_only_a_loss_still_reports():
     assert "no probe logits" in text and "timeline-data" not in text
 
 
+def test_a_compression_table_in_the_meta_gets_an_escaped_section():
+    rows = [
+        {"model": "teacher", "trained": "teacher", "parameters": 104331, "step_ms": 1.234,
+         "val_accuracy": 1.0},
+        {"model": f"d_model=32 {XSS}", "trained": "<i>distilled</i>", "parameters": 27019,
+         "step_ms": 0.5, "val_accuracy": 0.875},
+    ]  # fmt: skip
+    meta = {"compression": {"task": "reverse", "steps": 40, "temperature": 2.0, "alpha": 0.5,
+                            "rows": rows}}  # fmt: skip
+    text = report.build_report(Trace.from_arrays(meta, [0, 1], {"loss": [2.0, 1.0]}, [], {}))
+    section = text[text.index('<section id="compression">') :]
+    section = section[: section.index("</section>")]
+    assert '<a href="#compression">Compression</a>' in text
+    for cell in ("teacher", "104,331", "1.23", "27,019", "0.875", "40 steps", "T=2.0"):
+        assert cell in section, cell
+    assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert "<i>distilled" not in text and "&lt;i&gt;distilled&lt;/i&gt;" in section
+    for header in ("model", "trained", "parameters", "step ms", "val accuracy"):
+        assert f"<th>{header}</th>" in section
+
+
+def test_no_compression_section_without_the_table(page_text):
+    assert 'id="compression"' not in page_text
+
+
 def test_save_report_is_atomic(trace, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="must be an explain.Trace"):
         report.build_report("trace.npz")

@@ -18,7 +18,13 @@ found it.
     True
 """
 
-from .compression import CompressionRow, CompressionTable, compression_table, forward_ms
+from .compression import (
+    CompressionRow,
+    CompressionTable,
+    compare_distilled,
+    compression_table,
+    forward_ms,
+)
 from .distillation import HeadMatch, TeacherAgreement, distill, distillation_loss, match_heads
 from .heads import (
     METHODS,
@@ -46,6 +52,8 @@ from .study import Circuits, circuits, probe_lens, probe_predictions, record, sp
 __all__ = [
     "CompressionRow",
     "CompressionTable",
+    "compare_distilled",
+    "compare_distilled",
     "compression_table",
     "forward_ms",
     "HeadMatch",

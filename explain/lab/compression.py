@@ -35,7 +35,13 @@ from .heads import evaluate, held_out
 if TYPE_CHECKING:
     from ..run import Run
 
-__all__ = ["CompressionRow", "CompressionTable", "compression_table", "forward_ms"]
+__all__ = [
+    "CompressionRow",
+    "CompressionTable",
+    "compare_distilled",
+    "compression_table",
+    "forward_ms",
+]
 
 _COLUMNS = ("model", "how trained", "parameters", "forward ms (median)", "val accuracy")
 
@@ -102,6 +108,26 @@ class CompressionTable:
 
     def __str__(self) -> str:
         return self.to_markdown()
+
+    def to_json(self) -> dict[str, object]:
+        """Plain JSON data (what ``trace.meta["compression"]`` holds and the report draws)."""
+        rows = [
+            {
+                "model": row.name,
+                "trained": row.trained,
+                "parameters": row.parameters,
+                "step_ms": row.step_ms,
+                "val_accuracy": row.val_accuracy,
+            }
+            for row in self.rows
+        ]
+        return {
+            "task": self.task,
+            "steps": self.steps,
+            "temperature": self.temperature,
+            "alpha": self.alpha,
+            "rows": rows,
+        }
 
 
 def forward_ms(
@@ -176,7 +202,7 @@ def compression_table(
     ``task`` defaults to the teacher run's task. Each row names the config fields that differ
     from the teacher's (``"d_model=32 · distilled"``).
     """
-    from ..run import load_source, train
+    from ..run import load_source
 
     if not students:
         raise ValueError("students must list at least one ModelConfig to compare")
@@ -187,9 +213,44 @@ def compression_table(
     for config in students:
         if not isinstance(config, ModelConfig):
             raise ValueError(f"students must be ModelConfigs; got {type(config).__name__}")
-        name = _differences(config, source.model.config)
         distilled = distill(source.model, task, config, train_config, temperature, alpha)
-        alone = train(task, config, train_config)
-        rows.append(_row(f"{name} · distilled", "distilled", distilled.model, task, train_config))
-        rows.append(_row(f"{name} · task only", "task only", alone.model, task, train_config))
+        rows += _student_rows(source.model, distilled.model, task, train_config)
     return CompressionTable(task.name, rows, train_config.steps, float(temperature), float(alpha))
+
+
+def _student_rows(
+    teacher: TinyTransformer,
+    distilled: TinyTransformer,
+    task: tasks_module.Task,
+    train_config: TrainConfig,
+) -> list[CompressionRow]:
+    """The distilled student's row, then the row of its config trained on the task alone."""
+    from ..run import train
+
+    name = _differences(distilled.config, teacher.config)
+    alone = train(task, distilled.config, train_config)
+    return [
+        _row(f"{name} · distilled", "distilled", distilled, task, train_config),
+        _row(f"{name} · task only", "task only", alone.model, task, train_config),
+    ]
+
+
+def compare_distilled(
+    teacher: Run | TinyTransformer | str | Path,
+    distilled: Run,
+    temperature: float = 2.0,
+    alpha: float = 0.5,
+) -> CompressionTable:
+    """:func:`compression_table` for a student already distilled (``explain distill
+    --compare``): the teacher, that student, and its config trained on its task alone with its
+    ``TrainConfig`` (same steps and seed); only the task-only model is trained here.
+    """
+    from ..run import load_source
+
+    source = load_source(teacher, what="teacher")
+    config = distilled.trainer.config
+    rows = [_row("teacher", "teacher", source.model, distilled.task, config)]
+    rows += _student_rows(source.model, distilled.model, distilled.task, config)
+    return CompressionTable(
+        distilled.task.name, rows, config.steps, float(temperature), float(alpha)
+    )
