@@ -24,10 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from . import tasks
-from .config import OPTIMIZERS, POSITIONAL_KINDS
+from ._cli_parser import BERTVIZ_FORMATS, DEMO_STEPS, DEMO_TASK, build_parser
 
-DEMO_TASK = "reverse"
-DEMO_STEPS = 250  # reverse is solved by step ~200 (val accuracy 1.0 for seeds 0-2)
 DEMO_FILES = {
     "report.html": "the interactive report: open it in a browser (works offline)",
     "attention.png": "attention of every layer and head at the last step",
@@ -38,10 +36,6 @@ DEMO_FILES = {
     "trace.json": "the trace's metadata, readable",
     "model.safetensors": "the trained weights: explain.weights.load_weights(...)",
 }
-
-
-BERTVIZ_FORMATS = ("bertviz-head", "bertviz-model")
-FORMATS = ("png", "svg", "pdf", "gif", "mp4", "html", "json", "csv", *BERTVIZ_FORMATS)
 
 
 class UserError(Exception):
@@ -341,272 +335,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1]; got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1]; got {value}")
-    return value
-
-
-def _output_options(parser: argparse.ArgumentParser, themes: Sequence[str]) -> None:
-    parser.add_argument("--out", default="out", help="directory (default: out)")
-    parser.add_argument("--no-report", action="store_true", help="skip report.html")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
-    _theme_option(parser, themes)
-
-
-def _theme_option(parser: argparse.ArgumentParser, themes: Sequence[str]) -> None:
-    parser.add_argument(
-        "--theme",
-        default="light",
-        choices=list(themes),
-        metavar="THEME",
-        help=f"one of: {', '.join(themes)}, as in the widgets (default: light)",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .style import THEMES
-    from .views import WHATS
-
-    formats = FORMATS
-    parser = argparse.ArgumentParser(
-        prog="explain",
-        description="See how a small transformer works and learns.",
-        epilog="Start with: explain demo. Each command has --help.",
-    )
-    parser.add_argument("--version", action="version", version=f"explain {__version__}")
-    parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    task_help = f"one of: {', '.join(tasks.available())}"
-
-    demo = commands.add_parser(
-        "demo",
-        help="train the default model, then write a report, pictures and the trace",
-        description="Train the default model on a task with a progress bar, record a trace, "
-        "and write report.html, attention PNG/SVG/GIF/MP4, the trace and the weights into OUT.",
-    )
-    demo.add_argument("--out", default="explain-demo", help="directory (default: explain-demo)")
-    demo.add_argument(
-        "--task",
-        default=DEMO_TASK,
-        choices=tasks.available(),
-        metavar="TASK",
-        help=f"{task_help} (default: {DEMO_TASK})",
-    )
-    demo.add_argument("--seed", type=_non_negative, default=0, help="seed (default: 0)")
-    demo.add_argument(
-        "--steps",
-        type=_positive,
-        default=DEMO_STEPS,
-        help=f"training steps (default: {DEMO_STEPS})",
-    )
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    demo.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
-    _theme_option(demo, THEMES)
-    demo.set_defaults(func=cmd_demo)
-
-    train = commands.add_parser(
-        "train",
-        help="train a model and record its trace",
-        description="Train a TinyTransformer on a task and write trace.npz, trace.json, "
-        "model.safetensors and report.html into OUT.",
-        epilog="example: explain train --task induction --steps 500 --batch-size 128 --lr 0.01 "
-        "--out runs/induction",
-    )
-    train.add_argument(
-        "--task", required=True, choices=tasks.available(), metavar="TASK", help=task_help
-    )
-    train.add_argument("--steps", type=_positive, default=400, help="optimizer steps (400)")
-    train.add_argument("--seed", type=_non_negative, default=0, help="seed (0)")
-    train.add_argument(
-        "--positional",
-        choices=POSITIONAL_KINDS,
-        metavar="KIND",
-        help=f"one of: {', '.join(POSITIONAL_KINDS)} (default: sinusoidal)",
-    )
-    train.add_argument("--layers", type=_positive, help="transformer blocks (2)")
-    train.add_argument("--heads", type=_positive, help="attention heads per block (4)")
-    train.add_argument("--d-model", type=_positive, help="residual width (64)")
-    train.add_argument("--d-mlp", type=_positive, help="MLP hidden width (256)")
-    train.add_argument("--lr", type=float, help="peak learning rate (0.003)")
-    train.add_argument("--batch-size", type=_positive, help="sequences per step (64)")
-    train.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        default="adamw",
-        metavar="NAME",
-        help=f"one of: {', '.join(OPTIMIZERS)} (default: adamw)",
-    )
-    train.add_argument(
-        "--init",
-        metavar="DIR",
-        help="fine-tune: start from the model.safetensors (and continue the trace.npz) in DIR",
-    )
-    train.add_argument(
-        "--freeze",
-        nargs="+",
-        metavar="PREFIX",
-        help="module paths whose weights stay fixed, e.g. embed blocks.0",
-    )
-    _output_options(train, THEMES)
-    train.set_defaults(func=cmd_train)
-
-    distill = commands.add_parser(
-        "distill",
-        help="train a small student on a trained teacher's softened predictions",
-        description="Knowledge distillation (Hinton, Vinyals and Dean 2015): train a student "
-        "TinyTransformer on alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * "
-        "cross-entropy, and write trace.npz, trace.json, model.safetensors and report.html "
-        "into OUT.",
-        epilog="example: explain distill --teacher runs/reverse --d-model 32 --heads 2 "
-        "--steps 400 --out runs/student",
-    )
-    distill.add_argument(
-        "--teacher", required=True, metavar="DIR", help="a directory written by explain train"
-    )
-    distill.add_argument(
-        "--task", choices=tasks.available(), metavar="TASK", help=f"{task_help} (the teacher's)"
-    )
-    distill.add_argument("--steps", type=_positive, default=400, help="optimizer steps (400)")
-    distill.add_argument("--seed", type=_non_negative, default=0, help="seed (0)")
-    distill.add_argument(
-        "--temperature", type=_positive_float, default=2.0, help="softening T > 0 (2.0)"
-    )
-    distill.add_argument(
-        "--alpha", type=_fraction, default=0.5, help="weight of the teacher's term, 0..1 (0.5)"
-    )
-    distill.add_argument(
-        "--positional",
-        choices=POSITIONAL_KINDS,
-        metavar="KIND",
-        help=f"one of: {', '.join(POSITIONAL_KINDS)} (default: sinusoidal)",
-    )
-    distill.add_argument("--layers", type=_positive, help="student blocks (2)")
-    distill.add_argument("--heads", type=_positive, help="student heads per block (4)")
-    distill.add_argument("--d-model", type=_positive, help="student residual width (64)")
-    distill.add_argument("--d-mlp", type=_positive, help="student MLP hidden width (256)")
-    distill.add_argument("--lr", type=float, help="peak learning rate (0.003)")
-    distill.add_argument("--batch-size", type=_positive, help="sequences per step (64)")
-    distill.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        default="adamw",
-        metavar="NAME",
-        help=f"one of: {', '.join(OPTIMIZERS)} (default: adamw)",
-    )
-    distill.add_argument(
-        "--compare",
-        action="store_true",
-        help="also train the student without the teacher (same steps and seed) and put the "
-        "compression table (parameters, step ms, accuracy) into the report; doubles the "
-        "training time",
-    )
-    _output_options(distill, THEMES)
-    distill.set_defaults(func=cmd_distill)
-
-    export = commands.add_parser(
-        "export",
-        help="write one view of a trace as an image, animation, HTML or data",
-        description="Write one view of a trace. Images (png, svg, pdf) show one step, "
-        "animations (gif, mp4) the whole training, html is interactive with a step slider, "
-        "json and csv hold the numbers; bertviz-head and bertviz-model write bertviz's "
-        "views of the attention (offline).",
-        epilog="examples:\n  explain export run/trace.npz --what attention --layer 1 --head 2 "
-        "--step 200 --out head.svg\n  explain export run/trace.npz --what embeddings --out "
-        "emb.mp4\n  explain export run/trace.npz --what loss --format csv --out loss.csv",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    export.add_argument("trace", help="a trace.npz (or the directory holding one)")
-    export.add_argument(
-        "--what",
-        default="attention",
-        choices=WHATS,
-        metavar="WHAT",
-        help=f"one of: {', '.join(WHATS)} (default: attention)",
-    )
-    export.add_argument(
-        "--format",
-        choices=formats,
-        metavar="FORMAT",
-        help=f"one of: {', '.join(formats)} (default: from --out's suffix)",
-    )
-    export.add_argument("--out", required=True, help="file to write")
-    export.add_argument(
-        "--part",
-        help="attention: self, or encoder | decoder | cross for "
-        "encoder-decoder (default: cross); embeddings: encoder | decoder",
-    )
-    export.add_argument("--layer", type=_non_negative, help="attention: one layer (default all)")
-    export.add_argument("--head", type=_non_negative, help="attention: one head (default all)")
-    export.add_argument(
-        "--step", type=_non_negative, help="a recorded step (default: the last; not for gif/mp4)"
-    )
-    export.add_argument("--parameter", help="optimizer: which tracked parameter to show")
-    export.add_argument(
-        "--max-frames", type=_positive, help="gif/mp4 frames (40) or html slider positions (120)"
-    )
-    export.add_argument("--fps", type=_positive, default=8, help="gif/mp4 frames per second (8)")
-    export.add_argument("--dpi", type=_positive, help="raster resolution (png 150, gif/mp4 80)")
-    _theme_option(export, THEMES)
-    export.set_defaults(func=cmd_export)
-
-    report = commands.add_parser(
-        "report",
-        help="write the interactive HTML report of a trace",
-        description="Write one self-contained, offline HTML page showing the whole run.",
-    )
-    report.add_argument("trace", help="a trace.npz (or the directory holding one)")
-    report.add_argument("--out", default="report.html", help="file (default: report.html)")
-    report.add_argument(
-        "--max-frames", type=_positive, default=60, help="slider positions per figure (60)"
-    )
-    _theme_option(report, THEMES)
-    report.set_defaults(func=cmd_report)
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for a user's mistake)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 and lists choices on a bad option
+    commands = {
+        "demo": cmd_demo,
+        "train": cmd_train,
+        "distill": cmd_distill,
+        "export": cmd_export,
+        "report": cmd_report,
+    }
     try:
-        return int(args.func(args))
+        return int(commands[args.command](args))
     except KeyboardInterrupt:
         print(
             "\ninterrupted; files written so far are complete, none is half-written",
