@@ -257,7 +257,10 @@ class View:
 
     ``display(view)`` shows ``view.widget``. Subclasses build their plots once in ``__init__``,
     end it with ``self._ready()``, then update them in place from ``_update()`` when the step
-    (or a selector) changes.
+    (or a selector) changes. Every view takes the keywords of this base, which a subclass passes
+    on as ``**view``: ``step`` (the snapshot step shown first), ``step_control`` (a shared
+    :class:`StepControl`, as the Dashboard gives every view) and ``theme`` (a Theme or
+    ``"light"``, ``"dark"``, ``"presentation"``).
     """
 
     css_class = "explain-view"

@@ -25,14 +25,12 @@ from explain.trace import Trace
 
 from ._base import (
     HeadSelection,
-    StepControl,
     View,
     downsample,
     label_tokens,
     require_index,
 )
 from ._plot import ClickPoint, base_figure
-from .theme import LIGHT, Theme
 
 __all__ = ["AttentionView"]
 
@@ -62,11 +60,9 @@ class AttentionView(HeadSelection, View):
         head: int = 0,
         part: str | None = None,
         tokens: Sequence[str] | None = None,
-        step: int | None = None,
-        step_control: StepControl | None = None,
-        theme: Theme | str = LIGHT,
+        **view: Any,
     ) -> None:
-        super().__init__(trace, step=step, step_control=step_control, theme=theme)
+        super().__init__(trace, **view)
         self._tokens = None if tokens is None else [str(t) for t in tokens]
         self._grids: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self.data = views.attention(self.trace, part, tokens=self._tokens)

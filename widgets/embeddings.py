@@ -17,8 +17,7 @@ from explain import export, views
 from explain.style import visible
 from explain.trace import Trace
 
-from ._base import StepControl, View
-from .theme import LIGHT, Theme
+from ._base import View
 
 __all__ = ["EmbeddingView"]
 
@@ -38,11 +37,9 @@ class EmbeddingView(View):
         trace: Trace,
         *,
         matrix: str | None = None,
-        step: int | None = None,
-        step_control: StepControl | None = None,
-        theme: Theme | str = LIGHT,
+        **view: Any,
     ) -> None:
-        super().__init__(trace, step=step, step_control=step_control, theme=theme)
+        super().__init__(trace, **view)
         first = views.embeddings(self.trace)
         parts = {views.EMBEDDING_TENSORS[p]: p for p in first.parts}  # tensor name -> part
         names = list(parts)

@@ -24,9 +24,8 @@ from explain import export, views
 from explain.style import visible
 from explain.trace import Trace
 
-from ._base import StepControl, View, require_index
+from ._base import View, require_index
 from ._plot import ClickPoint, base_figure, step_cursor
-from .theme import LIGHT, Theme
 
 __all__ = ["HeadsView"]
 
@@ -48,9 +47,7 @@ class HeadsView(View):
         source: Any,
         *,
         part: str | None = None,
-        step: int | None = None,
-        step_control: StepControl | None = None,
-        theme: Theme | str = LIGHT,
+        **view: Any,
     ) -> None:
         run = source if hasattr(source, "model") and hasattr(source, "trace") else None
         trace = run.trace if run is not None else source
@@ -59,7 +56,7 @@ class HeadsView(View):
                 "HeadsView needs a Run from explain.train(...) or a Trace; "
                 f"got {type(source).__name__}"
             )
-        super().__init__(trace, step=step, step_control=step_control, theme=theme)
+        super().__init__(trace, **view)
         self.run = run
         if run is not None and not isinstance(trace.meta.get("lab"), dict):
             from explain.lab import record  # needs torch, which a Run has already loaded

@@ -14,9 +14,8 @@ from plotly.subplots import make_subplots
 from explain import export, views
 from explain.trace import Trace
 
-from ._base import StepControl, View
+from ._base import View
 from ._plot import ClickPoint, step_cursor
-from .theme import LIGHT, Theme
 
 __all__ = ["LossView"]
 
@@ -46,12 +45,10 @@ class LossView(View):
         self,
         trace: Trace,
         *,
-        step: int | None = None,
-        step_control: StepControl | None = None,
-        theme: Theme | str = LIGHT,
         height: int = 480,
+        **view: Any,
     ) -> None:
-        super().__init__(trace, step=step, step_control=step_control, theme=theme)
+        super().__init__(trace, **view)
         self.data = views.loss(self.trace)
         figure = make_subplots(
             rows=3,
@@ -150,69 +147,17 @@ class LossView(View):
 
     def _event_shapes(self) -> list[dict]:
         """Dashed lines on the loss panel where a head's pattern appeared."""
-        return [
-            {
-                "type": "line",
-                "xref": "x",
-                "yref": "y domain",
-                "x0": event.step,
-                "x1": event.step,
-                "y0": 0,
-                "y1": 1,
-                "line": {"color": "#009E73", "width": 1, "dash": "dash"},
-            }
-            for event in self.data.events
-        ]
+        return [_marker(e.step, "y domain", "#009E73", "dash") for e in self.data.events]
 
     def _event_labels(self) -> list[dict]:
-        return [
-            {
-                "x": event.step,
-                "y": 1,
-                "xref": "x",
-                "yref": "y domain",
-                "text": html.escape(event.label),
-                "textangle": -90,
-                "xanchor": "left",
-                "yanchor": "top",
-                "showarrow": False,
-                "font": {"size": 10, "color": "#009E73"},
-            }
-            for event in self.data.events
-        ]
+        return [_label(e.step, e.label, 1, "top", "#009E73") for e in self.data.events]
 
     def _phase_shapes(self) -> list[dict]:
         """A solid line across every panel where a phase (fine-tuning) starts."""
-        return [
-            {
-                "type": "line",
-                "xref": "x",
-                "yref": "paper",
-                "x0": phase.first_step,
-                "x1": phase.first_step,
-                "y0": 0,
-                "y1": 1,
-                "line": {"color": "#222", "width": 1.5, "dash": "solid"},
-            }
-            for phase in self.data.boundaries
-        ]
+        return [_marker(p.first_step, "paper", "#222", "solid") for p in self.data.boundaries]
 
     def _phase_labels(self) -> list[dict]:
-        return [
-            {
-                "x": phase.first_step,
-                "y": 0,
-                "xref": "x",
-                "yref": "y domain",
-                "text": html.escape(phase.label),
-                "textangle": -90,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 10, "color": "#222"},
-            }
-            for phase in self.data.boundaries
-        ]
+        return [_label(p.first_step, p.label, 0, "bottom", "#222") for p in self.data.boundaries]
 
     def _value_at(self, name: str, step: int) -> float | None:
         curve = self.data.curves.get(name)
@@ -220,3 +165,34 @@ class LossView(View):
             return None
         hit = np.flatnonzero(curve.steps == step)
         return float(curve.values[hit[0]]) if len(hit) else None
+
+
+def _marker(step: int, yref: str, color: str, dash: str) -> dict:
+    """A vertical line at ``step`` (a ``layout.shapes`` entry)."""
+    line = {"color": color, "width": 1.5 if dash == "solid" else 1, "dash": dash}
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": yref,
+        "x0": step,
+        "x1": step,
+        "y0": 0,
+        "y1": 1,
+        "line": line,
+    }
+
+
+def _label(step: int, text: str, y: float, anchor: str, color: str) -> dict:
+    """Vertical text beside a marker (a ``layout.annotations`` entry), escaped."""
+    return {
+        "x": step,
+        "y": y,
+        "xref": "x",
+        "yref": "y domain",
+        "text": html.escape(text),
+        "textangle": -90,
+        "xanchor": "left",
+        "yanchor": anchor,
+        "showarrow": False,
+        "font": {"size": 10, "color": color},
+    }

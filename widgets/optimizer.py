@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from explain import export, views
 from explain.trace import Trace
 
-from ._base import StepControl, View
+from ._base import View
 from ._plot import ClickPoint, base_figure, step_cursor
 from .playground import OPTIMIZERS, SURFACES, surface_grid, trajectory
 from .theme import LIGHT, Theme
@@ -42,12 +42,10 @@ class OptimizerView(View):
         trace: Trace,
         *,
         parameter: str | None = None,
-        step: int | None = None,
-        step_control: StepControl | None = None,
-        theme: Theme | str = LIGHT,
         playground: bool = True,
+        **view: Any,
     ) -> None:
-        super().__init__(trace, step=step, step_control=step_control, theme=theme)
+        super().__init__(trace, **view)
         self.data = views.optimizer(self.trace, parameter)
         if not self.data.parameters or "update" not in self.data.tensors:
             raise ValueError(

@@ -19,9 +19,8 @@ import numpy as np
 from explain import export, views
 from explain.trace import Trace
 
-from ._base import StepControl, View
+from ._base import View
 from ._plot import base_figure
-from .theme import LIGHT, Theme
 
 __all__ = ["PositionalView"]
 
@@ -46,11 +45,9 @@ class PositionalView(View):
         d_model: int = 64,
         length: int = 64,
         dims: Sequence[int] = (0, 1, 2, 3),
-        step: int | None = None,
-        step_control: StepControl | None = None,
-        theme: Theme | str = LIGHT,
+        **view: Any,
     ) -> None:
-        super().__init__(trace, step=step, step_control=step_control, theme=theme)
+        super().__init__(trace, **view)
         for name, value in (("d_model", d_model), ("length", length)):
             if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_SIZE:
                 raise ValueError(f"{name} must be an integer in [2, {MAX_SIZE}]; got {value!r}")

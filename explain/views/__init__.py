@@ -157,18 +157,8 @@ def view(
         )
     if what == "attention":
         return attention(trace, part, layer, head)
-    if what == "embeddings":
-        return embeddings(trace, part)
-    if what == "positional":
-        return positional(trace)
-    if what == "loss":
-        return loss(trace)
-    if what == "heads":
-        return heads(trace, part)
-    if what == "scores":
-        return scores(trace, part)
-    if what == "pruning":
-        return pruning(trace)
-    if what == "lens":
-        return lens(trace)
-    return optimizer(trace, parameter)
+    if what == "optimizer":
+        return optimizer(trace, parameter)
+    if what in ("embeddings", "heads", "scores"):
+        return {"embeddings": embeddings, "heads": heads, "scores": scores}[what](trace, part)
+    return {"positional": positional, "loss": loss, "pruning": pruning, "lens": lens}[what](trace)

@@ -30,21 +30,9 @@ class AttentionData(ViewModel):
     """Attention of one part: every layer and head chosen, at every snapshot."""
 
     what: ClassVar[str] = "attention"
-    FIELDS: ClassVar = (
-        "part",
-        "parts",
-        "task",
-        "title",
-        "colorscale",
-        "zmin",
-        "zmax",
-        "dims",
-        "steps",
-        "layers",
-        "heads",
-        "query_tokens",
-        "key_tokens",
-        "patterns",
+    FIELDS: ClassVar = tuple(
+        "part parts task title colorscale zmin zmax dims steps layers heads query_tokens "
+        "key_tokens patterns".split()
     )
     FRAMED: ClassVar = ("steps", "patterns")
 

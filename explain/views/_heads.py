@@ -53,31 +53,11 @@ class HeadsData(ViewModel):
     how alike the heads are, and what removing them costs."""
 
     what: ClassVar[str] = "heads"
-    FIELDS: ClassVar = (
-        "part",
-        "task",
-        "title",
-        "colorscale",
-        "labels",
-        "patterns",
-        "steps",
-        "scores",
-        "emergence",
-        "roles",
-        "role_scores",
-        "importance",
-        "baseline_loss",
-        "baseline_accuracy",
-        "ablated_loss",
-        "ablated_accuracy",
-        "similarity",
-        "order",
-        "prune_fractions",
-        "prune_loss",
-        "prune_accuracy",
-        "prune_order",
-        "spearman",
-        "circuits",
+    FIELDS: ClassVar = tuple(
+        "part task title colorscale labels patterns steps scores emergence roles "
+        "role_scores importance baseline_loss baseline_accuracy ablated_loss "
+        "ablated_accuracy similarity order prune_fractions prune_loss prune_accuracy "
+        "prune_order spearman circuits".split()
     )
     FRAMED: ClassVar = ("steps", "scores")
 
@@ -117,17 +97,8 @@ class ScoresData(ViewModel):
     """How clearly each head shows each pattern, over training, and when it first did."""
 
     what: ClassVar[str] = "scores"
-    FIELDS: ClassVar = (
-        "part",
-        "task",
-        "title",
-        "colorscale",
-        "labels",
-        "patterns",
-        "threshold",
-        "steps",
-        "scores",
-        "emergence",
+    FIELDS: ClassVar = tuple(
+        "part task title colorscale labels patterns threshold steps scores emergence".split()
     )
     FRAMED: ClassVar = ("steps", "scores")
 
@@ -294,19 +265,9 @@ class PruningData(ViewModel):
     smallest first (both measured by :func:`explain.lab.record`)."""
 
     what: ClassVar[str] = "pruning"
-    FIELDS: ClassVar = (
-        "task",
-        "title",
-        "colorscale",
-        "baseline_loss",
-        "baseline_accuracy",
-        "fractions",
-        "loss",
-        "accuracy",
-        "order",
-        "levels",
-        "weight_loss",
-        "weight_accuracy",
+    FIELDS: ClassVar = tuple(
+        "task title colorscale baseline_loss baseline_accuracy fractions loss accuracy "
+        "order levels weight_loss weight_accuracy".split()
     )
     FRAMED: ClassVar = ()
 

@@ -53,24 +53,9 @@ class LensData(ViewModel):
     the probe sequence at the end of training (one frame)."""
 
     what: ClassVar[str] = "lens"
-    FIELDS: ClassVar = (
-        "task",
-        "title",
-        "colorscale",
-        "steps",
-        "part",
-        "tokens",
-        "targets",
-        "mask",
-        "vocab",
-        "layers",
-        "position",
-        "probs",
-        "top_id",
-        "top_token",
-        "top_prob",
-        "saliency",
-        "rollout",
+    FIELDS: ClassVar = tuple(
+        "task title colorscale steps part tokens targets mask vocab layers position probs "
+        "top_id top_token top_prob saliency rollout".split()
     )
     FRAMED: ClassVar = ()  # one frame: nothing is cut per step
 

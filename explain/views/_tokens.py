@@ -26,20 +26,9 @@ class EmbeddingData(ViewModel):
     axes never flip or rotate as the step moves), and their cosine similarity."""
 
     what: ClassVar[str] = "embeddings"
-    FIELDS: ClassVar = (
-        "part",
-        "parts",
-        "tensor",
-        "task",
-        "title",
-        "colorscale",
-        "steps",
-        "tokens",
-        "explained",
-        "ranges",
-        "coords",
-        "vectors",
-        "similarity",
+    FIELDS: ClassVar = tuple(
+        "part parts tensor task title colorscale steps tokens explained ranges coords "
+        "vectors similarity".split()
     )
     FRAMED: ClassVar = ("steps", "coords", "vectors", "similarity")
 
@@ -113,16 +102,7 @@ class PositionalData(ViewModel):
     """The positional-encoding table at every snapshot and how alike the positions are."""
 
     what: ClassVar[str] = "positional"
-    FIELDS: ClassVar = (
-        "kind",
-        "task",
-        "title",
-        "colorscale",
-        "limit",
-        "steps",
-        "table",
-        "similarity",
-    )
+    FIELDS: ClassVar = tuple("kind task title colorscale limit steps table similarity".split())
     FRAMED: ClassVar = ("steps", "table", "similarity")
 
     kind: str  # "sinusoidal" | "learned" | "rope" | "" when unknown

@@ -34,15 +34,8 @@ class LossData(ViewModel):
     """Training and validation loss, validation accuracy, learning rate and gradient norm."""
 
     what: ClassVar[str] = "loss"
-    FIELDS: ClassVar = (
-        "task",
-        "title",
-        "colorscale",
-        "labels",
-        "snapshot_steps",
-        "curves",
-        "events",
-        "phases",
+    FIELDS: ClassVar = tuple(
+        "task title colorscale labels snapshot_steps curves events phases".split()
     )
     FRAMED: ClassVar = ()
 
@@ -161,24 +154,10 @@ class OptimizerData(ViewModel):
     and optimizer moments at every snapshot (``exp_avg_sq`` shown as its square root)."""
 
     what: ClassVar[str] = "optimizer"
-    FIELDS: ClassVar = (
-        "optimizer",
-        "parameter",
-        "parameters",
-        "task",
-        "title",
-        "colorscale",
-        "tensor_titles",
-        "scalar_steps",
-        "grad_norm",
-        "update_ratio",
-        "parameter_grad_norm",
-        "steps",
-        "norms",
-        "histogram_centres",
-        "histogram_counts",
-        "tensors",
-        "row_labels",
+    FIELDS: ClassVar = tuple(
+        "optimizer parameter parameters task title colorscale tensor_titles scalar_steps "
+        "grad_norm update_ratio parameter_grad_norm steps norms histogram_centres "
+        "histogram_counts tensors row_labels".split()
     )
     FRAMED: ClassVar = ("steps", "norms", "histogram_centres", "histogram_counts", "tensors")
 
