@@ -44,7 +44,11 @@ def test_wheel_installs_and_runs_the_demo(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
         "widgets/plot.js",
-        "explain/views.py",
+        "explain/views/__init__.py",
+        "explain/views/_heads.py",
+        "explain/lab/__init__.py",
+        "explain/lab/heads.py",
+        "explain/data/food.txt",
         "explain/names.py",
         "explain/style.py",
         "explain/data/shakespeare.txt",
