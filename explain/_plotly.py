@@ -147,7 +147,8 @@ def layout(title: str, height: int, theme: Theme = LIGHT, **extra: object) -> di
     layout = {
         "title": {"text": label(title), "x": 0.01, "font": {"size": round(size * 1.25)}},
         "height": height,
-        "margin": {"l": 60, "r": 30, "t": 70, "b": 110},
+        # margins grow with the text (the presentation theme's 20 px needs room for its labels)
+        "margin": {"l": 5 * size, "r": 30, "t": 6 * size, "b": 9 * size},
         "font": {"family": FONT, "size": size - 1, "color": theme.foreground},
         "plot_bgcolor": theme.background,
         "paper_bgcolor": theme.background,
@@ -155,6 +156,10 @@ def layout(title: str, height: int, theme: Theme = LIGHT, **extra: object) -> di
         "hoverlabel": {"font": {"family": FONT}},
     }
     layout.update(extra)
+    for slider in layout.get("sliders", []):  # below the axis titles, however large the text
+        slider["pad"] = {**slider.get("pad", {}), "t": 3 * size}
+    for menu in layout.get("updatemenus", []):
+        menu["pad"] = {**menu.get("pad", {}), "t": 3.5 * size}
     return layout
 
 

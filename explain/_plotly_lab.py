@@ -22,7 +22,7 @@ def _badges(view: HeadsData, index: int) -> list[list[str]]:
         for head in range(view.heads):
             name = ROLE_BADGES.get(view.patterns[best[layer, head]], "")
             score = top[layer, head]
-            row.append(f"{name} {score:.2f}" if score >= 0.5 else "")
+            row.append(f"{name}<br>{score:.2f}" if score >= 0.5 else "")
         labels.append(row)
     return labels
 
@@ -39,12 +39,14 @@ def heads(view: HeadsData, frames: Sequence[int], index: int, theme: Theme = LIG
             "y": list(range(view.layers)),
             "text": _badges(view, index),
             "texttemplate": "%{text}",
+            "textfont": {"size": max(9, theme.font_size - 4)},
             "colorscale": colorscale(view.colorscale),
             "zmin": 0,
             "colorbar": {
-                "x": 0.3,
+                "x": 0.285,
                 "len": 0.8,
-                "title": {"text": "importance" if known else "score"},
+                "thickness": 12,
+                "title": {"text": "importance" if known else "score", "side": "top"},
             },
             "hovertemplate": "layer %{y} head %{x}<br>%{z:.3g}<br>%{text}<extra></extra>",
             "xaxis": "x",
@@ -88,13 +90,14 @@ def heads(view: HeadsData, frames: Sequence[int], index: int, theme: Theme = LIG
             )
         )
     cells = [
-        {"x": [0.0, 0.27], "y": [0, 1]},
-        {"x": [0.37, 0.62], "y": [0, 1]},
-        {"x": [0.72, 0.95], "y": [0, 1]},
+        {"x": [0.0, 0.26], "y": [0, 1]},
+        {"x": [0.47, 0.66], "y": [0, 1]},
+        {"x": [0.77, 0.95], "y": [0, 1]},
     ]
+    frames, active = P.initial(frames, index)
     layout = P.layout(
         view.title,
-        470,
+        470 + 10 * (theme.font_size - 12),
         theme,
         xaxis={"domain": cells[0]["x"], "title": {"text": "head"}, "dtick": 1},
         yaxis={
@@ -119,10 +122,9 @@ def heads(view: HeadsData, frames: Sequence[int], index: int, theme: Theme = LIG
             P.panel_title(cells[2], "how different the heads are"),
         ],
         showlegend=False,
+        **P.slider(view.steps, frames, active),
     )
     figure: dict = {"data": data, "layout": layout}
-    frames, active = P.initial(frames, index)
-    figure["layout"].update(P.slider(view.steps, frames, active))
     figure["frames"] = P.frame_list(view.steps, frames, [0], lambda i: [{"text": _badges(view, i)}])
     return figure
 

@@ -220,7 +220,8 @@ def lens(view: LensData, theme: Theme = LIGHT) -> dict:
         annotations=_annotations(view, view.position),
         **_position_slider(view),
     )
-    layout["margin"] = {**layout["margin"], "l": 110, "t": 100}  # layer names, target row
+    size = theme.font_size  # layer names on the left, the target row on top
+    layout["margin"] = {**layout["margin"], "l": 9 * size, "t": 8 * size}
     # the target axis needs a trace to show its ticks: an invisible one on x4
     data.append(
         {
