@@ -18,14 +18,25 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets
 import numpy as np
 
+from explain.by_hand import (
+    DEFAULT_K,
+    DEFAULT_Q,
+    DEFAULT_TOKENS,
+    DEFAULT_V,
+    EXPAND_DIM,
+    MAX_TOKENS,
+    AttentionByHand,
+    attention_by_hand,
+    matrix_text,
+    number_text,
+    parse_matrix,
+)
 from explain.names import attention_name
 from explain.style import colorscale, visible
 
@@ -42,114 +53,6 @@ __all__ = [
     "attention_by_hand",
     "parse_matrix",
 ]
-
-# The classic example, d = 4 so that √d = 2. Row 3 ("pizza") has dot products 9, 4.6 and 5.
-DEFAULT_TOKENS = ("I", "love", "pizza")
-DEFAULT_Q = np.array([[1, 0, 0, 1], [1, 0, 1, 1], [1, 2, 1, 0]], dtype=np.float64)
-DEFAULT_K = np.array([[2, 3, 1, 0], [0.6, 1, 2, 1], [1, 1, 2, 1]], dtype=np.float64)
-DEFAULT_V = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 0, 0]], dtype=np.float64)
-MAX_TOKENS, MAX_DIM = 64, 64  # "by hand" is for small examples (a model head fits)
-EXPAND_DIM = 6  # write dot products out term by term up to this many dimensions
-
-
-@dataclass(frozen=True)
-class AttentionByHand:
-    """Every intermediate of one head's attention (float64)."""
-
-    q: np.ndarray  # [q_pos, d]
-    k: np.ndarray  # [k_pos, d]
-    v: np.ndarray  # [k_pos, d_v]
-    causal: bool
-    scores: np.ndarray  # [q_pos, k_pos]  q · k
-    scaled: np.ndarray  # [q_pos, k_pos]  q · k / √d
-    mask: np.ndarray  # bool [q_pos, k_pos], True = may attend
-    weights: np.ndarray  # [q_pos, k_pos]  softmax of scaled over allowed keys; rows sum to 1
-    output: np.ndarray  # [q_pos, d_v]   weights @ v
-
-    @property
-    def d(self) -> int:
-        return int(self.q.shape[1])
-
-
-def _matrix(name: str, value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().double().numpy()
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be a 2-D array of numbers [tokens, dim]; got {value!r}"
-        ) from None
-    if array.ndim != 2 or 0 in array.shape:
-        raise ValueError(f"{name} must be a 2-D array [tokens, dim]; got shape {array.shape}")
-    if array.shape[0] > MAX_TOKENS or array.shape[1] > MAX_DIM:
-        raise ValueError(
-            f"{name} has shape {array.shape}; expected at most {MAX_TOKENS} tokens and "
-            f"{MAX_DIM} dimensions (this view works small examples by hand)"
-        )
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} holds NaN or inf; expected finite numbers")
-    return array
-
-
-def attention_by_hand(q: Any, k: Any, v: Any, causal: bool = True) -> AttentionByHand:
-    """Scaled dot-product attention of one head, step by step.
-
-    ``q`` [q_pos, d], ``k`` [k_pos, d], ``v`` [k_pos, d_v]. With ``causal`` the queries are the
-    last ``q_pos`` positions and query ``i`` sees keys up to its own position.
-    """
-    q, k, v = _matrix("q", q), _matrix("k", k), _matrix("v", v)
-    if q.shape[1] != k.shape[1]:
-        raise ValueError(f"q and k must have the same width d; got q {q.shape} and k {k.shape}")
-    if k.shape[0] != v.shape[0]:
-        raise ValueError(f"k and v must have one row per token; got k {k.shape} and v {v.shape}")
-    if causal and q.shape[0] > k.shape[0]:
-        raise ValueError(
-            f"causal attention needs no more queries than keys; got {q.shape[0]} and {k.shape[0]}"
-        )
-    n_q, n_k = q.shape[0], k.shape[0]
-    scores = q @ k.T  # [q_pos, k_pos]
-    scaled = scores / math.sqrt(q.shape[1])
-    offset = n_k - n_q  # queries are the last n_q positions
-    mask = np.ones((n_q, n_k), bool)
-    if causal:
-        mask = np.arange(n_k)[None, :] <= np.arange(n_q)[:, None] + offset
-    shifted = np.where(mask, scaled, -np.inf)
-    shifted = shifted - shifted.max(axis=1, keepdims=True)  # stable: exp of at most 0
-    exp = np.exp(shifted)
-    weights = exp / exp.sum(axis=1, keepdims=True)
-    return AttentionByHand(q, k, v, bool(causal), scores, scaled, mask, weights, weights @ v)
-
-
-# -- text <-> numbers ------------------------------------------------------------------------
-def _num(x: float) -> str:
-    """A number as a person writes it: 9, 4.6, 0.25, -1.3e-05."""
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e-3 and abs(x) < 1e5:
-        return f"{x:.3f}".rstrip("0").rstrip(".")
-    return f"{x:.2e}"
-
-
-def _format_matrix(array: np.ndarray) -> str:
-    return "\n".join(" ".join(_num(float(x)) for x in row) for row in array)
-
-
-def parse_matrix(name: str, text: str) -> np.ndarray:
-    """Rows on lines (or separated by ';'), numbers by spaces or commas -> [rows, cols]."""
-    rows = [r.strip() for r in re.split(r"[;\n]", text) if r.strip()]
-    if not rows:
-        raise ValueError(f"{name} is empty; expected one line of numbers per token")
-    values = []
-    for i, row in enumerate(rows):
-        try:
-            values.append([float(x) for x in re.split(r"[,\s]+", row.strip("[] ")) if x])
-        except ValueError:
-            raise ValueError(f"{name} row {i + 1} ({row!r}) must hold numbers only") from None
-    widths = {len(r) for r in values}
-    if len(widths) != 1:
-        raise ValueError(f"{name} rows must all have the same length; got lengths {sorted(widths)}")
-    return _matrix(name, values)
 
 
 def _tokens(tokens: Any, n: int) -> list[str]:
@@ -314,9 +217,9 @@ class ByHandView(View):
         self.result, self.tokens = result, labels
         self._hold = True
         try:
-            self.q_text.value = _format_matrix(result.q)
-            self.k_text.value = _format_matrix(result.k)
-            self.v_text.value = _format_matrix(result.v)
+            self.q_text.value = matrix_text(result.q)
+            self.k_text.value = matrix_text(result.k)
+            self.v_text.value = matrix_text(result.v)
             self.tokens_text.value = " ".join(labels)
             self.causal_box.value = causal
             # Option labels are plain text (not HTML): glyphs, no escaping.
@@ -408,7 +311,7 @@ class ByHandView(View):
 
 
 def _vector(values: np.ndarray) -> str:
-    return "[" + ", ".join(_num(float(x)) for x in values) + "]"
+    return "[" + ", ".join(number_text(float(x)) for x in values) + "]"
 
 
 def _formulas(r: AttentionByHand, tokens: list[str], i: int, note: str) -> str:
@@ -422,15 +325,20 @@ def _formulas(r: AttentionByHand, tokens: list[str], i: int, note: str) -> str:
     for j in range(n_k):
         terms = ""
         if d <= EXPAND_DIM:
-            terms = " + ".join(f"{_num(a)}×{_num(b)}" for a, b in zip(r.q[i], r.k[j], strict=True))
+            terms = " + ".join(
+                f"{number_text(a)}×{number_text(b)}" for a, b in zip(r.q[i], r.k[j], strict=True)
+            )
             terms += " = "
-        dots.append(f"q·k<sub>{j}</sub> ({name[j]}) = {terms}<b>{_num(r.scores[i, j])}</b>")
+        dots.append(f"q·k<sub>{j}</sub> ({name[j]}) = {terms}<b>{number_text(r.scores[i, j])}</b>")
     lines.append("<li><b>Dot products</b> q·k<sub>j</sub> = Σ q<sub>d</sub>k<sub>j,d</sub>:<br>")
     lines.append("<br>".join(dots) + "</li>")
     scaled = [
-        f"{_num(r.scores[i, j])} / {_num(root)} = <b>{r.scaled[i, j]:.2f}</b>" for j in range(n_k)
+        f"{number_text(r.scores[i, j])} / {number_text(root)} = <b>{r.scaled[i, j]:.2f}</b>"
+        for j in range(n_k)
     ]
-    lines.append(f"<li><b>Scale</b> by √d = √{d} = {_num(root)}: " + "; ".join(scaled) + "</li>")
+    lines.append(
+        f"<li><b>Scale</b> by √d = √{d} = {number_text(root)}: " + "; ".join(scaled) + "</li>"
+    )
     hidden = [name[j] for j in range(n_k) if not r.mask[i, j]]
     if not r.causal:
         lines.append("<li><b>Mask</b>: none (every query sees every key)</li>")
