@@ -9,17 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._figures import Drawn, colormap, heading, new_figure, step_markers, text
-from .views import ROLE_BADGES, HeadsData, PruningData, ScoresData
+from .views import ROLE_BADGES, HeadsData, PruningData, ScoresData, roles_at
 
 # one colour per pattern, the Okabe-Ito palette of the themes
 PATTERN_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
-
-
-def _role(view: HeadsData, index: int, layer: int, head: int) -> str:
-    """The pattern head (layer, head) shows most at frame ``index``, if its score >= 0.5."""
-    values = [view.scores[p][index, layer, head] for p in view.patterns]
-    best = int(np.nanargmax(np.nan_to_num(values, nan=-1.0)))
-    return ROLE_BADGES.get(view.patterns[best], view.patterns[best]) if values[best] >= 0.5 else ""
 
 
 def heads(view: HeadsData, index: int, marker: bool = False) -> Drawn:
@@ -80,9 +73,10 @@ def heads(view: HeadsData, index: int, marker: bool = False) -> Drawn:
     title = figure.suptitle("")
 
     def update(i: int) -> None:
+        names, _ = roles_at(view.scores, view.patterns, i)
         for layer in range(view.layers):
             for h in range(view.heads):
-                badges[layer][h].set_text(_role(view, i, layer, h))
+                badges[layer][h].set_text(ROLE_BADGES.get(names[layer][h], names[layer][h]))
         title.set_text(heading(view, int(view.steps[i])))
 
     update(index)

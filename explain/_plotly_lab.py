@@ -8,23 +8,15 @@ import numpy as np
 
 from . import _plotly as P
 from .style import LIGHT, Theme, colorscale
-from .views import ROLE_BADGES, HeadsData, PruningData, ScoresData
+from .views import HeadsData, PruningData, ScoresData, badges_at
 
 
 def _badges(view: HeadsData, index: int) -> list[list[str]]:
-    """[layer][head] the pattern a head shows most at frame ``index`` (score >= 0.5), or ""."""
-    stacked = np.stack([view.scores[p][index] for p in view.patterns])  # [pattern, layer, head]
-    best = np.nan_to_num(stacked, nan=-1.0).argmax(axis=0)
-    top = np.take_along_axis(np.nan_to_num(stacked, nan=0.0), best[None], 0)[0]
-    labels = []
-    for layer in range(view.layers):
-        row = []
-        for head in range(view.heads):
-            name = ROLE_BADGES.get(view.patterns[best[layer, head]], "")
-            score = top[layer, head]
-            row.append(f"{name}<br>{score:.2f}" if score >= 0.5 else "")
-        labels.append(row)
-    return labels
+    """[layer][head] "mirror<br>0.97" where a head shows a pattern at frame ``index``, or ""."""
+    return [
+        [b.replace(" ", "<br>") for b in row]
+        for row in badges_at(view.scores, view.patterns, index)
+    ]
 
 
 def heads(view: HeadsData, frames: Sequence[int], index: int, theme: Theme = LIGHT) -> dict:

@@ -221,26 +221,22 @@ class AttentionView(HeadSelection, View):
         roles = self._roles()
         if roles is None:
             return []
-        badges = []
-        for layer in range(roles.layers):
-            for head in range(roles.heads):
-                values = [roles.scores[p][index, layer, head] for p in roles.patterns]
-                best = int(np.argmax(np.nan_to_num(values, nan=-1.0)))
-                if values[best] < roles.threshold:
-                    continue
-                badges.append(
-                    {
-                        "x": head * (cols + 1) - 0.5,
-                        "y": layer * (rows + 1) - 0.5,
-                        "xanchor": "left",
-                        "yanchor": "top",
-                        "text": views.ROLE_BADGES.get(roles.patterns[best], roles.patterns[best]),
-                        "showarrow": False,
-                        "font": {"size": 10, "color": "#ffffff"},
-                        "bgcolor": "rgba(0,0,0,0.55)",
-                    }
-                )
-        return badges
+        names, _ = views.roles_at(roles.scores, roles.patterns, index)
+        return [
+            {
+                "x": head * (cols + 1) - 0.5,
+                "y": layer * (rows + 1) - 0.5,
+                "xanchor": "left",
+                "yanchor": "top",
+                "text": views.ROLE_BADGES.get(name, name),
+                "showarrow": False,
+                "font": {"size": 10, "color": "#ffffff"},
+                "bgcolor": "rgba(0,0,0,0.55)",
+            }
+            for layer, row in enumerate(names)
+            for head, name in enumerate(row)
+            if name
+        ]
 
     def _roles(self) -> views.ScoresData | None:
         """Pattern scores of the part shown (cached per part); None where they do not apply."""

@@ -198,18 +198,10 @@ class HeadsView(View):
         self.toggle(int(round(float(point.y))), int(round(float(point.x))))
 
     def _badges(self, index: int) -> list[list[str]]:
-        data = self.data
-        badges = []
-        for layer in range(data.layers):
-            row = []
-            for head in range(data.heads):
-                values = [data.scores[p][index, layer, head] for p in data.patterns]
-                best = int(np.argmax(np.nan_to_num(values, nan=-1.0)))
-                label = f"{views.ROLE_BADGES.get(data.patterns[best], '')} {values[best]:.2f}"
-                row.append(
-                    "off" if (layer, head) in self.off else label if values[best] >= 0.5 else ""
-                )
-            badges.append(row)
+        """The grid's labels: what each head does at this step, "off" where switched off."""
+        badges = views.badges_at(self.data.scores, self.data.patterns, index)
+        for layer, head in self.off:
+            badges[layer][head] = "off"
         return badges
 
     def _strongest(self) -> str:

@@ -47,6 +47,31 @@ ROLE_NAMES = {
 }
 
 
+def roles_at(
+    scores: dict[str, np.ndarray], patterns: tuple[str, ...], index: int
+) -> tuple[list[list[str]], np.ndarray]:
+    """The role of every head at frame ``index``: ``[layer][head]`` the pattern it shows most
+    if that score reaches ``ROLE_THRESHOLD`` (else ""), and ``[layer, head]`` that best score.
+    The one rule for badges, role names and the circuit text."""
+    at = np.stack([scores[p][index] for p in patterns])  # [pattern, layer, head]
+    best = np.nan_to_num(at, nan=-1.0).argmax(axis=0)  # [layer, head]
+    values = np.take_along_axis(np.nan_to_num(at, nan=0.0), best[None], 0)[0]
+    names = [
+        [patterns[b] if v >= ROLE_THRESHOLD else "" for b, v in zip(row, vals, strict=True)]
+        for row, vals in zip(best, values, strict=True)
+    ]
+    return names, values
+
+
+def badges_at(scores: dict[str, np.ndarray], patterns: tuple[str, ...], index: int) -> list:
+    """``[layer][head]`` short labels such as "mirror 0.97" (see :func:`roles_at`), "" if none."""
+    names, values = roles_at(scores, patterns, index)
+    return [
+        [f"{ROLE_BADGES.get(n, n)} {v:.2f}" if n else "" for n, v in zip(row, vals, strict=True)]
+        for row, vals in zip(names, values, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class HeadsData(ViewModel):
     """Every head of one part: importance, what it does (pattern scores) and when it appeared,
@@ -208,16 +233,7 @@ def heads(trace: Trace, part: str | None = None) -> HeadsData:
     patterns, emergence = scored.patterns, scored.emergence
     n_layers, n_heads = scored.layers, scored.heads
     shape = (n_layers, n_heads)
-    final = np.stack([scored.scores[p][-1] for p in patterns])  # [pattern, layer, head]
-    best = np.nan_to_num(final, nan=-1.0).argmax(axis=0)  # [layer, head]
-    role_scores = np.take_along_axis(np.nan_to_num(final, nan=0.0), best[None], 0)[0]
-    roles = [
-        [
-            patterns[best[layer, head]] if role_scores[layer, head] >= ROLE_THRESHOLD else ""
-            for head in range(n_heads)
-        ]
-        for layer in range(n_layers)
-    ]
+    roles, role_scores = roles_at(scored.scores, patterns, -1)
     attention = _attention.attention(trace, scored.part)
     similarity = analysis.head_similarity(attention.at(len(attention.steps) - 1))
     lab = _lab(trace)
