@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from . import tasks as tasks_module
 
-__all__ = ["masked_loss", "model_inputs", "to_torch"]
+__all__ = ["held_out_batches", "masked_loss", "model_inputs", "to_torch"]
 
 
 def to_torch(
@@ -56,3 +56,12 @@ def masked_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.T
     """Mean cross-entropy over the positions the task's mask marks."""
     targets = batch["targets"].masked_fill(~batch["mask"], -100)  # (B, T); -100 is ignored
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+
+
+def held_out_batches(
+    task: tasks_module.Task, count: int, seed: int, batch_size: int
+) -> list[tasks_module.Batch]:
+    """The "val" batches a model is scored on: the same ones for the same seed, so the
+    trainer's evaluation, the lab's and distillation's agreement all see the same sequences."""
+    rng = np.random.default_rng(10_000 + seed)
+    return [task.batch(batch_size, rng, split="val") for _ in range(count)]

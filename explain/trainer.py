@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import tasks as tasks_module
-from .batches import masked_loss, model_inputs, to_torch
+from .batches import held_out_batches, masked_loss, model_inputs, to_torch
 from .config import TrainConfig
 from .model import TinyTransformer
 from .schedule import RecordSchedule
@@ -131,13 +131,13 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Validation loss (and accuracy, where the task has a metric) on held-out batches."""
-        rng = np.random.default_rng(10_000 + self.config.seed)  # the same batches every time
+        config = self.config
+        held_out = held_out_batches(self.task, config.eval_batches, config.seed, config.batch_size)
         losses, accuracies = [], []
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad():
-            for _ in range(self.config.eval_batches):
-                batch = self.task.batch(self.config.batch_size, rng, split="val")
+            for batch in held_out:
                 tensors = to_torch(batch, self.device, self.task)
                 logits = self.model(**model_inputs(tensors))
                 losses.append(masked_loss(logits, tensors).item())

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from .. import tasks as tasks_module
 from ..analysis import head_similarity
-from ..batches import masked_loss, model_inputs, to_torch
+from ..batches import held_out_batches, masked_loss, model_inputs, to_torch
 from ..config import ModelConfig, TrainConfig
 from ..model import TinyTransformer
 from ..names import attention_parts, default_part
@@ -100,13 +100,15 @@ class TeacherAgreement:
         self.trace.meta["distillation"] = self.meta
 
     def on_eval(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
-        rng = np.random.default_rng(10_000 + trainer.config.seed)  # evaluate()'s batches
+        config = trainer.config
+        held_out = held_out_batches(
+            trainer.task, config.eval_batches, config.seed, config.batch_size
+        )
         agree = total = 0
         was_training = trainer.model.training
         trainer.model.eval()
         with torch.no_grad():
-            for _ in range(trainer.config.eval_batches):
-                batch = trainer.task.batch(trainer.config.batch_size, rng, split="val")
+            for batch in held_out:  # the batches evaluate() scores
                 tensors = to_torch(batch, trainer.device, trainer.task)
                 student = trainer.model(**model_inputs(tensors)).argmax(-1)  # (B, T)
                 teacher = _teacher_logits(self.teacher, tensors).argmax(-1).to(student.device)

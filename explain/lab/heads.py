@@ -30,7 +30,7 @@ import torch
 
 from .. import names
 from .. import tasks as tasks_module
-from ..batches import masked_loss, model_inputs, to_torch
+from ..batches import held_out_batches, masked_loss, model_inputs, to_torch
 from ..config import TrainConfig
 from ..model import TinyTransformer
 
@@ -144,8 +144,7 @@ def held_out(
     batches, batch_size = _check_count("batches", batches), _check_count("batch_size", batch_size)
     if not _is_int(seed):
         raise ValueError(f"seed must be an int; got {seed!r}")
-    rng = np.random.default_rng(10_000 + int(seed))
-    return [task.batch(batch_size, rng, split="val") for _ in range(batches)]
+    return held_out_batches(task, batches, int(seed), batch_size)
 
 
 def _tensors(model: TinyTransformer, reference: Reference) -> dict[str, torch.Tensor]:
