@@ -57,6 +57,31 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _model_options(parser: argparse.ArgumentParser, whose: str) -> None:
+    """The model's shape and how it is trained (``whose``: "" or "student ")."""
+    parser.add_argument(
+        "--positional",
+        choices=POSITIONAL_KINDS,
+        metavar="KIND",
+        help=f"one of: {', '.join(POSITIONAL_KINDS)} (default: sinusoidal)",
+    )
+    blocks = f"{whose}blocks (2)" if whose else "transformer blocks (2)"
+    heads = f"{whose}heads per block (4)" if whose else "attention heads per block (4)"
+    parser.add_argument("--layers", type=_positive, help=blocks)
+    parser.add_argument("--heads", type=_positive, help=heads)
+    parser.add_argument("--d-model", type=_positive, help=f"{whose}residual width (64)")
+    parser.add_argument("--d-mlp", type=_positive, help=f"{whose}MLP hidden width (256)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (0.003)")
+    parser.add_argument("--batch-size", type=_positive, help="sequences per step (64)")
+    parser.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="adamw",
+        metavar="NAME",
+        help=f"one of: {', '.join(OPTIMIZERS)} (default: adamw)",
+    )
+
+
 def _output_options(parser: argparse.ArgumentParser, themes: Sequence[str]) -> None:
     parser.add_argument("--out", default="out", help="directory (default: out)")
     parser.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -129,25 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--steps", type=_positive, default=400, help="optimizer steps (400)")
     train.add_argument("--seed", type=_non_negative, default=0, help="seed (0)")
-    train.add_argument(
-        "--positional",
-        choices=POSITIONAL_KINDS,
-        metavar="KIND",
-        help=f"one of: {', '.join(POSITIONAL_KINDS)} (default: sinusoidal)",
-    )
-    train.add_argument("--layers", type=_positive, help="transformer blocks (2)")
-    train.add_argument("--heads", type=_positive, help="attention heads per block (4)")
-    train.add_argument("--d-model", type=_positive, help="residual width (64)")
-    train.add_argument("--d-mlp", type=_positive, help="MLP hidden width (256)")
-    train.add_argument("--lr", type=float, help="peak learning rate (0.003)")
-    train.add_argument("--batch-size", type=_positive, help="sequences per step (64)")
-    train.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        default="adamw",
-        metavar="NAME",
-        help=f"one of: {', '.join(OPTIMIZERS)} (default: adamw)",
-    )
+    _model_options(train, "")
     train.add_argument(
         "--init",
         metavar="DIR",
@@ -185,25 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     distill.add_argument(
         "--alpha", type=_fraction, default=0.5, help="weight of the teacher's term, 0..1 (0.5)"
     )
-    distill.add_argument(
-        "--positional",
-        choices=POSITIONAL_KINDS,
-        metavar="KIND",
-        help=f"one of: {', '.join(POSITIONAL_KINDS)} (default: sinusoidal)",
-    )
-    distill.add_argument("--layers", type=_positive, help="student blocks (2)")
-    distill.add_argument("--heads", type=_positive, help="student heads per block (4)")
-    distill.add_argument("--d-model", type=_positive, help="student residual width (64)")
-    distill.add_argument("--d-mlp", type=_positive, help="student MLP hidden width (256)")
-    distill.add_argument("--lr", type=float, help="peak learning rate (0.003)")
-    distill.add_argument("--batch-size", type=_positive, help="sequences per step (64)")
-    distill.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        default="adamw",
-        metavar="NAME",
-        help=f"one of: {', '.join(OPTIMIZERS)} (default: adamw)",
-    )
+    _model_options(distill, "student ")
     distill.add_argument(
         "--compare",
         action="store_true",
