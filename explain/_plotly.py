@@ -199,6 +199,53 @@ def vertical(step: int | None, yref: str) -> list[dict]:
     ]
 
 
+EVENT_COLOUR = "#009E73"  # where a head's pattern appeared (dashed)
+PHASE_COLOUR = "#222222"  # where a phase, e.g. fine-tuning, starts (solid)
+
+
+def loss_marks(
+    events: Sequence, phases: Sequence, phase_yrefs: Sequence[str]
+) -> tuple[list[dict], list[dict]]:
+    """Shapes and annotations marking ``events`` (``.step``, ``.label``: dashed, on the loss
+    panel ``y``) and the first step of ``phases`` (``.first_step``, ``.label``: solid, on each
+    of ``phase_yrefs``) on a loss figure; the widget and the HTML export draw the same marks."""
+
+    def line(step: int, yref: str, colour: str, dash: str) -> dict:
+        width = 1.5 if dash == "solid" else 1
+        return {
+            "type": "line",
+            "xref": "x",
+            "yref": yref,
+            "x0": step,
+            "x1": step,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": colour, "width": width, "dash": dash},
+        }
+
+    def text(step: int, caption: str, y: float, anchor: str, colour: str) -> dict:
+        return {
+            "x": step,
+            "y": y,
+            "xref": "x",
+            "yref": "y domain",
+            "text": label(caption),
+            "textangle": -90,
+            "xanchor": "left",
+            "yanchor": anchor,
+            "showarrow": False,
+            "font": {"size": 10, "color": colour},
+        }
+
+    shapes = [line(e.step, "y domain", EVENT_COLOUR, "dash") for e in events]
+    shapes += [
+        line(p.first_step, yref, PHASE_COLOUR, "solid") for p in phases for yref in phase_yrefs
+    ]
+    notes = [text(e.step, e.label, 1, "top", EVENT_COLOUR) for e in events]
+    notes += [text(p.first_step, p.label, 0, "bottom", PHASE_COLOUR) for p in phases]
+    return shapes, notes
+
+
 def div(figure: dict, div_id: str) -> str:
     """One figure as a <div> and its script; plotly.js must be on the page already."""
     import plotly.io

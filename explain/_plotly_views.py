@@ -235,6 +235,7 @@ def loss(view: views.LossData, marked: int | None, theme: Theme) -> dict:
             )
         )
     positive = all(np.all(curves[n][1] > 0) for n in ("loss", "val_loss") if n in curves)
+    marks, notes = P.loss_marks(view.events, view.boundaries, ("y domain", "y3 domain"))
     layout = P.layout(
         view.title,
         620,
@@ -266,63 +267,10 @@ def loss(view: views.LossData, marked: int | None, theme: Theme) -> dict:
             "title": {"text": "gradient norm"},
             "showgrid": False,
         },
-        shapes=P.vertical(marked, "y")
-        + P.vertical(marked, "y3")
-        + _event_lines(view)
-        + _phase_lines(view),
-        annotations=[
-            {
-                "x": e.step,
-                "y": 1.0,
-                "xref": "x",
-                "yref": "y domain",
-                "text": P.label(e.label),
-                "textangle": -90,
-                "xanchor": "left",
-                "yanchor": "top",
-                "showarrow": False,
-                "font": {"size": 10, "color": "#009E73"},
-            }
-            for e in view.events
-        ]
-        + [
-            {
-                "x": phase.first_step,
-                "y": 0.0,
-                "xref": "x",
-                "yref": "y domain",
-                "text": P.label(phase.label),
-                "textangle": -90,
-                "xanchor": "left",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 10, "color": "#222"},
-            }
-            for phase in view.boundaries
-        ],
+        shapes=P.vertical(marked, "y") + P.vertical(marked, "y3") + marks,
+        annotations=notes,
     )
     return {"data": data, "layout": layout}
-
-
-def _phase_lines(view: views.LossData) -> list[dict]:
-    """A solid line on both panels where a phase (fine-tuning) starts."""
-    lines = [
-        line
-        for phase in view.boundaries
-        for yref in ("y", "y3")
-        for line in P.vertical(phase.first_step, yref)
-    ]
-    for line in lines:
-        line["line"] = {"dash": "solid", "color": "#222", "width": 1.5}
-    return lines
-
-
-def _event_lines(view: views.LossData) -> list[dict]:
-    """A dashed line where a head's pattern appeared (the label is an annotation)."""
-    lines = [line for event in view.events for line in P.vertical(event.step, "y")]
-    for line in lines:
-        line["line"] = {"dash": "dash", "color": "#009E73", "width": 1}
-    return lines
 
 
 def optimizer(view: views.OptimizerData, frames: Sequence[int], index: int, theme: Theme) -> dict:

@@ -5,13 +5,13 @@ Clicking a point moves the (shared) step to the nearest snapshot, so every linke
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import numpy as np
 from plotly.subplots import make_subplots
 
 from explain import export, views
+from explain._plotly import loss_marks
 from explain.trace import Trace
 
 from ._base import View
@@ -141,23 +141,12 @@ class LossView(View):
         loss = self._value_at("loss", step)
         text = f"step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
         with self.figure_plot.batch_update(data=False) as figure:
-            figure.layout.shapes = [*self._event_shapes(), step_cursor(step), *self._phase_shapes()]
-            figure.layout.annotations = [*self._event_labels(), *self._phase_labels()]
+            # the same marks as the HTML export: events dashed, phases solid across every panel
+            marks, notes = loss_marks(self.data.events, self.data.boundaries, ("paper",))
+            events = len(self.data.events)
+            figure.layout.shapes = [*marks[:events], step_cursor(step), *marks[events:]]
+            figure.layout.annotations = notes
             figure.layout.title = {"text": text, "x": 0.99, "xanchor": "right", "y": 0.99}
-
-    def _event_shapes(self) -> list[dict]:
-        """Dashed lines on the loss panel where a head's pattern appeared."""
-        return [_marker(e.step, "y domain", "#009E73", "dash") for e in self.data.events]
-
-    def _event_labels(self) -> list[dict]:
-        return [_label(e.step, e.label, 1, "top", "#009E73") for e in self.data.events]
-
-    def _phase_shapes(self) -> list[dict]:
-        """A solid line across every panel where a phase (fine-tuning) starts."""
-        return [_marker(p.first_step, "paper", "#222", "solid") for p in self.data.boundaries]
-
-    def _phase_labels(self) -> list[dict]:
-        return [_label(p.first_step, p.label, 0, "bottom", "#222") for p in self.data.boundaries]
 
     def _value_at(self, name: str, step: int) -> float | None:
         curve = self.data.curves.get(name)
@@ -165,34 +154,3 @@ class LossView(View):
             return None
         hit = np.flatnonzero(curve.steps == step)
         return float(curve.values[hit[0]]) if len(hit) else None
-
-
-def _marker(step: int, yref: str, color: str, dash: str) -> dict:
-    """A vertical line at ``step`` (a ``layout.shapes`` entry)."""
-    line = {"color": color, "width": 1.5 if dash == "solid" else 1, "dash": dash}
-    return {
-        "type": "line",
-        "xref": "x",
-        "yref": yref,
-        "x0": step,
-        "x1": step,
-        "y0": 0,
-        "y1": 1,
-        "line": line,
-    }
-
-
-def _label(step: int, text: str, y: float, anchor: str, color: str) -> dict:
-    """Vertical text beside a marker (a ``layout.annotations`` entry), escaped."""
-    return {
-        "x": step,
-        "y": y,
-        "xref": "x",
-        "yref": "y domain",
-        "text": html.escape(text),
-        "textangle": -90,
-        "xanchor": "left",
-        "yanchor": anchor,
-        "showarrow": False,
-        "font": {"size": 10, "color": color},
-    }
