@@ -137,3 +137,106 @@ def test_playground_bad_input(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         trajectory(**args)
+
+
+def test_the_default_playground_zig_zags_and_momentum_runs_ahead():
+    # the lesson of notebook 4, computed from the playground's own trajectories
+    playground = OptimizerPlayground()
+    assert playground.surface_select.value == "valley"
+    gd, momentum = playground.paths["gd"], playground.paths["momentum"]
+    across = np.sign(gd[:21, 1])  # y: across the valley, whose floor is y = 0
+    assert (across[1:] == -across[:-1]).all(), gd[:21, 1]
+    start = gd[0, 0]
+    gd_along, momentum_along = gd[10, 0] - start, momentum[10, 0] - start
+    assert momentum_along > 3 * gd_along > 0, (gd_along, momentum_along)
+    # the same numbers from the update rules written out by hand
+    spec = SURFACES["valley"]
+    np.testing.assert_allclose(gd, reference("valley", "gd", spec.start, spec.lr, 100))
+    np.testing.assert_allclose(momentum, reference("valley", "momentum", spec.start, spec.lr, 100))
+
+
+def test_a_click_anywhere_on_the_surface_moves_the_start():
+    playground = OptimizerPlayground()
+    contour = playground.plot.figure.data[0]
+    assert contour.type == "contour" and contour.hoverinfo != "skip"  # plotly skips no clicks
+    # what plot.js sends for a click on a contour cell: curve 0, the cell's x/y, [row, col]
+    playground.plot.widget._handle_custom_msg(
+        {"event": "click", "points": [{"curve": 0, "x": 6.5, "y": -2.25, "index": [6, 66]}]}, []
+    )
+    assert (playground.x0.value, playground.y0.value) == (6.5, -2.25)
+    spec = SURFACES["valley"]
+    want = reference("valley", "adam", (6.5, -2.25), spec.lr, 100)
+    np.testing.assert_allclose(playground.paths["adam"], want)
+    np.testing.assert_allclose(playground.plot.figure.data[-1].x, [6.5])  # the start marker
+
+
+def test_the_optimizer_view_opens_at_the_first_update():
+    reverse_trace = get_reverse_trace()
+    view = OptimizerView(reverse_trace, parameter=PARAM, playground=False)
+    updates = reverse_trace.tensor(f"update/{PARAM}")
+    moved = [
+        int(step)
+        for step, update in zip(reverse_trace.snapshot_steps, updates, strict=True)
+        if np.abs(update).max() > 0
+    ]
+    assert view.step == moved[0] > 0
+    # Adam's first update moves every weight by about the same amount (the recorded update is a
+    # float32 difference of weights, a few % off): the histogram's mass sits at its two ends
+    values = np.abs(reverse_trace.tensor(f"update/{PARAM}", view.step)).ravel()
+    assert np.quantile(values, 0.05) > 0.9 * values.max(), values
+    counts = view.histogram.figure.data[0].y
+    assert counts[:3].sum() + counts[-3:].sum() > 0.95 * counts.sum(), counts
+    shared = OptimizerView(reverse_trace, playground=False, step=7)
+    assert shared.step == 7  # a step asked for wins
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_plotly_reports_a_click_on_the_bare_surface(chromium, tmp_path):
+    """In chromium, a click on the contour far from every trajectory gives plotly_click points
+    with x and y, mapped as plot.js maps them; the playground then starts there."""
+    import plotly.io
+    from plotly.offline import get_plotlyjs
+
+    playground = OptimizerPlayground()
+    page_path = tmp_path / "surface.html"
+    page_path.write_text(
+        "<html><body><div id='plot'></div><script>"
+        + get_plotlyjs()
+        + "</script><script>const figure = "
+        + plotly.io.to_json(playground.plot.figure)
+        + """;
+Plotly.newPlot('plot', figure.data, figure.layout).then((div) => {
+  window.sent = [];
+  div.on('plotly_click', (event) => { window.sent.push(event.points.map((p) => ({
+    curve: p.curveNumber, x: p.x, y: p.y,
+    index: Array.isArray(p.pointIndex) ? p.pointIndex : (p.pointIndex ?? p.pointNumber),
+  }))); });
+  window.ready = true;
+});
+</script></body></html>""",
+        encoding="utf-8",
+    )
+    page = chromium.new_page(viewport={"width": 800, "height": 700})
+    try:
+        page.goto(page_path.as_uri(), wait_until="load", timeout=60_000)
+        page.wait_for_function("window.ready === true", timeout=60_000)
+        # the pixel of data point (6, 2): upper right, where no optimizer goes from (-9, 1.5)
+        x, y = page.evaluate(
+            """() => {
+              const full = document.getElementById('plot')._fullLayout;
+              const box = document.querySelector('#plot .nsewdrag').getBoundingClientRect();
+              return [box.left + full.xaxis.l2p(6), box.top + full.yaxis.l2p(2)];
+            }"""
+        )
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        page.wait_for_function("window.sent.length > 0", timeout=10_000)
+        points = page.evaluate("window.sent[0]")
+    finally:
+        page.close()
+    assert points[0]["curve"] == 0, points  # the contour, not a trajectory
+    assert abs(points[0]["x"] - 6) < 0.3 and abs(points[0]["y"] - 2) < 0.1, points
+    playground.plot.widget._handle_custom_msg({"event": "click", "points": points}, [])
+    assert (playground.x0.value, playground.y0.value) == (points[0]["x"], points[0]["y"])

@@ -26,10 +26,25 @@ _MOMENTS = (("exp_avg", "‖m‖ first moment"), ("exp_avg_sq", "‖√v‖ seco
 _MOMENTUM = (("momentum_buffer", "‖v‖ momentum buffer"),)
 
 
+def first_update_step(data: views.OptimizerData) -> int:
+    """The first snapshot step at which the parameter moved (its update is not all zero).
+
+    The view opens there: at Adam's first update every weight moves by the same amount,
+    lr * g / |g|, whatever the size of its gradient, which is what "Inside Adam" teaches; by the
+    end of training the updates are a spike near 0. A trace with no update opens at its last step.
+    """
+    updates = data.tensors.get("update")
+    if updates is None or not len(updates):
+        return int(data.steps[-1])
+    moved = np.flatnonzero(np.abs(updates.reshape(len(updates), -1)).max(axis=1) > 0)
+    return int(data.steps[moved[0]]) if moved.size else int(data.steps[-1])
+
+
 class OptimizerView(View):
     """For one tracked parameter: gradient norm and applied-update norm, the optimizer's moments
     and the update/weight ratio over steps (cursor at the current step; a click moves the step),
     a histogram of the update at the current step, and the 2-D :class:`OptimizerPlayground`.
+    Without ``step`` it opens at the first update (:func:`first_update_step`).
 
     Controls: ``parameter_select``; plots: ``history``, ``histogram``; ``playground``;
     ``data``: the view model (:func:`explain.views.optimizer`) that the exports draw too.
@@ -52,6 +67,8 @@ class OptimizerView(View):
                 "the trace has no tracked parameters: expected tensors 'update/<parameter>' "
                 "(explain.Recorder(parameters=...) records them)"
             )
+        if self._owns_control and view.get("step") is None:
+            self.step_control.value = first_update_step(self.data)
         self.optimizer = self.data.optimizer or "adam"
         self.parameter_select = ipywidgets.Dropdown(
             options=list(self.data.parameters),
@@ -187,16 +204,16 @@ class OptimizerView(View):
 
 
 class OptimizerPlayground(View):
-    """GD, momentum and Adam side by side on a 2-D surface (bowl, Rosenbrock, saddle).
+    """GD, momentum and Adam side by side on a 2-D surface (valley, bowl, Rosenbrock, saddle).
 
-    Click the contour (or type x0/y0) to move the start; sliders set lr, beta1 (also the
+    Click anywhere on the surface (or type x0/y0) to move the start; sliders set lr, beta1 (also the
     momentum coefficient), beta2 and the number of steps. ``paths`` holds each trajectory.
     """
 
     css_class = "explain-playground"
     trace_optional = True
 
-    def __init__(self, surface: str = "bowl", *, theme: Theme | str = LIGHT) -> None:
+    def __init__(self, surface: str = "valley", *, theme: Theme | str = LIGHT) -> None:
         super().__init__(None, theme=theme)
         if surface not in SURFACES:
             raise ValueError(f"surface must be one of {list(SURFACES)}; got {surface!r}")
@@ -297,7 +314,9 @@ class OptimizerPlayground(View):
             ncontours=30,
             showscale=False,
             contours={"coloring": "lines"},
-            hoverinfo="skip",
+            # not hoverinfo="skip": plotly sends no click for a skipped trace, and a click
+            # anywhere on the surface must move the start
+            hovertemplate="x %{x:.2f}, y %{y:.2f}<br>click: start here<extra></extra>",
         )
         for name in OPTIMIZERS:
             figure.add_scatter(x=[], y=[], mode="lines+markers", name=name, marker={"size": 3})

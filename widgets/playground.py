@@ -42,6 +42,19 @@ class Surface:
 
 
 SURFACES = {
+    # A long narrow valley along x, 90 times steeper across it (y): at lr 0.2 each GD step
+    # overshoots the floor (y <- -0.8 y, a zig-zag) and creeps along it (x <- 0.98 x), while
+    # momentum piles up the small, steady x gradient and runs along the valley.
+    "valley": Surface(
+        "valley",
+        r"f(x, y) = \tfrac{1}{20}x^2 + \tfrac{9}{2}y^2",
+        lambda x, y: x**2 / 20 + 4.5 * y**2,
+        lambda x, y: (x / 10, 9.0 * y),
+        (-10.0, 10.0),
+        (-3.0, 3.0),
+        (-9.0, 1.5),
+        0.2,
+    ),
     "bowl": Surface(
         "bowl",
         r"f(x, y) = \tfrac{1}{2}(x^2 + 5y^2)",
