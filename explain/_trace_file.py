@@ -4,6 +4,10 @@ A trace file is one ``.npz`` (a zip of ``.npy`` arrays, loaded with ``allow_pick
 
 - ``steps``, ``snapshot_steps``: int64 [n_steps], [n_snapshots]
 - ``scalar/<name>``: float64 [n_steps]; ``tensor/<name>``: [n_snapshots, ...]
+- ``bfloat16/<name>`` (since version 2): a float32 tensor [n_snapshots, ...] whose values all
+  fit in bfloat16 (the low 16 bits of every value are zero), stored as its high 16 bits
+  (uint16), half the bytes. Lossless: it reads back bit for bit. The Recorder rounds the
+  optimizer tensors to bfloat16, so they take this form; attention stays ``tensor/`` float32.
 - ``meta.json``: the meta as UTF-8 JSON bytes (uint8), with ``format`` and ``format_version``
 
 next to a readable ``<stem>.json`` copy of the meta. Both are written atomically.
@@ -31,7 +35,9 @@ from ._files import atomic_write
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1  # raise it when a reader of the old version would misread a new file
+# Raise it when a reader of the old version would misread a new file. 2: bfloat16/ entries
+# (a version-1 reader would skip them with a warning and lose the optimizer tensors).
+FORMAT_VERSION = 2
 FORMAT = "explain-trace"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with entries, an empty zip
 _ARRAYS = ("steps", "snapshot_steps")
@@ -74,7 +80,7 @@ def write(
         raise TraceError(f"cannot save {path}: meta is not JSON-serialisable ({error})") from None
     arrays = {"steps": np.asarray(steps), "snapshot_steps": np.asarray(snapshot_steps)}
     arrays.update({f"scalar/{name}": np.asarray(values) for name, values in scalars.items()})
-    arrays.update({f"tensor/{name}": np.asarray(array) for name, array in tensors.items()})
+    arrays.update(_tensor_entries(tensors))
     arrays["meta.json"] = np.frombuffer(meta_text.encode("utf-8"), np.uint8)
     atomic_write(path, lambda file: np.savez(file, **arrays), what="trace")
     atomic_write(path.with_suffix(".json"), lambda f: f.write(meta_text.encode()), what="trace")
@@ -107,7 +113,7 @@ def read(
         ) from None
     if odd:  # np.load hands back raw bytes for zip members that are not .npy files
         raise TraceError(f"{path}: entries {odd} are not .npy arrays; expected only arrays")
-    meta = _read_meta(path, arrays)
+    meta, version = _read_meta(path, arrays)
     for key in _ARRAYS:
         if key not in arrays:
             raise TraceError(f"{path} has no {key!r} entry; expected one in every trace")
@@ -118,12 +124,35 @@ def read(
             scalars[name] = array
         elif kind == "tensor" and name:
             tensors[name] = array
+        elif kind == "bfloat16" and name and version >= 2:
+            tensors[name] = _from_bfloat16(path, key, array)
         elif key not in _ARRAYS:
             log.warning("%s: ignoring unknown entry %r", path, key)
     return meta, arrays["steps"], scalars, arrays["snapshot_steps"], tensors
 
 
-def _read_meta(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> dict:
+def _tensor_entries(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The archive entries of ``tensors``: ``bfloat16/<name>`` where that loses nothing."""
+    entries = {}
+    for name, array in tensors.items():
+        array = np.asarray(array)
+        if array.dtype == np.float32 and array.size:
+            bits = np.ascontiguousarray(array).view(np.uint32)
+            if not np.any(bits & 0xFFFF):  # every value is a bfloat16: keep the high halves
+                entries[f"bfloat16/{name}"] = (bits >> 16).astype(np.uint16)
+                continue
+        entries[f"tensor/{name}"] = array
+    return entries
+
+
+def _from_bfloat16(path: pathlib.Path, key: str, array: np.ndarray) -> np.ndarray:
+    """float32 from the high halves written by :func:`_tensor_entries`, exactly."""
+    if array.dtype != np.uint16:
+        raise TraceError(f"{path}: entry {key!r} has dtype {array.dtype}; expected uint16")
+    return (array.astype(np.uint32) << 16).view(np.float32)
+
+
+def _read_meta(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> tuple[dict, int]:
     """Pop and check ``meta.json``: the format, and a version this library can read."""
     if "meta.json" not in arrays:
         raise TraceError(f"{path} has no 'meta.json' entry; expected a trace saved by explain")
@@ -143,4 +172,4 @@ def _read_meta(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> dict:
             f"{path} has format_version {version}; this library reads up to {FORMAT_VERSION}. "
             "Upgrade explain to load it."
         )
-    return meta
+    return meta, version

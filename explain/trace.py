@@ -57,12 +57,17 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return view
 
 
-def _stored(name: str, array: object) -> np.ndarray:
-    """Copy of `array` as stored in a trace: floats as float32, ints and bools kept."""
-    array = np.asarray(array)
+def _stored_dtype(name: str, array: np.ndarray) -> np.dtype:
+    """The dtype `array` is stored as in a trace: floats as float32, ints and bools kept."""
     if array.dtype.kind not in "fbiu":
         raise ValueError(f"tensor {name!r} must be float, int or bool; got dtype {array.dtype}")
-    return array.astype(np.float32 if array.dtype.kind == "f" else array.dtype)  # a copy
+    return np.dtype(np.float32) if array.dtype.kind == "f" else array.dtype
+
+
+def _stored(name: str, array: object) -> np.ndarray:
+    """Copy of `array` as stored in a trace (see `_stored_dtype`)."""
+    array = np.asarray(array)
+    return array.astype(_stored_dtype(name, array))  # a copy
 
 
 def _grow(buffer: np.ndarray, needed: int, fill: float | int = 0) -> np.ndarray:
@@ -263,13 +268,14 @@ class Trace:
             if not floats:
                 return
             row = n - 1 if n and step == self._steps[n - 1] else n
-            self._steps = _grow(self._steps, row + 1)
-            for name in floats.keys() - self._scalars.keys():
-                self._scalars[name] = np.full(len(self._steps), np.nan)
-            for name, buf in self._scalars.items():
-                self._scalars[name] = buf = _grow(buf, len(self._steps), np.nan)
-                if name in floats:  # rows at or past n are still NaN from _grow
-                    buf[row] = floats[name]
+            if row >= len(self._steps):  # every buffer has the capacity of _steps
+                self._steps = _grow(self._steps, row + 1)
+                for name, buf in self._scalars.items():
+                    self._scalars[name] = _grow(buf, len(self._steps), np.nan)
+            for name, value in floats.items():  # in the caller's order: files list them so
+                if name not in self._scalars:
+                    self._scalars[name] = np.full(len(self._steps), np.nan)
+                self._scalars[name][row] = value  # rows at or past n are still NaN from _grow
             self._steps[row] = step
             self._n_steps = row + 1  # published last: readers slice by this length
 
@@ -279,7 +285,8 @@ class Trace:
         The first snapshot fixes the names and shapes; later ones must match them exactly.
         """
         step = _as_step(step)
-        arrays = {name: _stored(name, array) for name, array in tensors.items()}
+        arrays = {name: np.asarray(array) for name, array in tensors.items()}
+        dtypes = {name: _stored_dtype(name, array) for name, array in arrays.items()}
         with self._lock:
             n = self._n_snapshots
             if n and step <= self._snapshot_steps[n - 1]:
@@ -302,12 +309,12 @@ class Trace:
             else:
                 self._shapes = {name: array.shape for name, array in arrays.items()}
                 self._tensors = {
-                    name: np.zeros((0, *a.shape), a.dtype) for name, a in arrays.items()
+                    name: np.zeros((0, *a.shape), dtypes[name]) for name, a in arrays.items()
                 }
             self._snapshot_steps = _grow(self._snapshot_steps, n + 1)
             for name, array in arrays.items():
                 self._tensors[name] = _grow(self._tensors[name], n + 1)
-                self._tensors[name][n] = array
+                self._tensors[name][n] = array  # the one copy, cast to the stored dtype
             self._snapshot_steps[n] = step
             self._n_snapshots = n + 1
 

@@ -49,6 +49,11 @@ def test_a_run_snapshots_on_its_schedule_and_at_the_last_step() -> None:
 
 
 # -- what a step records ---------------------------------------------------------------------
+def bfloat16(tensor: torch.Tensor) -> np.ndarray:
+    """``tensor`` rounded to bfloat16 as the Recorder stores optimizer tensors, as float32."""
+    return tensor.to(torch.bfloat16).float().numpy()
+
+
 class Probe:
     """Captures, without the Recorder, what it should record: gradients as the optimizer sees
     them, weights before and after each update, optimizer state after each update."""
@@ -151,11 +156,14 @@ def test_tracked_gradient_update_and_adam_moments_match_the_optimizer(
             assert not tensors[f"{kind}/{p}"][0].any(), f"{kind}/{p} is not zero at step 0"
         for step in range(1, STEPS + 1):
             update = probe.after[step][p] - probe.before[step][p]
-            assert np.array_equal(tensors[f"update/{p}"][step], update.numpy()), (step, p)
-            assert np.array_equal(tensors[f"grad/{p}"][step], probe.grads[step][p].numpy())
+            assert np.array_equal(tensors[f"update/{p}"][step], bfloat16(update)), (step, p)
+            assert np.array_equal(tensors[f"grad/{p}"][step], bfloat16(probe.grads[step][p]))
             for moment in ("exp_avg", "exp_avg_sq"):
-                want = probe.state[step][p][moment].numpy()
+                want = bfloat16(probe.state[step][p][moment])
                 assert np.array_equal(tensors[f"{moment}/{p}"][step], want), (moment, step, p)
+            # Rounded to bfloat16, not further: within half a unit in the 8th significant bit.
+            exact = update.numpy()
+            np.testing.assert_allclose(tensors[f"update/{p}"][step], exact, rtol=2**-8, atol=0)
 
 
 @pytest.mark.parametrize("optimizer, moments", [("momentum", ["momentum_buffer"]), ("sgd", [])])
@@ -177,10 +185,10 @@ def test_chosen_parameters_and_their_sgd_moments_are_tracked(
     assert run.trace.meta["tracked_parameters"] == chosen
     for p in chosen:
         for step in (1, 2, 3):
-            update = (probe.after[step][p] - probe.before[step][p]).numpy()
-            assert np.array_equal(tensors[f"update/{p}"][step], update)
+            update = probe.after[step][p] - probe.before[step][p]
+            assert np.array_equal(tensors[f"update/{p}"][step], bfloat16(update))
             for moment in moments:
-                want = probe.state[step][p][moment].numpy()
+                want = bfloat16(probe.state[step][p][moment])
                 assert np.array_equal(tensors[f"{moment}/{p}"][step], want)
 
 
@@ -313,6 +321,23 @@ def test_meta_describes_the_run(adam_run: tuple[Any, Probe], tmp_path: Any) -> N
     assert meta["dims"]["positional"] == ["snapshot", "pos", "d_model"]
     loaded = explain.load_trace(run.trace.save(tmp_path / "run.npz"))
     assert loaded.meta == json.loads(json.dumps(meta))
+
+
+def test_a_saved_run_keeps_attention_float32_and_optimizer_tensors_in_16_bits(
+    adam_run: tuple[Any, Probe], tmp_path: Any
+) -> None:
+    run, _ = adam_run
+    path = run.trace.save(tmp_path / "run.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        entries = {key: archive[key].dtype for key in archive.files}
+    optimizer = {f"{k}/{p}" for k in ("grad", "update", "exp_avg", "exp_avg_sq") for p in TRACKED}
+    assert {f"bfloat16/{name}" for name in optimizer} <= entries.keys()
+    assert all(entries[f"bfloat16/{name}"] == np.uint16 for name in optimizer)
+    for name in run.trace.tensors.keys() - optimizer:  # attention, logits, embeddings
+        assert entries.get(f"tensor/{name}") == np.float32, name
+    loaded = explain.load_trace(path)
+    for name, array in run.trace.tensors.items():
+        assert np.array_equal(loaded.tensors[name], array), name
 
 
 # -- memory cap --------------------------------------------------------------------------------

@@ -105,3 +105,82 @@ def test_object_arrays_are_refused_without_running_anything(tmp_path):
     with pytest.raises(TraceError, match="pickled"):
         load_trace(plain)
     assert not marker.exists()
+
+
+# -- format version 2: bfloat16 entries; version 1 still loads -------------------------
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def test_a_version_1_file_still_loads_with_every_array_and_view(tmp_path):
+    """tests/data/trace_v1.npz: 3 steps of `copy` (1 layer, 2 heads, d_model 16), written by
+    explain's version-1 writer before bfloat16 entries existed."""
+    import explain
+    from explain import views
+
+    path = DATA / "trace_v1.npz"
+    with np.load(path, allow_pickle=False) as archive:  # read independently of explain
+        raw = {key: archive[key] for key in archive.files}
+    assert json.loads(raw.pop("meta.json").tobytes())["format_version"] == 1
+    assert all(key.split("/")[0] in ("steps", "snapshot_steps", "scalar", "tensor") for key in raw)
+    trace = load_trace(path)
+    assert trace.snapshot_steps.tolist() == raw["snapshot_steps"].tolist() == [0, 1, 2, 3]
+    tensors = trace.tensors
+    assert {f"tensor/{name}" for name in tensors} == {k for k in raw if k.startswith("tensor/")}
+    for name, array in tensors.items():
+        assert array.dtype == np.float32 and np.array_equal(array, raw[f"tensor/{name}"]), name
+    for name, values in trace.scalars.items():
+        np.testing.assert_array_equal(values, raw[f"scalar/{name}"])
+    pattern = tensors["blocks.0.attn.hook_pattern"]  # [snapshot, head, q, k], rows sum to 1
+    np.testing.assert_allclose(pattern.sum(-1), 1.0, rtol=1e-6)
+    optimizer = views.optimizer(trace)
+    update = raw["tensor/update/embed.W_E.weight"].astype(np.float64)
+    np.testing.assert_allclose(optimizer.norms["update"], np.sqrt((update**2).sum((1, 2))))
+    # Saved again, it is a version-2 file with the same arrays.
+    again = load_trace(trace.save(tmp_path / "again.npz"))
+    assert json.loads((tmp_path / "again.json").read_text())["format_version"] == FORMAT_VERSION
+    for name, array in tensors.items():
+        assert np.array_equal(again.tensors[name], array), name
+    assert explain.views.attention(again).task == "copy"
+
+
+def _bfloat16(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to bfloat16 (nearest, ties to even) by torch, back as float32."""
+    import torch
+
+    return torch.from_numpy(values).to(torch.bfloat16).float().numpy()
+
+
+def test_bfloat16_values_take_half_the_bytes_and_read_back_bit_for_bit(tmp_path):
+    from explain.trace import Trace
+
+    rng = np.random.default_rng(0)
+    full = rng.standard_normal((6, 64, 64)).astype(np.float32)
+    full[0, 0, :4] = [0.0, -0.0, np.inf, 1e-30]
+    rounded = _bfloat16(full * 1e-3)
+    assert not np.array_equal(rounded, full * 1e-3)  # rounding changed values
+    sizes = {}
+    for name, array in (("full", full), ("rounded", rounded)):
+        trace = Trace()
+        for i, snapshot in enumerate(array):
+            trace.add_snapshot(i, {"x": snapshot})
+        path = trace.save(tmp_path / f"{name}.npz")
+        sizes[name] = path.stat().st_size
+        with zipfile.ZipFile(path) as archive:
+            entries = [n for n in archive.namelist() if n.endswith("x.npy")]
+        assert entries == [f"{'tensor' if name == 'full' else 'bfloat16'}/x.npy"]
+        loaded = load_trace(path).tensor("x")
+        assert loaded.dtype == np.float32
+        assert np.array_equal(loaded.view(np.uint32), array.view(np.uint32))  # -0.0, inf too
+    assert 0.49 < sizes["rounded"] / sizes["full"] < 0.52
+
+
+def test_a_bfloat16_entry_that_is_not_uint16_is_refused(tmp_path):
+    bad = _write_npz(
+        tmp_path / "bad.npz",
+        GOOD_META,
+        steps=np.arange(1),
+        snapshot_steps=np.arange(1),
+        **{"bfloat16/x": np.zeros((1, 3), np.float32)},
+    )
+    with pytest.raises(TraceError, match=r"bad.npz: entry 'bfloat16/x' has dtype float32; expe"):
+        load_trace(bad)
