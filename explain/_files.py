@@ -53,9 +53,28 @@ def atomic_path(path: str | os.PathLike, what: str = "") -> Iterator[pathlib.Pat
         yield temp_path
         os.chmod(temp_path, mode)
         os.replace(temp_path, path)
+    except OSError as error:
+        temp_path.unlink(missing_ok=True)
+        reworded = _naming(error, label, path)
+        if reworded is error:
+            raise
+        raise reworded from error
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
+
+
+def _naming(error: OSError, label: str, path: pathlib.Path) -> OSError:
+    """``error`` reworded to name ``path`` (not the temporary file) and say it is left as it was.
+
+    Only plain OSErrors with an errno (disk full, file too large, ...) are reworded; any other
+    (a library's own OSError subclass, or one without an errno) is returned as it is.
+    """
+    if error.errno is None or not error.strerror:
+        return error
+    message = f"cannot write {label}{path}: {error.strerror}; {path} is left as it was"
+    reworded = OSError(error.errno, message)
+    return reworded if type(reworded) is type(error) else error
 
 
 def atomic_write(

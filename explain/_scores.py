@@ -71,7 +71,7 @@ def _targets(
     if pattern == "induction":
         if tokens is None or part not in _SELF_PARTS:
             return weights, np.zeros(n_q, bool)
-        symbols = np.asarray(tokens)
+        symbols = np.asarray(tokens, dtype=object)  # str arrays drop trailing NULs
         earlier = np.tril(symbols[:, None] == symbols[None, :], k=-1)  # [q, p]: p < q, same token
         weights[:, 1:] = earlier[:, :-1]  # the key right after each earlier occurrence
         return weights, earlier.any(axis=1)

@@ -333,6 +333,28 @@ class Trace:
             self._tensors = {name: buf[:n][keep].copy() for name, buf in self._tensors.items()}
             self._n_snapshots = int(keep.sum())
 
+    def frozen(self) -> Trace:
+        """One consistent picture of the trace as it is now, for readers while training appends.
+
+        Steps, scalars, snapshot steps and tensors are taken under one lock (tensors shared
+        read-only, not copied), so their lengths agree even if a snapshot lands meanwhile. Read
+        it; do not append to it.
+
+        >>> t = Trace()
+        >>> t.add_snapshot(0, {"w": np.ones(2)})
+        >>> f = t.frozen(); t.add_snapshot(1, {"w": np.zeros(2)})
+        >>> len(f.snapshot_steps), len(f.tensors["w"]), len(t.snapshot_steps)
+        (1, 1, 2)
+        """
+        steps, scalars, snapshot_steps, tensors = self._export()
+        picture = Trace(self.meta)
+        picture._steps, picture._n_steps = steps, len(steps)
+        picture._scalars = scalars
+        picture._snapshot_steps, picture._n_snapshots = snapshot_steps, len(snapshot_steps)
+        picture._tensors = tensors
+        picture._shapes = None if self._shapes is None else dict(self._shapes)
+        return picture
+
     def _export(self) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, dict]:
         """Consistent copies of steps and scalars, views of tensors, taken under the lock."""
         with self._lock:

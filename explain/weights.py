@@ -26,9 +26,21 @@ def save_weights(model: TinyTransformer, path: str | Path) -> Path:
     path = Path(path)
     tensors = {name: p.detach().cpu().contiguous() for name, p in model.state_dict().items()}
     meta = {"format": "explain-weights", "model_config": json.dumps(model.config.to_dict())}
+    blob = _sorted_header(save(tensors, metadata=meta))
     # safetensors writes a whole buffer; atomic_write puts it in place only once complete.
-    atomic_write(path, lambda f: f.write(save(tensors, metadata=meta)), what="weights")
+    atomic_write(path, lambda f: f.write(blob), what="weights")
     return path
+
+
+def _sorted_header(blob: bytes) -> bytes:
+    """``blob`` (a safetensors file) with its JSON header's keys sorted, so the same weights give
+    the same bytes in every process: safetensors keeps the metadata in a Rust HashMap, whose
+    order changes from run to run. The tensor bytes and their offsets are unchanged."""
+    length = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # safetensors pads its header to 8 bytes; so do we
+    return len(text).to_bytes(8, "little") + text + blob[8 + length :]
 
 
 def load_weights(path: str | Path, device: str | torch.device = "cpu") -> TinyTransformer:
@@ -36,6 +48,14 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> TinyTr
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no weights file at {path}")
+    with open(path, "rb") as f:
+        start = f.read(4)
+    if start == b"PK\x03\x04" or start[:1] == b"\x80":  # torch.save's zip, or a bare pickle
+        raise ValueError(
+            f"{path} is not an explain weights file: it is a zip or a pickle (what torch.save "
+            "writes); expected safetensors from explain.weights.save_weights. Pickles are never "
+            "loaded: they can run code"
+        )
     try:
         with open(path, "rb") as f:
             header_len = int.from_bytes(f.read(8), "little")

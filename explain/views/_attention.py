@@ -16,6 +16,7 @@ from ._common import (
     ViewModel,
     check_integer,
     choose,
+    consistent,
     holds,
     probe_tokens,
     require_finite,
@@ -71,6 +72,7 @@ class AttentionData(ViewModel):
         )
 
 
+@consistent
 def attention(
     trace: Trace,
     part: str | None = None,

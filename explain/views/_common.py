@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from ..trace import Trace
+
+# -- one consistent read -----------------------------------------------------------------------
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def consistent(build: View) -> View:
+    """Build the view model from :meth:`Trace.frozen`: a trace that training appends to from
+    another thread is read once, so the steps and the arrays of one view agree in length."""
+
+    @functools.wraps(build)
+    def wrapper(trace: Trace, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(trace, Trace):
+            trace = trace.frozen()
+        return build(trace, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 # -- steps -----------------------------------------------------------------------------------

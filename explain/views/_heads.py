@@ -28,7 +28,7 @@ from ..names import attention_parts
 from ..style import WEIGHT
 from ..trace import Trace
 from . import _attention
-from ._common import ViewModel, holds, task_name, titled
+from ._common import ViewModel, consistent, holds, task_name, titled
 
 ROLE_THRESHOLD = 0.5  # a head is named after a pattern once its score reaches this
 ROLE_BADGES = {  # short names for a cell of a grid
@@ -155,6 +155,7 @@ def scored_part(trace: Trace, part: str | None = None) -> str:
     return analysis.scored_part(list(parts))
 
 
+@consistent
 def scores(trace: Trace, part: str | None = None) -> ScoresData:
     """Every head's pattern scores at every snapshot (:func:`explain.analysis.head_scores`)."""
     part = scored_part(trace, part)
@@ -227,6 +228,7 @@ def _circuits(data: dict, task: str) -> list[str]:
     return lines
 
 
+@consistent
 def heads(trace: Trace, part: str | None = None) -> HeadsData:
     """The heads view model of ``trace`` (see the module docstring for what the lab adds)."""
     scored = scores(trace, part)
@@ -302,6 +304,7 @@ class PruningData(ViewModel):
     colorscale: str | None = None
 
 
+@consistent
 def pruning(trace: Trace) -> PruningData:
     """The pruning curves of a trace's lab record (ValueError without one)."""
     lab = _lab(trace)

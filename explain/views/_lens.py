@@ -39,7 +39,7 @@ from ..names import attention_parts
 from ..style import WEIGHT
 from ..trace import Trace
 from . import _attention
-from ._common import ViewModel, check_integer, holds, task_name, titled
+from ._common import ViewModel, check_integer, consistent, holds, task_name, titled
 
 RECORD_HINT = (
     "the trace has no logit lens record (trace.meta['lab']['lens']); run "
@@ -116,6 +116,7 @@ def _part(trace: Trace) -> str:
     )
 
 
+@consistent
 def lens(trace: Trace, position: int | None = None) -> LensData:
     """The lens view model of ``trace`` (see the module docstring for the record it reads).
 

@@ -10,7 +10,7 @@ import numpy as np
 from ..analysis import cosine_similarity, stable_pca
 from ..style import SIGNED
 from ..trace import Trace
-from ._common import ViewModel, choose, holds, require_finite, task_name, titled
+from ._common import ViewModel, choose, consistent, holds, require_finite, task_name, titled
 
 # -- embeddings ------------------------------------------------------------------------------
 EMBEDDING_TENSORS = {
@@ -47,6 +47,7 @@ class EmbeddingData(ViewModel):
     colorscale: str = SIGNED  # of the similarity matrix, in [-1, 1]
 
 
+@consistent
 def embeddings(trace: Trace, part: str | None = None) -> EmbeddingData:
     """Token embeddings of ``part`` (default: self, else decoder) at every snapshot."""
     tensors = trace.tensors
@@ -132,6 +133,7 @@ def _positional(kind: str, steps: np.ndarray, table: np.ndarray, task: str) -> P
     )
 
 
+@consistent
 def positional(trace: Trace) -> PositionalData:
     """The positional encoding the model used, at every snapshot."""
     tensors = trace.tensors

@@ -10,7 +10,7 @@ import numpy as np
 from ..style import SIGNED
 from ..trace import Trace
 from . import _heads
-from ._common import ViewModel, choose, holds, require_finite, task_name, titled
+from ._common import ViewModel, choose, consistent, holds, require_finite, task_name, titled
 
 
 # -- loss ------------------------------------------------------------------------------------
@@ -115,6 +115,7 @@ def emergence_events(trace: Trace) -> list[Event]:
     return sorted(events, key=lambda event: event.step)
 
 
+@consistent
 def loss(trace: Trace) -> LossData:
     """The training curves of ``trace``; non-finite values (a diverged run) are kept."""
     scalars = trace.scalars
@@ -192,6 +193,7 @@ def update_histogram(
     return (edges[:-1] + edges[1:]) / 2, counts
 
 
+@consistent
 def optimizer(trace: Trace, parameter: str | None = None) -> OptimizerData:
     """What the optimizer did: update sizes of every parameter, and the state of ``parameter``
     (default: the first tracked one)."""
