@@ -5,18 +5,20 @@
   model's ``output_attentions``, so every view and export works on it.
 - `from_hf(model, tokenizer, text)`: runs a HuggingFace model (decoder, encoder or
   encoder-decoder) and calls `from_attentions`.
-- `to_bertviz(trace, step)`: what bertviz's ``head_view``/``model_view`` take.
+- `to_bertviz(trace, step)`: what bertviz's ``head_view``/``model_view`` take (torch tensors;
+  ``tensors=False`` gives numpy arrays and needs no torch).
 - `write_bertviz_html(trace, path, view)`: bertviz's own head or model view as one HTML file
   that renders offline.
 
-This module imports neither torch nor transformers; `from_hf` imports torch when called.
+This module imports neither torch nor transformers; `from_hf` and `to_bertviz` (unless
+``tensors=False``) import torch when called.
 
 >>> import numpy as np
 >>> layer = np.full((1, 2, 3, 3), 1 / 3, np.float32)  # [batch, head, q_pos, k_pos]
 >>> trace = from_attentions([layer, layer], ["a", "b", "c"])
 >>> trace.n_layers, trace.n_heads, trace.meta["model_config"]["kind"]
 (2, 2, 'encoder')
->>> attention, tokens = to_bertviz(trace)
+>>> attention, tokens = to_bertviz(trace, tensors=False)  # numpy; the default is torch
 >>> len(attention), attention[0].shape, tokens
 (2, (1, 2, 3, 3), ['a', 'b', 'c'])
 """
@@ -359,24 +361,48 @@ def _parts(trace: Trace, step: int | None, part: str | None) -> list[tuple]:
     return parts if part is None else [parts[PARTS.index(part)]]
 
 
-def to_bertviz(trace: Trace, step: int | None = None, part: str | None = None) -> Any:
+def _as_tensors(layers: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    """The layers as CPU torch tensors sharing their memory (torch imported here, on use)."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(
+            "to_bertviz returns torch tensors, as bertviz's head_view/model_view need torch; "
+            "pass tensors=False for numpy arrays"
+        ) from None
+    return tuple(torch.from_numpy(layer) for layer in layers)
+
+
+def to_bertviz(
+    trace: Trace, step: int | None = None, part: str | None = None, *, tensors: bool = True
+) -> Any:
     """Attention at the snapshot nearest `step` (None: the last) in bertviz's format.
 
-    A decoder or encoder trace gives ``(attention, tokens)``: a tuple of float32 numpy arrays
-    ``[1, head, T, T]``, one per layer, and the probe tokens. An encoder-decoder trace gives
-    a dict with ``encoder_attention``, ``decoder_attention``, ``cross_attention``,
-    ``encoder_tokens`` and ``decoder_tokens``, or, with `part` ("encoder", "decoder" or
-    "cross"), only that part and its tokens. bertviz's Python stacks with torch, so hand it
-    tensors: ``head_view([torch.from_numpy(a) for a in attention], tokens)`` or, for a dict,
-    ``head_view(**{k: [torch.from_numpy(a) for a in v] if k.endswith("attention") else v ...})``.
+    A decoder or encoder trace gives ``(attention, tokens)``: a tuple of float32 tensors
+    ``[1, head, T, T]``, one per layer, and the probe tokens, so
+    ``head_view(*to_bertviz(trace))`` and ``model_view(*to_bertviz(trace))`` work as they are.
+    An encoder-decoder trace gives a dict with ``encoder_attention``, ``decoder_attention``,
+    ``cross_attention``, ``encoder_tokens`` and ``decoder_tokens`` (``head_view(**...)``), or,
+    with `part` ("encoder", "decoder" or "cross"), only that part and its tokens.
+    The attention is torch tensors (bertviz needs torch; it is imported on this call);
+    ``tensors=False`` gives float32 numpy arrays of the same shapes and needs no torch.
+
+    >>> import numpy as np
+    >>> trace = from_attentions([np.full((1, 1, 2, 2), 0.5)], ["a", "b"])
+    >>> attention, tokens = to_bertviz(trace)
+    >>> type(attention[0]).__module__, tuple(attention[0].shape), tokens
+    ('torch', (1, 1, 2, 2), ['a', 'b'])
     """
+    if not isinstance(tensors, bool):
+        raise TypeError(f"tensors must be True (torch) or False (numpy); got {tensors!r}")
+    convert = _as_tensors if tensors else tuple
     parts = _parts(trace, step, part)
     if parts[0][0] is None:
         _, layers, tokens, _ = parts[0]
-        return tuple(layers), list(tokens)
+        return convert(layers), list(tokens)
     result: dict[str, Any] = {}
     for name, layers, left, right in parts:
-        result[f"{name.lower()}_attention"] = tuple(layers)
+        result[f"{name.lower()}_attention"] = convert(layers)
         if name == "Encoder":
             result["encoder_tokens"] = list(left)
         else:

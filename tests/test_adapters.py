@@ -58,11 +58,49 @@ def test_decoder_round_trip_is_exact_and_named_like_ours():
     assert (trace.n_layers, trace.n_heads, trace.probe_tokens) == (3, 2, TOKENS)
     assert trace.meta["model_config"]["kind"] == "decoder" and trace.meta["model_config"]["causal"]
     np.testing.assert_array_equal(trace.tensor("blocks.1.attn.hook_pattern", 0), layers[1][0])
-    attn, tokens = to_bertviz(trace)
+    attn, tokens = to_bertviz(trace, tensors=False)
     assert tokens == TOKENS and len(attn) == 3
     for got, want in zip(attn, layers, strict=True):
         assert got.dtype == np.float32 and got.shape == (1, 2, 6, 6) and got.flags.writeable
         np.testing.assert_array_equal(got, want)
+
+
+def test_to_bertviz_gives_torch_tensors_unless_told_otherwise():
+    torch = pytest.importorskip("torch")
+    layers = decoder_layers()
+    attn, tokens = to_bertviz(from_attentions(layers, TOKENS))
+    assert tokens == TOKENS and len(attn) == 3
+    for got, want in zip(attn, layers, strict=True):
+        assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
+        assert tuple(got.shape) == (1, 2, 6, 6) and got.device.type == "cpu"
+        np.testing.assert_array_equal(got.numpy(), want)
+    parts = to_bertviz(from_attentions(**encoder_decoder()), part="cross")
+    assert isinstance(parts["cross_attention"][0], torch.Tensor)
+    with pytest.raises(TypeError, match=r"tensors must be True \(torch\) or False.*got 'numpy'"):
+        to_bertviz(from_attentions(layers, TOKENS), tensors="numpy")
+
+
+def test_to_bertviz_without_torch_says_to_pass_tensors_false():
+    script = """
+import sys
+sys.modules["torch"] = None  # any "import torch" now raises ImportError
+import numpy as np
+from explain.adapters import from_attentions, to_bertviz
+trace = from_attentions([np.full((1, 1, 2, 2), 0.5, np.float32)], ["a", "b"])
+attention, tokens = to_bertviz(trace, tensors=False)
+assert type(attention[0]) is np.ndarray and tokens == ["a", "b"]
+try:
+    to_bertviz(trace)
+except ImportError as error:
+    print("ImportError:", error)
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ImportError: to_bertviz returns torch tensors" in result.stdout
+    assert "pass tensors=False for numpy arrays" in result.stdout
 
 
 def test_bidirectional_attention_is_an_encoder_and_torch_tensors_are_accepted():
@@ -207,21 +245,18 @@ def _params(page: str) -> dict:
 @pytest.mark.parametrize("view", ["head", "model"])
 @pytest.mark.parametrize("kind", ["decoder", "encoder-decoder"])
 def test_page_params_equal_what_bertviz_itself_builds(tmp_path, view, kind):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     bertviz = pytest.importorskip("bertviz")
+    show = getattr(bertviz, f"{view}_view")
+    options = {"display_mode": "light"} if view == "model" else {}
+    # bertviz takes what to_bertviz gives as it is: no conversion by the caller.
     if kind == "decoder":
         trace = from_attentions(decoder_layers(), TOKENS)
-        attn, tokens = to_bertviz(trace)
-        kwargs = {"attention": [torch.from_numpy(a) for a in attn], "tokens": tokens}
+        theirs = show(*to_bertviz(trace), html_action="return", **options)
     else:
         trace = from_attentions(**encoder_decoder())
-        kwargs = {
-            k: [torch.from_numpy(a) for a in v] if k.endswith("attention") else v
-            for k, v in to_bertviz(trace).items()
-        }
-    if view == "model":
-        kwargs["display_mode"] = "light"
-    theirs = _params(getattr(bertviz, f"{view}_view")(**kwargs, html_action="return").data)
+        theirs = show(**to_bertviz(trace), html_action="return", **options)
+    theirs = _params(theirs.data)
     ours = _params(write_bertviz_html(trace, tmp_path / "p.html", view).read_text())
     assert ours.pop("root_div_id").startswith("bertviz-")
     theirs.pop("root_div_id")
