@@ -30,6 +30,7 @@ __all__ = [
     "THEMES",
     "Theme",
     "colorscale",
+    "short",
     "theme",
     "visible",
 ]
@@ -85,12 +86,33 @@ def colorscale(name: str) -> list[list[Any]]:
 
 
 _GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "": "∅"}
+# Other control characters (NUL makes an SVG invalid XML) as their Unicode control pictures
+# (U+2400..U+241F, ␡); the non-characters U+FFFE/U+FFFF as the replacement character.
+_PICTURES = {**{c: 0x2400 + c for c in range(0x20)}, 0x7F: 0x2421, 0xFFFE: 0xFFFD, 0xFFFF: 0xFFFD}
 
 
 def visible(token: object) -> str:
     """A token as a label: blanks made visible (not escaped: escaping is the writer's job)."""
     token = str(token)
-    return _GLYPHS.get(token, token.replace("\n", "↵").replace("\t", "⇥"))
+    shown = _GLYPHS.get(token, token.replace("\n", "↵").replace("\t", "⇥"))
+    return shown.translate(_PICTURES)
+
+
+SHORT_LABEL = 8  # characters of a tick label; longer tokens end in "…" (hover shows them whole)
+
+
+def short(label: object, limit: int = SHORT_LABEL) -> str:
+    """``label`` cut to ``limit`` characters, the last one "…", so a tick label stays narrow.
+
+    Give the full text where the label is hovered. Not escaped (escaping is the writer's job).
+
+    >>> short("chases"), short("supercalifragilistic")
+    ('chases', 'superca…')
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 2:
+        raise ValueError(f"limit must be an int >= 2; got {limit!r}")
+    label = str(label)
+    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 # Okabe & Ito (2008), "Color Universal Design": lines distinguishable with every common colour
@@ -121,10 +143,33 @@ class Theme:
         name = "presentation-dark" if dark else "presentation"
         return replace(base, name=name, font_size=20, line_width=3.5)
 
+    @property
+    def min_font_size(self) -> int:
+        """The smallest text a figure may show: 16 px in the presentation theme (the back row
+        of a classroom), 10 px otherwise."""
+        return 16 if self.font_size >= 16 else 10
+
+    @property
+    def dark(self) -> bool:
+        """Whether the background is dark (light text)."""
+        red, green, blue = (int(self.background.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue < 128
+
     def layout(self) -> dict[str, Any]:
-        """Plotly layout properties this theme sets on a figure."""
-        axis = {"gridcolor": self.grid, "zerolinecolor": self.grid, "linecolor": self.foreground}
+        """Plotly layout properties this theme sets on a figure.
+
+        Axes make room for their tick labels and keep their titles clear of them (automargin,
+        standoff); the title makes room for itself above the plot.
+        """
+        axis = {
+            "gridcolor": self.grid,
+            "zerolinecolor": self.grid,
+            "linecolor": self.foreground,
+            "automargin": True,
+            "title": {"standoff": max(4, self.font_size // 3)},
+        }
         return {
+            "title": {"automargin": True, "font": {"size": round(self.font_size * 1.2)}},
             "font": {"size": self.font_size, "color": self.foreground},
             "paper_bgcolor": self.background,
             "plot_bgcolor": self.background,
@@ -142,11 +187,14 @@ class Theme:
         """
         layout = self.layout()
         figure.update_layout(**layout)
-        figure.update_xaxes(**layout["xaxis"])
+        # x tick labels a little below the axis, clear of the y axis's lowest label
+        figure.update_xaxes(**layout["xaxis"], ticklabelstandoff=max(2, self.font_size // 4))
         figure.update_yaxes(**layout["yaxis"])
         for trace in figure.data:
             if trace.type in ("heatmap", "contour"):
                 trace.colorscale = colorscale(SIGNED if trace.zmid is not None else WEIGHT)
+                # beside the bar, turned, so a long title never lies over the top tick
+                trace.colorbar.title.side = "right"
             elif trace.type in ("scatter", "scattergl") and trace.mode and "lines" in trace.mode:
                 trace.line.width = self.line_width
 

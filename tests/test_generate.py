@@ -149,8 +149,7 @@ def test_view_steps_show_each_new_tokens_attention(char_model):
 )
 def test_bad_prompts_show_a_message_not_an_exception(char_model, prompt, message):
     model, tokenizer = char_model
-    view = GenerateView(model, tokenizer, prompt="ab")
-    view.prompt = prompt  # what typing in the box does; must not raise
+    view = GenerateView(model, tokenizer, prompt=prompt)  # must not raise
     assert message in view.error and message in html.unescape(view.message.value)
     assert view.step_button.disabled and view.step() is None
     assert len(view.bars.figure.data[1].y) == 0
@@ -158,6 +157,49 @@ def test_bad_prompts_show_a_message_not_an_exception(char_model, prompt, message
         view.probabilities()
     view.prompt = "ab"
     assert view.error == "" and not view.step_button.disabled
+
+
+def shown(view):
+    """What the view's text, bars and attention map show, as plain comparable values."""
+    bars, attention = view.bars.figure, view.attention.figure
+    return {
+        "text": view.text_html.value,
+        "bars": [np.asarray(bar.y, dtype=float).tolist() for bar in bars.data],
+        "bars title": bars.layout.title.text,
+        "z": np.nan_to_num(np.asarray(attention.data[0].z, dtype=float), nan=-1.0).tolist(),
+        "rows": list(attention.layout.yaxis.ticktext),
+        "columns": list(attention.layout.xaxis.ticktext),
+        "attention title": attention.layout.title.text,
+    }
+
+
+@pytest.mark.parametrize("prompt", ["", "abcdefghijkab", "abXc!"])
+def test_a_rejected_prompt_leaves_the_view_as_it_was(char_model, prompt):
+    model, tokenizer = char_model
+    view = GenerateView(model, tokenizer, prompt="ab", temperature=1.5, seed=4)
+    first = view.generate(3)
+    before = shown(view)
+    view.prompt = prompt  # rejected: the message, and nothing else changes
+    assert view.error and html.escape(view.error) in view.message.value
+    assert shown(view) == before and view.text == "ab" + first
+    assert view.step_button.disabled and view.more_button.disabled and view.step() is None
+    view.prompt = "ab"  # back: the same view, and generation carries on where it was
+    assert view.error == "" and view.message.value == "" and shown(view) == before
+    assert not view.step_button.disabled
+    second = view.generate(3)
+    uninterrupted = GenerateView(model, tokenizer, prompt="ab", temperature=1.5, seed=4)
+    assert first + second == uninterrupted.generate(6)  # the sampler's state was kept
+    assert shown(view) == shown(uninterrupted)
+
+
+def test_a_new_valid_prompt_after_a_rejected_one_starts_over(char_model):
+    model, tokenizer = char_model
+    view = GenerateView(model, tokenizer, prompt="ab", temperature=0.0)
+    view.generate(2)
+    view.prompt = "aZ"
+    view.prompt = "abc"
+    assert view.error == "" and view.ids == tokenizer.encode("abc")
+    assert view.attention.figure.data[0].z is None
 
 
 def test_view_rejects_what_it_cannot_use(char_model):
@@ -189,7 +231,11 @@ def test_encoder_decoder_generates_from_bos_with_cross_attention(make_model):
     np.testing.assert_allclose(z[0], expected, rtol=1e-6)
     assert view.attention.figure.layout.xaxis.ticktext == ("a", "b", "c", "d")
     view.generate(20)
-    assert len(view.ids) <= 12 and view.step_button.disabled
+    # it reads at most 12 tokens (its context) and writes one more: <eos>, or a 12th word
+    assert view.step_button.disabled and view.step() is None
+    ends = view.ids[-1] == tokenizer.vocab.index("<eos>")
+    assert len(view.ids) == 13 or (ends and len(view.ids) <= 13), view.ids
+    assert all(step.window_start == 0 for step in view.generation.steps)  # nothing dropped
     view.prompt = "   "
     assert "Type a source sentence" in view.error
 
@@ -251,3 +297,24 @@ def reverse_run_small():
     )
     train_config = explain.TrainConfig(steps=2, batch_size=4, eval_every=2)
     return explain.train("reverse", model_config=model_config, train_config=train_config)
+
+
+def test_a_page_view_that_missed_updates_gets_the_whole_figure_again(char_model):
+    """Each plot view reports the revision it holds when rendered (widgets/plot.js); a view
+    behind the kernel's figure gets the whole figure sent again, one that is current nothing."""
+    model, tokenizer = char_model
+    view = GenerateView(model, tokenizer, prompt="abc", temperature=0.0)
+    view.generate(3)
+    plot = view.attention
+    sent = []  # what goes to the page over the widget's comm (no kernel in this test)
+    plot.widget.comm.send = lambda data=None, buffers=None, **_: sent.append((data, buffers))
+    plot._handle_message(plot.widget, {"event": "view", "revision": plot.widget.revision}, [])
+    assert sent == []
+    plot._handle_message(plot.widget, {"event": "view", "revision": 0}, [])
+    assert len(sent) == 1
+    message, buffers = sent[0]
+    state = message["state"]
+    assert message["method"] == "update" and state["revision"] == plot.widget.revision
+    assert state["fig_layout"]["title"]["text"] == "self attention · layer 0 head 0"
+    z = np.asarray(plot.figure.data[0].z, dtype=np.float64)
+    assert any(bytes(buffer) == z.tobytes() for buffer in buffers)  # the map's weights

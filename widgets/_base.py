@@ -14,12 +14,12 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from explain.style import visible
+from explain.style import short, visible
 from explain.trace import Trace
 
 from ._plot import Plot, box, plotly_library
 from ._static import figure_png, figure_title, static_bundle, wants_html
-from .theme import LIGHT, Theme
+from .theme import LIGHT, Theme, restyle, theme_classes
 from .theme import theme as as_theme
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,14 @@ def downsample(matrix: np.ndarray, max_size: int) -> np.ndarray:
 
 
 def label_tokens(tokens: Sequence[str], max_ticks: int = 64) -> tuple[list[int], list[str]]:
-    """Tick positions and token labels, blanks made visible (``explain.style.visible``) and
-    HTML-escaped (every k-th one past ``max_ticks``)."""
+    """Tick positions and token labels, blanks made visible (``explain.style.visible``), long
+    ones shortened (``explain.style.short``: hover shows them whole) and HTML-escaped (every
+    k-th one past ``max_ticks``)."""
     import html
 
     every = max(1, int(np.ceil(len(tokens) / max_ticks)))
     positions = list(range(0, len(tokens), every))
-    return positions, [html.escape(visible(tokens[i])) for i in positions]
+    return positions, [html.escape(short(visible(tokens[i]))) for i in positions]
 
 
 # -- the shared step -------------------------------------------------------------------------
@@ -99,10 +100,11 @@ class StepControl:
     ``value`` is the current step; ``observe(callback)`` calls ``callback(step)`` on changes.
     Setting a step that has no snapshot raises ValueError; ``go_to(step)`` moves to the nearest
     snapshot instead (what a click on a loss curve does). ``interval_ms`` paces the play button:
-    at the default 150 ms it makes at most ~7 updates a second.
+    at the default 50 ms it plays at most 20 steps a second (issue 11: a time-lapse needs >= 20
+    frames a second; bench/playback.py measures it in JupyterLab).
     """
 
-    def __init__(self, steps: Sequence[int], value: int | None = None, interval_ms: int = 150):
+    def __init__(self, steps: Sequence[int], value: int | None = None, interval_ms: int = 50):
         steps = [int(s) for s in steps]
         if not steps:
             raise ValueError("a step control needs at least one snapshot step; the trace has none")
@@ -121,7 +123,7 @@ class StepControl:
             value=self.slider.index,
             min=0,
             max=max(0, len(steps) - 1),
-            interval=max(100, int(interval_ms)),  # throttle: at most 10 updates a second
+            interval=max(40, int(interval_ms)),  # throttle: at most 25 updates a second
             show_repeat=False,
         )
         self.play.add_class("explain-play")
@@ -324,7 +326,9 @@ class View:
     def set_theme(self, theme: Theme | str) -> None:
         """Apply ``theme`` (a Theme or its name) to every figure of the view."""
         theme = self.theme = as_theme(theme)
+        restyle(self.widget, theme)
         for plot in self.plots:
+            plot.widget.min_font = theme.min_font_size
             with plot.batch_update():
                 theme.apply(plot.figure)
 
@@ -365,6 +369,7 @@ class View:
     def _plot(self, figure: Any, *classes: str) -> Plot:
         self.theme.apply(figure)
         plot = Plot(figure, classes)
+        plot.widget.min_font = self.theme.min_font_size
         self.plots.append(plot)
         return plot
 
@@ -372,7 +377,9 @@ class View:
         """The view's root box: its own step control (if it owns one), children, plotly.js."""
         head = [self.step_control.widget] if self._owns_control else []
         root = box([*head, *children, plotly_library()])
-        for name in dict.fromkeys(("explain-view", self.css_class, *classes)):
+        for name in dict.fromkeys(
+            ("explain-view", self.css_class, *classes, *theme_classes(self.theme))
+        ):
             root.add_class(name)
         return root
 

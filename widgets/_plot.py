@@ -34,6 +34,8 @@ import numpy as np
 import plotly.graph_objects as go
 import traitlets
 
+from .theme import VIEW_CSS
+
 log = logging.getLogger(__name__)
 
 # The browser side of PlotWidget (anywidget convention: an ES module shipped beside this file).
@@ -73,14 +75,24 @@ def plotly_library() -> PlotlyLibrary:
 
 
 class PlotWidget(anywidget.AnyWidget):
-    """Synced figure state: ``fig_data`` (traces), ``fig_layout``, ``fig_config``, ``revision``."""
+    """Synced figure state: ``fig_data`` (traces), ``fig_layout``, ``fig_config``, ``revision``.
+
+    The browser fits the figure to the width it gets (never wider than ``fig_layout.width``;
+    again when that width changes), wraps the title to fit, and shows no text smaller than
+    ``min_font`` px. The toolbar shows on hover only. ``_css`` (the views' stylesheet,
+    :data:`widgets.theme.VIEW_CSS`) is loaded once per page.
+    """
 
     _esm = _PLOT_ESM
+    _css = traitlets.Unicode(VIEW_CSS).tag(sync=True)
     # Not "layout": that name is the ipywidgets Layout (size, display) of every DOMWidget.
     fig_data = traitlets.List().tag(sync=True)
     fig_layout = traitlets.Dict().tag(sync=True)
-    fig_config = traitlets.Dict({"displaylogo": False, "responsive": False}).tag(sync=True)
+    fig_config = traitlets.Dict(
+        {"displaylogo": False, "responsive": False, "displayModeBar": "hover"}
+    ).tag(sync=True)
     revision = traitlets.Int(0).tag(sync=True)
+    min_font = traitlets.Int(0).tag(sync=True)
 
 
 @dataclass(frozen=True)
@@ -179,11 +191,27 @@ class Plot:
             self.widget.fig_layout = layout
             self.widget.revision += 1
 
+    def _resend_if_behind(self, revision: Any) -> None:
+        """A view in the page holds ``revision``: send the whole figure if that is not ours.
+
+        Every view reports its revision when it is rendered. An update the page never applied
+        (a model created from an older state, an update lost while the page was loading) would
+        otherwise leave that view blank until the next change; this sends the state again.
+        """
+        if revision == self.widget.revision:
+            return
+        log.debug("a view holds revision %r of %d: sending the figure again", revision,
+                  self.widget.revision)  # fmt: skip
+        self.widget.send_state(["fig_data", "fig_layout", "fig_config", "revision", "min_font"])
+
     def on_click(self, callback: Callable[[list[ClickPoint]], None]) -> None:
         """Call ``callback(points)`` when the user clicks a point of this figure."""
         self._click_callbacks.append(callback)
 
     def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("event") == "view":
+            self._resend_if_behind(content.get("revision"))
+            return
         if not isinstance(content, dict) or content.get("event") != "click":
             return
         points = [

@@ -44,7 +44,7 @@ from .live import LiveTraining
 from .loss import LossView
 from .optimizer import OptimizerView
 from .positional import PositionalView
-from .theme import LIGHT, THEMES, Theme
+from .theme import LIGHT, THEMES, Theme, restyle
 from .theme import theme as as_theme
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ class Dashboard:
         """Apply ``theme`` (``"light"``, ``"dark"``, ``"presentation"`` or a Theme) to every
         view; the theme dropdown follows."""
         self.theme = as_theme(theme)
+        restyle(self.widget, self.theme)
         for view in self.views.values():
             view.set_theme(self.theme)
         shown = self.theme.name if self.theme.name in THEMES else None
@@ -222,4 +223,5 @@ class Dashboard:
             rows.append(note)
         root = ipywidgets.VBox(rows)
         root.add_class("explain-dashboard")
+        restyle(root, self.theme)
         return root

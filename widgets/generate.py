@@ -174,7 +174,7 @@ class GenerateView(View):
         )
         self._restart()
 
-        self.prompt_text.observe(lambda _: self.reset(), names="value")
+        self.prompt_text.observe(lambda _: self._prompt_changed(), names="value")
         self.seed_box.observe(lambda _: self.reset(), names="value")
         self.temperature_slider.observe(lambda _: self._update_bars(), names="value")
         self.top_k_slider.observe(lambda _: self._update_bars(), names="value")
@@ -208,7 +208,7 @@ class GenerateView(View):
 
     @prompt.setter
     def prompt(self, text: str) -> None:
-        self.prompt_text.value = str(text)  # observed: resets the generation
+        self.prompt_text.value = str(text)  # observed: see _prompt_changed
 
     @property
     def temperature(self) -> float:
@@ -268,7 +268,7 @@ class GenerateView(View):
 
     def step(self) -> str | None:  # type: ignore[override]  # a method here: see the docstring
         """Draw one token with the current settings and append it; returns it (None if blocked)."""
-        if self.generation is None or self._next is None or self._finished():
+        if not self._runnable() or self._finished():
             return None
         logits, attention, start = self._next
         probs = self.probabilities()
@@ -291,6 +291,33 @@ class GenerateView(View):
         return self.tokenizer.decode(self.ids[before:]) if self.generation else ""
 
     # -- internals -----------------------------------------------------------------------------
+    def _prompt_changed(self) -> None:
+        """A new prompt in the box: start over from it; a rejected one only shows its message.
+
+        A rejected prompt keeps what the view showed (generation, bars, attention, sampler) and
+        blocks the step buttons; going back to the prompt of the kept generation continues it
+        exactly where it was, so a cell that demonstrates an error leaves the view as it was.
+        """
+        try:
+            key = self._encode(self.prompt)
+        except ValueError as error:
+            if self.generation is None:  # nothing to keep: show the message on an empty view
+                self.reset()
+                return
+            self._error = str(error)
+            self._update_message()
+            return
+        kept = self.generation
+        if kept is not None and key == (kept.prompt_ids, self._source_ids) and self._error:
+            self._error = ""  # back to the kept generation's prompt: carry on from it
+            self._update_message()
+            return
+        self.reset()
+
+    def _runnable(self) -> bool:
+        """True when the prompt in the box is the one the shown generation continues."""
+        return self.generation is not None and self._next is not None and not self._error
+
     def _restart(self) -> None:
         """The generation state for the prompt (drawn by ``_update``)."""
         self._rng = np.random.default_rng(int(self.seed_box.value))
@@ -334,12 +361,21 @@ class GenerateView(View):
             return True
         steps = self.generation.steps
         if self.encoder_decoder:
+            # The decoder reads at most context_length tokens and writes the one after them
+            # (translate: <bos> + 7 words in, <eos> out), so it stops once it wrote past that.
             done = bool(steps) and steps[-1].token_id == self._eos
-            return done or len(self.generation.ids) >= self.model.config.context_length
+            return done or len(self.generation.ids) > self.model.config.context_length
         return False
 
     def _update(self) -> None:
-        ok = self.generation is not None and self._next is not None
+        self._update_message()
+        self._update_text()
+        self._update_bars()
+        self._update_attention()
+
+    def _update_message(self) -> None:
+        """The message line and the step buttons (blocked while the prompt cannot run)."""
+        ok = self._runnable()
         self.message.value = _ERROR.format(html.escape(self._error)) if self._error else ""
         if ok and self._finished():
             self.message.value = "The sentence is complete (<b>&lt;eos&gt;</b> or context full)."
@@ -350,9 +386,6 @@ class GenerateView(View):
             )
         for button in (self.step_button, self.more_button):
             button.disabled = not ok or self._finished()
-        self._update_text()
-        self._update_bars()
-        self._update_attention()
 
     def _update_text(self) -> None:
         if self.generation is None:

@@ -36,32 +36,380 @@ function withHoverLabels(trace) {
   trace.customdata = rows.map((r) => cols.map((c) => [r, c]));
   return trace;
 }
+// -- fitting the figure to the width it gets ------------------------------------------------
+const TOOLBAR_PX = 30;  // plotly's toolbar (shown on hover) sits in the top 30 px: titles below
+const PLOTLY_FONT = '"Open Sans", verdana, arial, sans-serif';  // plotly's default family
+let canvas = null;
+function textWidth(text, size, family) {
+  canvas = canvas || document.createElement("canvas");
+  const context = canvas.getContext("2d");
+  context.font = `${size}px ${family}`;
+  // as drawn: tags are markup, an entity is one character
+  return context.measureText(text.replace(/<[^>]*>/g, "").replace(/&[#\w]+;/g, "x")).width;
+}
+function wrap(text, size, family, width) {
+  // break at spaces (keeping the lines the title already has) so no line is wider than width
+  const lines = [];
+  for (const part of String(text).split(/<br\s*\/?>/i)) {
+    let line = "";
+    for (const word of part.split(" ")) {
+      const longer = line ? `${line} ${word}` : word;
+      if (line && textWidth(longer, size, family) > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = longer;
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+function atLeast(value, minimum) {
+  // raise every font size below minimum (titles, ticks, annotations, text on traces)
+  if (Array.isArray(value)) return value.forEach((item) => atLeast(item, minimum));
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return;
+  for (const [key, item] of Object.entries(value)) {
+    if (/font$/.test(key) && item && typeof item === "object" && typeof item.size === "number") {
+      item.size = Math.max(item.size, minimum);
+    }
+    atLeast(item, minimum);
+  }
+}
+function topAxesHeight(layout, fontSize) {
+  // tick labels (and titles) of x axes drawn above the plot take room under the title
+  let height = 0;
+  for (const [key, axis] of Object.entries(layout)) {
+    if (!/^xaxis\d*$/.test(key) || !axis || axis.side !== "top") continue;
+    const title = axis.title && (typeof axis.title === "string" ? axis.title : axis.title.text);
+    const ticks = axis.showticklabels === false ? 0 : fontSize * 1.6;
+    height = Math.max(height, ticks + (title ? fontSize * 1.5 : 0));
+  }
+  return Math.ceil(height);
+}
+function tallEnough(layout, fontSize, family) {
+  // stacked subplots: each tall enough for three tick labels and its (turned) axis title, and
+  // the gaps between them for a tick label; the figure grows when they are not
+  const domains = [];
+  for (const [key, axis] of Object.entries(layout)) {
+    if (!/^yaxis\d*$/.test(key) || !axis || axis.overlaying || !Array.isArray(axis.domain)) continue;
+    const title = axis.title && (typeof axis.title === "string" ? axis.title : axis.title.text);
+    domains.push({ domain: axis.domain, title: title ? textWidth(String(title), fontSize, family) : 0 });
+  }
+  if (domains.length < 2) return;
+  domains.sort((a, b) => a.domain[0] - b.domain[0]);
+  let needed = 0;
+  domains.forEach(({ domain, title }, i) => {
+    const share = Math.max(domain[1] - domain[0], 0.01);
+    needed = Math.max(needed, Math.max(4.5 * fontSize, title + fontSize) / share);
+    const next = domains[i + 1];
+    if (next && next.domain[0] > domain[1]) needed = Math.max(needed, 1.5 * fontSize / (next.domain[0] - domain[1]));
+  });
+  const margin = layout.margin || {};
+  const plot = (layout.height || 450) - (margin.t ?? 80) - (margin.b ?? 80);
+  if (needed > plot) layout.height = Math.ceil((layout.height || 450) + needed - plot);
+}
+function fit(layout, data, width, minimum, legendHeight, titleShift) {
+  // layout at the width the widget gets: from the top, the toolbar's strip, the title wrapped
+  // to fit, the legend in rows (legendHeight: its height as last drawn), axes drawn on top,
+  // then the plot; the figure grows by what this adds above the plot
+  layout.width = width;
+  if (minimum > 0) {
+    atLeast(layout, minimum);
+    atLeast(data, minimum);
+    for (const [key, axis] of Object.entries(layout)) {  // log axes: no small "2" and "5" labels
+      if (/^[xy]axis\d*$/.test(key) && axis && axis.type === "log") axis.minorloglabels = "none";
+    }
+  }
+  const font = layout.font || {};
+  const fontSize = font.size || 12;
+  const family = font.family || PLOTLY_FONT;
+  const legendGap = legendHeight > 0 ? legendHeight + 4 : 0;
+  const margin = { ...(layout.margin || {}) };
+  const top = margin.t ?? 80;
+  const axesGap = topAxesHeight(layout, fontSize);
+  const title = typeof layout.title === "string" ? { text: layout.title } : layout.title;
+  let needed = legendGap + axesGap > 0 ? TOOLBAR_PX + legendGap + axesGap : 0;
+  if (title && title.text) {
+    const size = (title.font && title.font.size) || Math.round(fontSize * 1.4);
+    const lines = wrap(title.text, size, (title.font && title.font.family) || family, width - 24);
+    // just below the toolbar's strip; where plotly puts the box for an anchor depends on the
+    // number of lines, so titleShift (measured after a draw) moves its top onto TOOLBAR_PX;
+    // then the gap (clear of the top tick label's upper half), the legend, any axis on top
+    const gap = Math.round(size * 0.3 + fontSize * 0.6);
+    const below = Math.ceil((lines.length - 1) * size * 1.3);
+    layout.title = { ...title, text: lines.join("<br>"), x: 0.5, xanchor: "center",
+      xref: "container", yref: "container", yanchor: "top", automargin: false,
+      pad: { t: 0, b: 0 } };
+    needed = TOOLBAR_PX + Math.ceil(size * 1.2) + below + gap + legendGap + axesGap;
+  }
+  if (needed > top) {
+    margin.t = needed;
+    layout.height = (layout.height || 450) + needed - top;
+  }
+  layout.margin = margin;
+  tallEnough(layout, fontSize, family);
+  if (layout.title && layout.title.yref === "container" && title && title.text) {
+    layout.title.y = 1 - (TOOLBAR_PX + titleShift) / layout.height;  // at the final height
+  }
+  if (layout.showlegend !== false) {  // in rows between the title and the plot (or top axes)
+    const legendTop = (margin.t ?? 80) - axesGap - legendGap;
+    layout.legend = { ...(layout.legend || {}), orientation: "h", x: 0, xanchor: "left",
+      xref: "paper", y: 1 - legendTop / layout.height, yanchor: "top", yref: "container" };
+  }
+  return layout;
+}
+// -- playing: repaint heatmap images instead of redrawing the figure -------------------------
+// Plotly.react redraws every axis on any data change (measured in JupyterLab, 2 layers x 4 heads
+// x 12 tokens: ~35 % of a step draws axes, ~45 % is layout and paint; 7.3 fps). When a figure
+// differs from the one drawn only in heatmap z (same shape), the title's text and annotations (a
+// step of a time-lapse), the images plotly drew are repainted one pixel per cell, as plotly's own
+// "fast" heatmap drawing does (explain/_report_timeline.js does the same in the report), the
+// title's text is replaced and the annotations alone are relaid out. Plotly draws the whole
+// figure once updates stop (SETTLE_MS), so hover values and downloads are plotly's own again.
+const SETTLE_MS = 200;
+function bytesOf(view) {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+function signature(data, layout, extra) {
+  // what a repaint keeps: the whole figure but heatmap z values, the title's text, annotations
+  const { annotations, ...rest } = layout;
+  const title = rest.title && typeof rest.title === "object" ? { ...rest.title } : {};
+  delete title.text;
+  rest.title = title;
+  return JSON.stringify([data, rest, extra], (key, value) => {
+    if (value instanceof DataView) return bytesOf(value).join();
+    if (key === "z" && value && value.__ndarray__) return `${value.dtype} ${value.shape}`;
+    return value;
+  });
+}
+function sameValues(a, b) {
+  if (a === b) return true;
+  if (!a || !b || !a.__ndarray__ || !b.__ndarray__) return JSON.stringify(a) === JSON.stringify(b);
+  const x = bytesOf(a.buffer), y = bytesOf(b.buffer);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+function titleText(layout) {
+  const title = layout.title;
+  return (title && typeof title === "object" ? title.text : title) || "";
+}
+let probe = null;
+function rgba(colour) {  // any CSS colour as [r, g, b, a] (0..255), as the canvas parses it
+  probe = probe || document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  probe.clearRect(0, 0, 1, 1);
+  probe.fillStyle = colour;
+  probe.fillRect(0, 0, 1, 1);
+  return Array.from(probe.getImageData(0, 0, 1, 1).data);
+}
+function heatmapPainter(div, index) {
+  // paint(z rows) into the image plotly drew for trace index, or null where plotly must draw:
+  // a heatmap with a fixed colour range drawn "fast" (one image pixel per cell, pixelated)
+  const full = div._fullData && div._fullData[index];
+  const cd = div.calcdata && div.calcdata[index];
+  const group = cd && cd[0] && cd[0].node3;
+  const image = group && group.select("image").node();
+  if (!full || full.type !== "heatmap" || full.zauto !== false || full.zsmooth || !image) return null;
+  if (!/pixelated|crisp-edges|optimize/.test(image.getAttribute("style") || "")) return null;
+  const xa = div._fullLayout[full.xaxis.replace("x", "xaxis")];
+  const ya = div._fullLayout[full.yaxis.replace("y", "yaxis")];
+  const xs = cd[0].x, ys = cd[0].y;
+  const flipX = xa.c2p(xs[xs.length - 1]) < xa.c2p(xs[0]);  // as plotly lays the image out
+  const flipY = ya.c2p(ys[ys.length - 1]) < ya.c2p(ys[0]);
+  let scale = full.colorscale;
+  if (full.reversescale) scale = scale.map(([at, colour]) => [1 - at, colour]).reverse();
+  const stops = scale.map(([at, colour]) => ({ at: full.zmin + at * (full.zmax - full.zmin), rgba: rgba(colour) }));
+  const canvas = document.createElement("canvas"), context = canvas.getContext("2d");
+  const colour = (value, out, at) => {  // linear between stops, clamped; NaN: transparent
+    let i = 1;
+    while (i < stops.length - 1 && value > stops[i].at) i++;
+    const lo = stops[i - 1], hi = stops[i], span = hi.at - lo.at;
+    const t = span > 0 ? Math.min(1, Math.max(0, (value - lo.at) / span)) : 0;
+    for (let c = 0; c < 4; c++) out[at + c] = Math.round(lo.rgba[c] + t * (hi.rgba[c] - lo.rgba[c]));
+    if (!Number.isFinite(value)) out[at + 3] = 0;
+  };
+  return (z) => {  // z: rows of equal length
+    const rows = z.length, cols = rows ? z[0].length : 0;
+    canvas.width = cols;
+    canvas.height = rows;
+    const pixels = context.createImageData(cols, rows);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        colour(Number(z[r][c]), pixels.data, ((flipY ? rows - 1 - r : r) * cols + (flipX ? cols - 1 - c : c)) * 4);
+      }
+    }
+    context.putImageData(pixels, 0, 0);
+    image.setAttributeNS("http://www.w3.org/1999/xlink", "xlink:href", canvas.toDataURL("image/png"));
+  };
+}
+function titleSetter(div, text) {
+  // replaces the drawn title's text (one text node, or one tspan per line), or null where plotly
+  // must draw it (markup other than line breaks, another number of lines)
+  if (/<(?!br\s*\/?>)|&(?![#\w]+;)/i.test(text)) return null;
+  const node = div.querySelector(".gtitle");
+  if (!node || !text) return null;
+  const decoder = document.createElement("textarea");  // entities as plotly shows them
+  const lines = text.split(/<br\s*\/?>/i).map((line) => { decoder.innerHTML = line; return decoder.value; });
+  const spans = node.querySelectorAll("tspan.line");
+  if (lines.length === 1 && spans.length === 0) return () => { node.textContent = lines[0]; };
+  if (spans.length !== lines.length) return null;
+  return () => spans.forEach((span, i) => { span.textContent = lines[i]; });
+}
+function fastPath(div) {
+  // memo(...) before a full draw, remember(memo) once it is drawn; update(...) repaints or
+  // answers null (then plotly must draw)
+  let drawn = null, painters = {};
+  const memo = (key, data, layout) => ({ key, z: data.map((trace) => trace.z),
+    title: titleText(layout), annotations: JSON.stringify(layout.annotations || []) });
+  const remember = (state) => { drawn = state; painters = {}; };
+  const update = (Plotly, key, data, layout) => {
+    if (!drawn || key !== drawn.key || data.length !== drawn.z.length) return null;
+    const changed = data.map((trace, i) => i).filter((i) => !sameValues(data[i].z, drawn.z[i]));
+    for (const i of changed) if (!painters[i]) painters[i] = heatmapPainter(div, i);
+    if (!changed.every((i) => painters[i])) return null;
+    const text = titleText(layout);
+    const retitle = text === drawn.title ? () => {} : titleSetter(div, text);
+    if (!retitle) return null;
+    for (const i of changed) painters[i](decode(data[i].z));
+    retitle();
+    const next = memo(key, data, layout);
+    const relayout = next.annotations !== drawn.annotations;
+    drawn = next;
+    return Promise.resolve(relayout ? Plotly.relayout(div, { annotations: layout.annotations || [] }) : null);
+  };
+  return { memo, remember, update, forget: () => remember(null) };
+}
 function render({ model, el }) {
   el.classList.add("explain-plot");
+  el.style.maxWidth = "100%";
   const div = document.createElement("div");
   el.appendChild(div);
-  let Plotly = null, pending = false, alive = true;
+  // the width drawn at, and the legend's height as last drawn (fit makes room for it)
+  let drawnWidth = 0, legendHeight = 0, refits = 0, titleShift = 0;
+  // One draw at a time, always of the model's latest state: a change that arrives while plotly
+  // draws is drawn after it; a draw that fails starts over from a clean div (a half-built plot
+  // breaks every later react); a detached element waits until it is in the page.
+  let Plotly = null, pending = false, drawing = false, again = false, failures = 0, alive = true;
+  // playing: repaint where only heatmap z, title text and annotations changed; plotly draws the
+  // whole figure SETTLE_MS after the last repaint (settle), or on any other change
+  const fast = fastPath(div);
+  let settle = null, settling = false;
   const draw = () => {
     pending = false;
     if (!alive || !Plotly) return;
-    const data = decode(model.get("fig_data")).map(withHoverLabels);
-    const layout = decode(model.get("fig_layout"));
+    if (!div.isConnected) {
+      pending = true;
+      setTimeout(draw, 100);
+      return;
+    }
+    if (drawing) {
+      again = true;
+      return;
+    }
+    drawing = true;
     const revision = model.get("revision");
-    Plotly.react(div, data, layout, model.get("fig_config")).then(() => {
-      el.dataset.revision = String(revision);
+    let done, memo = null, painted = null;
+    try {
+      const raw = model.get("fig_data");
+      const layout = decode(model.get("fig_layout"));
+      const wanted = layout.width || 700;
+      el.style.width = `${wanted}px`;  // max-width 100%: narrower when the output is
+      drawnWidth = Math.min(wanted, el.clientWidth || wanted);
+      const key = signature(raw, model.get("fig_layout"),
+        [drawnWidth, model.get("min_font"), legendHeight, titleShift, model.get("fig_config")]);
+      if (!settling) {  // fit's layout is the same for any data: fonts in traces are not read
+        const fitted = fit(decode(model.get("fig_layout")), [], drawnWidth,
+          model.get("min_font") || 0, legendHeight, titleShift);
+        painted = fast.update(Plotly, key, raw, fitted);
+      }
+      settling = false;
+      clearTimeout(settle);
+      settle = null;
+      if (painted) {
+        done = painted;
+      } else {
+        const data = decode(raw).map(withHoverLabels);
+        fit(layout, data, drawnWidth, model.get("min_font") || 0, legendHeight, titleShift);
+        memo = fast.memo(key, raw, layout);
+        done = Promise.resolve(Plotly.react(div, data, layout, model.get("fig_config")));
+      }
+    } catch (error) {
+      done = Promise.reject(error);
+    }
+    done.then(
+      () => {
+        failures = 0;
+        if (painted) {  // plotly draws it all once the updates stop
+          el.dataset.painted = String(revision);
+          settle = setTimeout(() => { settle = null; settling = true; schedule(); }, SETTLE_MS);
+          return;
+        }
+        fast.remember(memo);
+        el.dataset.revision = String(revision);
+        listenForClicks();
+        const full = div._fullLayout;
+        const shown = full && full.showlegend && full.legend ? Math.ceil(full.legend._height || 0) : 0;
+        if (Math.abs(shown - legendHeight) > 1 && refits < 3) {  // room for the legend as drawn
+          refits += 1;
+          legendHeight = shown;
+          again = true;
+        }
+        const title = div.querySelector(".gtitle");
+        if (title && title.textContent && refits < 4) {  // the title's top onto the strip's end
+          const top = title.getBoundingClientRect().top - div.getBoundingClientRect().top;
+          if (Math.abs(top - TOOLBAR_PX) > 1) {
+            refits += 1;
+            titleShift += Math.round(TOOLBAR_PX - top);
+            again = true;
+          }
+        }
+      },
+      (error) => {
+        failures += 1;
+        console.error("explain: drawing the plot failed", error);
+        try { Plotly.purge(div); } catch (_) { div.replaceChildren(); }
+        listening = false;  // purge dropped the click listener with the plot
+        fast.forget();
+        again = again || failures <= 3;
+      },
+    ).finally(() => {
+      drawing = false;
+      if (again || (alive && model.get("revision") !== revision)) {
+        again = false;
+        schedule();
+      } else if (!pending && !settle) {  // busy until plotly drew the latest state itself
+        delete el.dataset.busy;
+      }
     });
   };
   const schedule = () => {  // coalesce data+layout changes into one draw per frame
+    el.dataset.busy = "1";  // until drawn (tests wait for no busy plot)
     if (pending) return;
     pending = true;
     requestAnimationFrame(draw);
   };
-  model.on("change:fig_data", schedule);
-  model.on("change:fig_layout", schedule);
-  model.on("change:revision", schedule);
-  waitForPlotly().then((lib) => {
-    Plotly = lib;
-    draw();
+  const changed = () => { refits = 0; schedule(); };
+  model.on("change:fig_data", changed);
+  model.on("change:fig_layout", changed);
+  model.on("change:revision", changed);
+  model.on("change:min_font", changed);
+  const resized = new ResizeObserver(() => {  // the output got narrower or wider: fit again
+    const width = Math.min(el.clientWidth, model.get("fig_layout").width || 700);
+    if (el.clientWidth > 0 && Math.abs(width - drawnWidth) > 1) schedule();
+  });
+  resized.observe(el);
+  // Tell the kernel which revision this view holds: if the kernel holds a later one whose
+  // update this page missed, it sends its whole figure again (widgets/_plot.py, Plot).
+  try {
+    model.send({ event: "view", revision: model.get("revision") });
+  } catch (error) {
+    console.warn("explain: no kernel to ask for the figure's state", error);
+  }
+  let listening = false;
+  function listenForClicks() {  // plotly gives the div its .on() when it first draws into it
+    if (listening || typeof div.on !== "function") return;
+    listening = true;
     div.on("plotly_click", (event) => {
       const points = event.points.map((p) => ({
         curve: p.curveNumber, x: p.x, y: p.y,
@@ -69,12 +417,19 @@ function render({ model, el }) {
       }));
       model.send({ event: "click", points });
     });
+  }
+  waitForPlotly().then((lib) => {
+    Plotly = lib;
+    draw();
   }).catch((error) => { el.textContent = String(error); });
   return () => {
     alive = false;
-    model.off("change:fig_data", schedule);
-    model.off("change:fig_layout", schedule);
-    model.off("change:revision", schedule);
+    clearTimeout(settle);
+    resized.disconnect();
+    model.off("change:fig_data", changed);
+    model.off("change:fig_layout", changed);
+    model.off("change:revision", changed);
+    model.off("change:min_font", changed);
     if (Plotly) Plotly.purge(div);
   };
 }

@@ -1,0 +1,340 @@
+"""Every view legible on a projector: no overlap, no clipping, no sideways scroll, in JupyterLab.
+
+One generated notebook per theme shows every view (a short ``explain.train`` run, plus an
+attention view of long word tokens). The page is measured at 1280x720, 1024x768 and 1440x900
+with the left sidebar (file browser) open and closed. In page JavaScript, for each plotly plot:
+the bounding boxes of the title, axis titles, tick labels, legend, colour-bar title and ticks,
+annotations and the toolbar (made visible for the measurement: it shows on hover) must not
+overlap across groups, and every text must lie inside its plot (not cut by the plot's edge).
+Each output area must not scroll sideways or reach past the page. The presentation theme's
+smallest text (figures and controls) is >= 16 px; the dark theme paints every view container
+dark, controls included, with text of contrast >= 3. Screenshots of each view in the
+presentation theme are saved under ``test-artifacts/layout-presentation-*.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # as conftest.py
+SIZES = [(1280, 720), (1024, 768), (1440, 900)]  # the last: where the issue saw a scrollbar
+THEMES = ["light", "dark", "presentation"]
+MIN_PRESENTATION_PX = 16.0
+MODEL = (
+    "explain.ModelConfig(vocab_size=11, d_model=16, n_layers=2, n_heads=4, d_mlp=32, "
+    "context_length=12)"
+)
+LONG_TOKENS = ["<bos>", "the", "cat", "chases", "the", "mouse", "across", "understandings"]
+# (name, code that evaluates to the view); every cell displays one
+VIEWS = [
+    ("AttentionView", "widgets.AttentionView(trace, **kw)"),
+    ("AttentionView-words", "widgets.AttentionView.from_attentions(words, TOKENS, **kw)"),
+    ("EmbeddingView", "widgets.EmbeddingView(trace, **kw)"),
+    ("PositionalView", "widgets.PositionalView(trace, **kw)"),
+    ("LossView", "widgets.LossView(trace, **kw)"),
+    ("OptimizerView", "widgets.OptimizerView(trace, playground=False, **kw)"),
+    ("OptimizerPlayground", "widgets.OptimizerPlayground(**kw)"),
+    ("ByHandView", "widgets.ByHandView(**kw)"),
+    ("GenerateView", "widgets.GenerateView(run, **kw)"),
+    ("CompareView", "widgets.CompareView(run, run, **kw)"),
+    ("HeadsView", "widgets.HeadsView(run, **kw)"),
+    ("LensView", "widgets.LensView(run, **kw)"),
+    ("Dashboard", "widgets.Dashboard(trace, **kw)"),
+]
+
+
+def notebook(theme: str) -> dict:
+    """A notebook that trains a small run and shows every view in ``theme``, one per cell."""
+    setup = f"""import numpy as np
+import explain, widgets
+kw = {{"theme": {theme!r}}}
+run = explain.train("reverse", {MODEL}, explain.TrainConfig(steps=40))
+trace = run.trace
+TOKENS = {LONG_TOKENS!r}
+rng = np.random.default_rng(0)
+raw = np.tril(rng.random((2, 1, 2, {len(LONG_TOKENS)}, {len(LONG_TOKENS)})) + 1e-3)
+words = list(raw / raw.sum(-1, keepdims=True))"""
+    cells = [setup] + [f"# {name}\n{code}" for name, code in VIEWS]
+    return {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+             "source": source}  # fmt: skip
+            for source in cells
+        ],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                    "name": "python3"}},  # fmt: skip
+        "nbformat": 4,
+        "nbformat_minor": 4,
+    }
+
+
+# Runs in the page; returns a list of problems (strings). ``args``: {theme, forceModebar}.
+MEASURE = r"""(args) => {
+  const problems = [];
+  const box = (el) => { const r = el.getBoundingClientRect();
+    return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; };
+  const visible = (el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width < 0.5 || r.height < 0.5) return false;
+    for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+      const s = getComputedStyle(e);
+      if (s.display === "none" || s.visibility === "hidden" || parseFloat(s.opacity) === 0)
+        return false;
+    }
+    return true;
+  };
+  const overlap = (a, b, tol = 1) =>
+    Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0) > tol &&
+    Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0) > tol;
+  const inside = (a, b, tol = 1) =>
+    a.x0 >= b.x0 - tol && a.x1 <= b.x1 + tol && a.y0 >= b.y0 - tol && a.y1 <= b.y1 + tol;
+  const text = (el) => (el.textContent || "").trim().slice(0, 40);
+  const where = (el) => {
+    const cell = el.closest(".jp-Cell");
+    const line = cell && cell.querySelector(".jp-InputArea-editor .cm-line");
+    const source = line ? line.textContent : "";
+    const match = source.match(/#\s*([\w-]+)/);
+    return match ? match[1] : "?";
+  };
+  const rgb = (value) => { const m = value.match(/[\d.]+/g); return m ? m.map(Number) : null; };
+  const luminance = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => { v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const opaque = (value) => { const c = rgb(value); return c && (c.length < 4 || c[3] > 0.5); };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const bg = getComputedStyle(e).backgroundColor;
+      if (opaque(bg)) return rgb(bg);
+    }
+    return [255, 255, 255];
+  };
+  let smallest = Infinity, smallestWhat = "";
+  const plots = Array.from(document.querySelectorAll(".jp-OutputArea .js-plotly-plot"));
+  for (const plot of plots) {
+    if (!visible(plot)) continue;
+    const view = where(plot);
+    const title = (plot.layout && plot.layout.title && plot.layout.title.text) || "";
+    const name = `${view} plot "${String(title).slice(0, 30)}"`;
+    const host = plot.closest(".explain-plot") || plot;
+    const svg = plot.querySelector(".main-svg");
+    const edge = box(svg), hostBox = box(host);
+    const frame = {x0: Math.max(edge.x0, hostBox.x0), y0: Math.max(edge.y0, hostBox.y0),
+                   x1: Math.min(edge.x1, hostBox.x1), y1: Math.min(edge.y1, hostBox.y1)};
+    const items = [];
+    const add = (kind, axis, el) => { if (visible(el) && (kind === "legend" ||
+      kind === "modebar" || text(el))) items.push({kind, axis, el, box: box(el)}); };
+    plot.querySelectorAll("text.gtitle").forEach((el) => add("title", "", el));
+    plot.querySelectorAll("text").forEach((el) => {
+      const cls = el.getAttribute("class") || "";
+      const m = cls.match(/^([xy]\d*)title$/);
+      if (m) add("axis title", m[1], el);
+    });
+    plot.querySelectorAll("g").forEach((g) => {
+      const m = (g.getAttribute("class") || "").match(/^([xy]\d*)tick$/);
+      if (m) g.querySelectorAll("text").forEach((el) => add("tick", m[1], el));
+    });
+    plot.querySelectorAll("g.legend").forEach((el) => add("legend", "", el));
+    plot.querySelectorAll("g.colorbar").forEach((bar, i) => {
+      bar.querySelectorAll(".cbtitle text").forEach((el) => add("colorbar title", `c${i}`, el));
+      bar.querySelectorAll(".cbaxis text").forEach((el) => add("colorbar tick", `c${i}`, el));
+    });
+    plot.querySelectorAll("g.annotation").forEach((el) => add("annotation", "", el));
+    const modebar = plot.querySelector(".modebar");
+    const groups = modebar ? Array.from(modebar.querySelectorAll(".modebar-group")) : [];
+    if (!args.forceModebar && groups.some(visible)) {
+      problems.push(`${name}: the toolbar shows without hovering`);
+    }
+    if (modebar && args.forceModebar) add("modebar", "", modebar);
+    const clash = (a, b) => {
+      if (a.kind === b.kind) return a.kind === "tick" && a.axis !== b.axis;
+      return true;
+    };
+    for (let i = 0; i < items.length; i++) {
+      const a = items[i];
+      if (a.kind !== "modebar" && a.kind !== "legend" && !inside(a.box, frame)) {
+        problems.push(`${name}: ${a.kind} "${text(a.el)}" is cut off by the plot's edge`);
+      }
+      for (let j = i + 1; j < items.length; j++) {
+        const b = items[j];
+        if (clash(a, b) && overlap(a.box, b.box)) {
+          problems.push(`${name}: ${a.kind} "${text(a.el)}" overlaps ${b.kind} "${text(b.el)}"`);
+        }
+      }
+    }
+    plot.querySelectorAll(".main-svg text, .main-svg tspan").forEach((el) => {
+      if (!visible(el) || !text(el)) return;
+      const size = parseFloat(getComputedStyle(el).fontSize);
+      if (size < smallest) { smallest = size; smallestWhat = `${name}: "${text(el)}"`; }
+    });
+  }
+  const outputs = Array.from(document.querySelectorAll(".jp-OutputArea-output"));
+  for (const out of outputs) {
+    if (out.scrollWidth > out.clientWidth + 1) {
+      problems.push(`${where(out)}: output scrolls sideways (${out.scrollWidth} > ` +
+                    `${out.clientWidth} px)`);
+    }
+    if (out.getBoundingClientRect().right > document.documentElement.clientWidth + 1) {
+      problems.push(`${where(out)}: output is wider than the page`);
+    }
+  }
+  const roots = Array.from(document.querySelectorAll(".jp-OutputArea .explain-view, " +
+                                                     ".jp-OutputArea .explain-dashboard"));
+  for (const root of roots) {
+    if (!visible(root)) continue;
+    const view = where(root);
+    const html = Array.from(root.querySelectorAll("label, select, button, input, textarea, " +
+      ".widget-readout, .widget-html-content, .widget-label, th, td, p, li"));
+    for (const el of html) {
+      if (!visible(el) || !text(el) && el.tagName !== "SELECT") continue;
+      if (el.closest(".js-plotly-plot")) continue;
+      const size = parseFloat(getComputedStyle(el).fontSize);
+      if (size < smallest) { smallest = size; smallestWhat = `${view}: "${text(el)}"`; }
+      if (args.theme === "dark") {
+        const fg = rgb(getComputedStyle(el).color), bg = background(el);
+        const [hi, lo] = [luminance(fg), luminance(bg)].sort((x, y) => y - x);
+        if ((hi + 0.05) / (lo + 0.05) < 3) {
+          problems.push(`${view}: "${text(el)}" has contrast ${((hi + .05) / (lo + .05))
+            .toFixed(1)} on its background (expected >= 3)`);
+        }
+      }
+    }
+    if (args.theme === "dark") {
+      for (const el of [root, ...root.querySelectorAll("*")]) {
+        if (!visible(el) || el.closest(".js-plotly-plot")) continue;
+        const bg = getComputedStyle(el).backgroundColor;
+        if (el === root ? luminance(background(el)) > 0.2 : opaque(bg) &&
+            luminance(rgb(bg)) > 0.2) {
+          problems.push(`${view}: a light background (${bg}) inside the dark view ` +
+                        `(${el.tagName.toLowerCase()}.${[...el.classList].slice(-2).join(".")})`);
+          break;
+        }
+      }
+    }
+  }
+  if (args.theme === "presentation" && smallest < %(min)s) {
+    problems.push(`smallest text ${smallest} px < %(min)s px: ${smallestWhat}`);
+  }
+  return {problems, plots: plots.length, smallest};
+}""".replace("%(min)s", str(MIN_PRESENTATION_PX))
+
+
+# shows plotly's toolbar as on hover, to measure where it would cover the title
+FORCE_TOOLBAR = ".js-plotly-plot .plotly .modebar > * { opacity: 1 !important; }"
+
+
+def sidebar_open(page: Any) -> bool:
+    return bool(
+        page.evaluate(
+            "() => { const s = document.querySelector('#jp-left-stack');"
+            " return !!s && !s.classList.contains('lm-mod-hidden') && s.offsetWidth > 0; }"
+        )
+    )
+
+
+def set_sidebar(page: Any, open_: bool) -> None:
+    """Open (the file browser) or close JupyterLab's left sidebar by clicking its tab."""
+    if sidebar_open(page) != open_:
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id='filebrowser']").click()
+    page.wait_for_function(
+        "(want) => { const s = document.querySelector('#jp-left-stack');"
+        " return !!s && (!s.classList.contains('lm-mod-hidden') && s.offsetWidth > 0) === want; }",
+        arg=open_,
+    )
+
+
+def run_all(page: Any, cells: int) -> None:
+    """Run every code cell with Shift+Enter, from the first."""
+    page.locator(".jp-Notebook .jp-CodeCell").first.locator(".jp-InputArea-editor").click()
+    for _ in range(cells):
+        page.keyboard.press("Shift+Enter")
+
+
+def wait_drawn(page: Any, views: int, timeout_s: float = 480.0) -> None:
+    """Until every view's output shows and every plot in it has been drawn."""
+    page.wait_for_function(
+        "(n) => { const roots = document.querySelectorAll('.jp-OutputArea .explain-view,"
+        " .jp-OutputArea .explain-dashboard');"
+        " const outs = [...document.querySelectorAll('.jp-OutputArea-output')];"
+        " const plots = [...document.querySelectorAll('.jp-OutputArea .explain-plot')];"
+        " return outs.length >= n && plots.length > 0 &&"
+        " plots.every((p) => p.dataset.revision !== undefined) && roots.length >= n; }",
+        arg=views,
+        timeout=timeout_s * 1000,
+    )
+
+
+def settle(page: Any) -> None:
+    """Until resize observers fired and no plot is being drawn (plot.js marks data-busy)."""
+    page.wait_for_timeout(800)
+    page.wait_for_function(
+        "() => !document.querySelector('.jp-OutputArea .explain-plot[data-busy]')", timeout=60_000
+    )
+    page.wait_for_timeout(300)
+
+
+def screenshots(page: Any, theme: str) -> list[Path]:
+    """One PNG per view output (test-artifacts/layout-THEME-VIEW.png)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    paths = []
+    outputs = page.locator(".jp-CodeCell .jp-OutputArea-output")
+    for index in range(outputs.count()):
+        output = outputs.nth(index)
+        source = output.evaluate(
+            "(el) => el.closest('.jp-Cell').querySelector('.jp-InputArea-editor .cm-line')"
+            ".textContent"
+        )
+        name = source.lstrip("# ").strip() or f"cell{index}"
+        path = ARTIFACTS / f"layout-{theme}-{name}.png"
+        output.screenshot(path=str(path), timeout=20_000)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.parametrize("theme", THEMES)
+def test_every_view_fits_without_overlap(
+    lab_server: Any, notebook_root: Path, page: Any, theme: str
+) -> None:
+    name = f"layout-{theme}.ipynb"
+    (notebook_root / name).write_text(json.dumps(notebook(theme), indent=1))
+    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+    page.goto(f"{lab_server.url}/lab/tree/{name}?reset", timeout=90_000)  # no tabs of before
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=90_000)
+    run_all(page, len(VIEWS) + 1)
+    wait_drawn(page, len(VIEWS))
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=120_000)
+    problems: list[str] = []
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        for open_ in (True, False):
+            set_sidebar(page, open_)
+            settle(page)
+            where = f"{width}x{height}, sidebar {'open' if open_ else 'closed'}"
+            for force in (False, True):
+                if force:
+                    page.add_style_tag(content=FORCE_TOOLBAR)
+                result = page.evaluate(MEASURE, {"theme": theme, "forceModebar": force})
+                problems += [f"[{where}] {p}" for p in result["problems"]]
+            page.evaluate(
+                "(css) => document.querySelectorAll('style').forEach((s) =>"
+                " s.textContent === css && s.remove())",
+                FORCE_TOOLBAR,
+            )
+            if theme == "presentation" and width == 1280 and open_:
+                page.set_viewport_size({"width": width, "height": 2400})  # whole views
+                settle(page)
+                screenshots(page, theme)
+                page.set_viewport_size({"width": width, "height": height})
+    unique = list(dict.fromkeys(problems))
+    assert not unique, f"{len(unique)} layout problems in the {theme} theme:\n" + "\n".join(
+        unique[:80]
+    )
