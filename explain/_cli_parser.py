@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("trace", help="a trace.npz (or the directory holding one)")
     report.add_argument("--out", default="report.html", help="file (default: report.html)")
     report.add_argument(
-        "--max-frames", type=_positive, default=60, help="slider positions per figure (60)"
+        "--max-frames", type=_positive, help="timeline positions (report.MAX_FRAMES: 50)"
     )
     _theme_option(report, THEMES)
     return parser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -10,11 +11,27 @@ import numpy as np
 import pytest
 from _export_traces import XSS, OfflinePage, real_trace, synthetic_trace
 
-from explain import report
+from explain import _plotly_views, report, views
+from explain.names import attention_parts
+from explain.style import LIGHT
 from explain.trace import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
+VENDOR = ROOT / "explain" / "_vendor"
+
+
+def _report_views(trace: Trace) -> list:
+    """Every view model the report draws for ``trace``."""
+    parts = attention_parts(trace.attention_names())
+    made = [views.attention(trace, part) for part in parts]
+    for make in (views.heads, views.lens, views.embeddings, views.positional, views.loss,
+                 views.optimizer):  # fmt: skip
+        try:
+            made.append(make(trace))
+        except ValueError:  # the report leaves that section out too
+            pass
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +57,50 @@ def test_every_section_is_there(page_text):
     ):
         assert f'id="{anchor}"' in page_text, anchor
     assert page_text.count("Plotly.newPlot(") == 7
-    assert len(re.findall(r"plotly\.js v\d", page_text)) == 1  # one copy for seven figures
+    # one copy of plotly.js for seven figures: the vendored cartesian bundle, not the full one
+    assert page_text.count("plotly.js (cartesian - minified) v") == 1
+    assert not re.search(r"plotly\.js v\d", page_text)
     assert not re.search(r"<script[^>]+src=", page_text)
+
+
+def _bundle_trace_types() -> set[str]:
+    """The trace types the vendored bundle registers, read from its own code."""
+    code = (VENDOR / "plotly-cartesian.min.js").read_text(encoding="utf-8")
+    return set(re.findall(r'moduleType:"trace",name:"(\w+)"', code))
+
+
+def test_the_cartesian_bundle_is_the_plotly_packages_version_and_intact():
+    from plotly.offline import get_plotlyjs
+
+    code = (VENDOR / "plotly-cartesian.min.js").read_bytes()
+    full = re.search(r"plotly\.js v([\d.]+)", get_plotlyjs()[:500]).group(1)
+    assert re.search(rb"plotly\.js \(cartesian - minified\) v([\d.]+)", code[:300]).group(1) == (
+        full.encode()
+    )  # the figures' typed arrays and attributes are read by the same plotly.js version
+    readme = (VENDOR / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if "plotly-cartesian.min.js" in line)
+    assert hashlib.sha256(code).hexdigest() in row
+    assert "MIT License" in (VENDOR / "plotly.LICENSE").read_text(encoding="utf-8")
+
+
+def test_an_unknown_bundle_is_named():
+    from explain import _plotly
+
+    expected = r"bundle must be one of \('full', 'cartesian'\); got 'tiny'"
+    with pytest.raises(ValueError, match=expected):
+        _plotly.plotly_js("tiny")
+
+
+@pytest.mark.parametrize("encoder_decoder", [False, True])
+def test_every_trace_type_of_the_report_is_in_the_bundle(encoder_decoder):
+    trace = synthetic_trace(encoder_decoder=encoder_decoder)
+    figures = [
+        _plotly_views.figure(view, range(len(view.steps)), len(view.steps) - 1, LIGHT)
+        for view in _report_views(trace)
+    ]
+    used = {t.get("type", "scatter") for f in figures for t in f["data"]}  # plotly's default
+    assert {"heatmap", "scatter"} <= used
+    assert used <= _bundle_trace_types(), used - _bundle_trace_types()
 
 
 def test_tokens_are_escaped_everywhere(page_text):
@@ -83,6 +142,20 @@ def test_timeline_drives_the_figures_with_frames(page_text):
         "figure-positional",
         "figure-optimizer",
     ]
+    # the timeline is the only step control: the figures it drives have no slider or play
+    # button; the lens keeps its slider over positions
+    layouts = {
+        div_id: json.loads(layout)
+        for div_id, layout in re.findall(
+            r'Plotly\.newPlot\(\s*"([\w-]+)",\s*\[.*?\],\s*(\{.*?\}),\s*\{"displaylogo"',
+            page_text,
+            flags=re.S,
+        )
+    }
+    assert set(timeline["figures"]) < set(layouts)
+    for div_id in timeline["figures"]:
+        assert "sliders" not in layouts[div_id] and "updatemenus" not in layouts[div_id], div_id
+    assert layouts["figure-lens"]["sliders"][0]["currentvalue"]["prefix"] != "step "
 
 
 def test_encoder_decoder_report_has_each_attention_part():
@@ -118,6 +191,32 @@ def test_a_compression_table_in_the_meta_gets_an_escaped_section():
     assert "<i>distilled" not in text and "&lt;i&gt;distilled&lt;/i&gt;" in section
     for header in ("model", "trained", "parameters", "step ms", "val accuracy"):
         assert f"<th>{header}</th>" in section
+
+
+@pytest.mark.parametrize(
+    ("stopped", "shown"),
+    [
+        ({"step": 120, "reason": "val_loss did not improve for 5 evaluations"},
+         "stopped at step 120: val_loss did not improve for 5 evaluations"),
+        ({"step": 7, "reason": f"patience {XSS}"},
+         "stopped at step 7: patience &lt;script&gt;alert(1)&lt;/script&gt;"),
+        ({"step": 3}, "stopped at step 3"),
+    ],
+)  # fmt: skip
+def test_an_early_stop_is_in_the_summary(stopped, shown):
+    meta = {"stopped": stopped, "status": "stopped"}
+    text = report.build_report(Trace.from_arrays(meta, [0, 1], {"loss": [2.0, 1.0]}, [], {}))
+    facts = text[text.index('<table class="facts">') :]
+    facts = facts[: facts.index("</table>")]
+    assert f"<td>{shown}</td>" in facts
+    assert "<script>alert(1)" not in text
+
+
+@pytest.mark.parametrize("stopped", [None, "early", {"reason": "x"}, {"step": True}])
+def test_no_early_stop_line_without_a_stop_record(stopped):
+    meta = {} if stopped is None else {"stopped": stopped}
+    text = report.build_report(Trace.from_arrays(meta, [0, 1], {"loss": [2.0, 1.0]}, [], {}))
+    assert "stopped at step" not in text
 
 
 def test_no_compression_section_without_the_table(page_text):
