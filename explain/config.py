@@ -11,6 +11,7 @@ trace can carry them as JSON::
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -67,6 +68,22 @@ def _in_range(owner: str, name: str, value: object, low: float, high: float, rul
 def _one_of(owner: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{owner}.{name} must be one of {list(allowed)}; got {value!r}")
+
+
+def _json_notes(owner: str, name: str, value: object) -> None:
+    """A dict with string keys that JSON can hold: it travels in the trace's metadata."""
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise ValueError(
+            f"{owner}.{name} must be a dict with string keys (notes kept in the trace); "
+            f"got {value!r}"
+        )
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{owner}.{name} must hold only JSON values (str, number, bool, None, list, dict), "
+            f"as it is saved in the trace; {error}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,8 @@ class TrainConfig(_DictMixin):
     grad_clip: float | None = 1.0  # max global gradient norm; None disables clipping
     eval_every: int = 50  # steps between validation evaluations
     eval_batches: int = 4  # validation batches per evaluation
+    # stop once validation exact match is 1.0 at two evaluations in a row (steps is the cap)
+    stop_when_solved: bool = False
     device: str = "cpu"  # "cpu", "cuda", or "auto" (CUDA when present)
     threads: int | None = 1  # torch CPU threads while training; None keeps torch's setting
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried in the trace
@@ -165,6 +184,10 @@ class TrainConfig(_DictMixin):
             "eval_every",
             "eval_batches",
         )
+        if not isinstance(self.stop_when_solved, bool):
+            raise ValueError(
+                f"TrainConfig.stop_when_solved must be True or False; got {self.stop_when_solved!r}"
+            )
         _one_of("TrainConfig", "optimizer", self.optimizer, OPTIMIZERS)
         _one_of("TrainConfig", "schedule", self.schedule, SCHEDULES)
         if self.threads is not None:
@@ -189,4 +212,5 @@ class TrainConfig(_DictMixin):
             raise ValueError(
                 f"TrainConfig.device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {self.device!r}"
             )
+        _json_notes("TrainConfig", "extra", self.extra)
         object.__setattr__(self, "betas", tuple(self.betas))

@@ -28,9 +28,11 @@ Every format draws the view model of :mod:`explain.views` (the one a widget show
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import logging
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,6 +47,8 @@ from .views import WHATS, ViewData
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from ._animate import Frames
 
 __all__ = [
     "ANIMATED",
@@ -210,7 +214,7 @@ def _html_page(figure_dict: dict, title: str, theme: Theme) -> str:
         f"{_plotly.div(figure_dict, 'explain-figure')}</div>"
     )
     css = f"body {{ background: {theme.background}; color: {theme.foreground}; }}"
-    return _plotly.page(title, body, css)
+    return _plotly.page(title, body, css, bundle="cartesian")  # heatmap, scatter, bar
 
 
 def save(
@@ -247,6 +251,7 @@ def save(
     path = Path(path)
     format = _format(path, format)
     theme = as_theme(theme)
+    _check_options(max_frames, fps, dpi)
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     if format in ANIMATED and step is not None:
         raise ValueError(
@@ -259,6 +264,23 @@ def save(
         writer(temp)
     log.info("wrote %s", path)
     return path
+
+
+def _check_options(max_frames: object, fps: object, dpi: object) -> None:
+    """ValueError naming a frame count, frame rate or resolution that cannot be drawn."""
+
+    def positive(value: object) -> bool:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and math.isfinite(value) and value > 0  # type: ignore[arg-type]
+
+    if max_frames is not None and (
+        isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 2
+    ):
+        raise ValueError(f"max_frames must be None or an int >= 2; got {max_frames!r}")
+    if not positive(fps):
+        raise ValueError(f"fps must be a positive number of frames per second; got {fps!r}")
+    if dpi is not None and not positive(dpi):
+        raise ValueError(f"dpi must be None or a positive number of dots per inch; got {dpi!r}")
 
 
 def _writer(
@@ -294,11 +316,18 @@ def _writer(
     if format in STATIC:
 
         def write_static(temp: Path) -> None:
+            import io
+
+            # A PDF is drawn in memory, then written: matplotlib's PDF writer hides a failed
+            # write (a full disk) behind an AttributeError from its own clean-up.
+            target = io.BytesIO() if format == "pdf" else temp
             with _figures.style(theme):
                 drawn = _draw.draw(view, index, marker=step is not None)
                 drawn.figure.savefig(
-                    temp, format=format, dpi=dpi or 150, metadata=_metadata(format)
+                    target, format=format, dpi=dpi or 150, metadata=_metadata(format)
                 )
+            if isinstance(target, io.BytesIO):
+                temp.write_bytes(target.getvalue())
 
         return write_static
 
@@ -308,18 +337,19 @@ def _writer(
     return write_animation
 
 
-def _render(view: ViewData, max_frames: int | None, dpi: float | None, theme: Theme) -> list:
+def _render(view: ViewData, max_frames: int | None, dpi: float | None, theme: Theme) -> Frames:
+    """The animation's frames, drawn once for every file written."""
     from . import _animate, _draw, _figures
 
     frames = views.frame_indices(len(view.steps), max_frames or MAX_FRAMES)
     with _figures.style(theme):
         drawn = _draw.draw(view, int(frames[-1]), marker=True)
-        images = _animate.render(drawn, frames, dpi=dpi or 80)
+        images = _animate.frames(drawn, frames, dpi=dpi or 80)
     drawn.figure.clear()
     return images
 
 
-def _write_frames(temp: Path, format: str, images: list, fps: float) -> None:
+def _write_frames(temp: Path, format: str, images: Frames, fps: float) -> None:
     from . import _animate
 
     if format == "gif":
@@ -327,6 +357,37 @@ def _write_frames(temp: Path, format: str, images: list, fps: float) -> None:
             _animate.write_gif(file, images, fps)
     else:
         _animate.write_mp4(temp, images, fps)
+        _check_mp4(temp)
+
+
+def _check_mp4(path: Path) -> None:
+    """OSError unless ``path`` is a whole MP4: its top-level boxes fill the file exactly and
+    include ``ftyp``, ``mdat`` and ``moov``.
+
+    imageio-ffmpeg does not report an ffmpeg that stopped part way (disk full, a file-size
+    limit: it inherits ours and dies of SIGXFSZ), so without this check a truncated video would
+    replace the previous file. ffmpeg writes ``moov`` last (faststart then moves it first).
+    """
+    size, offset, kinds = path.stat().st_size, 0, set()
+    with open(path, "rb") as file:
+        while offset < size:
+            file.seek(offset)
+            head = file.read(16)
+            length = int.from_bytes(head[:4], "big") if len(head) >= 8 else -1
+            if length == 1 and len(head) == 16:  # a 64-bit size follows the type
+                length = int.from_bytes(head[8:16], "big")
+            elif length == 0:  # "to the end of the file": an mdat ffmpeg never finished
+                length = size - offset
+            if length < 8:
+                break
+            kinds.add(head[4:8])
+            offset += length
+    if offset != size or not {b"ftyp", b"mdat", b"moov"} <= kinds:
+        raise OSError(
+            errno.EIO,
+            f"ffmpeg stopped before the MP4 was complete ({size} bytes, expected whole ftyp, "
+            "mdat and moov boxes): out of disk space or over a file-size limit?",
+        )
 
 
 def save_animation(
@@ -352,12 +413,24 @@ def save_animation(
     wrong = [str(p) for p, f in zip(paths, formats, strict=True) if f not in ANIMATED]
     if wrong:
         raise ValueError(f"save_animation writes .gif or .mp4 files; got {', '.join(wrong)}")
+    _check_options(max_frames, fps, dpi)
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     images = _render(view, max_frames, dpi, as_theme(theme))
-    for path, format in zip(paths, formats, strict=True):
+
+    def write(path: Path, format: str) -> None:
         with atomic_path(path) as temp:
             _write_frames(temp, format, images, fps)
         log.info("wrote %s", path)
+
+    # Side by side: ffmpeg encodes the MP4 in its own process while Pillow encodes the GIF
+    # (its encoder lets go of the GIL). Demo, 2 cores, 5 runs under load: 2.6 s one after
+    # the other, 1.4 s side by side.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, len(paths))) as pool:
+        writing = [pool.submit(write, p, f) for p, f in zip(paths, formats, strict=True)]
+        for future in writing:
+            future.result()
     return paths
 
 

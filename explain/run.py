@@ -59,6 +59,21 @@ class Run:
         return {"trace": trace_path, "weights": weights_path}
 
 
+@dataclass
+class _NoteStop:
+    """Callback: copies an early stop (``TrainConfig.stop_when_solved``) into the trace as
+    ``trace.meta["stopped"] = {"step", "reason"}``, the step on the trace's own step axis."""
+
+    # Not named ``trace``: a callback with run.trace as ``.trace`` is taken for its Recorder.
+    noted: Trace
+    step_offset: int = 0  # a continued trace counts steps from its pre-training
+
+    def on_train_end(self, trainer: Trainer, status: str) -> None:
+        if trainer.stopped is not None:
+            step = self.step_offset + int(trainer.stopped["step"])
+            self.noted.meta["stopped"] = {**trainer.stopped, "step": step}
+
+
 def default_model_config(task: tasks_module.Task, seed: int = 0, **overrides: Any) -> ModelConfig:
     """The default model for ``task``: its vocabulary and context, 2 layers x 4 heads, then the
     task's own ``recommended_model`` fields if it has them, then ``overrides``.
@@ -146,8 +161,14 @@ def freeze_parameters(model: TinyTransformer, prefixes: Sequence[str]) -> list[s
     for prefix in prefixes:
         matched = [n for n in names if n == prefix or n.startswith(f"{prefix}.")]
         if not matched:
-            paths = [name for name, _ in model.named_modules() if name]
-            raise ValueError(f"freeze: {prefix!r} matches no parameter; module paths: {paths}")
+            # Module paths that hold parameters (hook points hold none: freezing one does nothing).
+            owners = [name.split(".")[:-1] for name in names]
+            paths = [".".join(o[:i]) for o in owners for i in range(1, len(o) + 1)]
+            paths = list(dict.fromkeys(paths))
+            raise ValueError(
+                f"freeze: {prefix!r} matches no parameter; expected a module path such as "
+                f"'embed' or 'blocks.0', or one of {paths}"
+            )
         frozen += [n for n in matched if n not in frozen]
     if len(frozen) == len(names):
         raise ValueError(f"freeze: {list(prefixes)} freezes every parameter; nothing to train")
@@ -256,7 +277,7 @@ def train(
         model,
         task,
         train_config,
-        callbacks=[recorder, *callbacks],
+        callbacks=[recorder, _NoteStop(recorder.trace, recorder.step_offset), *callbacks],
         snapshot_schedule=schedule or RecordSchedule(),
         progress=progress,
         loss_fn=loss_fn,

@@ -11,6 +11,10 @@ called as ``callback.EVENT(trainer, **kwargs)`` when the callback defines it:
 - ``on_snapshot(step)``: at step 0 and at the steps ``snapshot_schedule`` picks
 - ``on_train_end(status)``: "complete", "interrupted" (Ctrl-C) or "diverged"
 
+With ``TrainConfig.stop_when_solved`` the run ends ("complete") at the first evaluation that
+makes two in a row with validation exact match 1.0; ``Trainer.stopped`` then says where and why
+(:func:`explain.train` copies it into ``trace.meta["stopped"]``).
+
 :func:`explain.train` (in ``explain/run.py``) builds a Trainer with a Recorder; here a bare one:
 
     >>> from explain import ModelConfig, TinyTransformer, TrainConfig, tasks
@@ -42,6 +46,9 @@ from .schedule import RecordSchedule
 __all__ = ["LossFn", "Trainer", "TrainingDiverged", "lr_at", "make_optimizer"]
 
 log = logging.getLogger(__name__)
+
+SOLVED_REASON = "validation exact match 1.0 at two evaluations in a row"
+SOLVED_EVALUATIONS = 2  # in a row: one perfect evaluation can be luck on 4 batches
 
 
 class TrainingDiverged(RuntimeError):
@@ -122,6 +129,8 @@ class Trainer:
         self.last_loss: float | None = None
         self.status = "not started"
         self._begun = False
+        self.stopped: dict[str, Any] | None = None  # {"step", "reason"} once stopped early
+        self._solved_in_a_row = 0  # consecutive evaluations with val_accuracy 1.0
 
     def fire(self, event: str, **kwargs: Any) -> None:
         for callback in self.callbacks:
@@ -183,6 +192,17 @@ class Trainer:
     def _eval_due(self, step: int) -> bool:
         return step % self.config.eval_every == 0 or step == self.config.steps
 
+    def _evaluate_and_check(self, step: int) -> None:
+        """Fire ``on_eval``; with ``stop_when_solved``, mark the run stopped at the second
+        evaluation in a row with validation accuracy 1.0."""
+        metrics = self.evaluate()
+        self.fire("on_eval", step=step, metrics=metrics)
+        solved = metrics.get("val_accuracy") == 1.0
+        self._solved_in_a_row = self._solved_in_a_row + 1 if solved else 0
+        if self.config.stop_when_solved and self._solved_in_a_row >= SOLVED_EVALUATIONS:
+            self.stopped = {"step": step, "reason": SOLVED_REASON}
+            log.info("stopping at step %d: %s", step, SOLVED_REASON)
+
     def run(self, steps: int | None = None) -> str:
         """Train ``steps`` more updates (default: up to ``config.steps``); returns the status.
 
@@ -204,18 +224,20 @@ class Trainer:
             if not self._begun:
                 self._begun = True
                 self.fire("on_train_begin")
-                self.fire("on_eval", step=0, metrics=self.evaluate())
+                self._evaluate_and_check(step=0)
                 self.fire("on_snapshot", step=0)
-            while self.step < target:
+            while self.step < target and self.stopped is None:
                 metrics = self.train_step()
                 self.fire("on_step_end", step=self.step, metrics=metrics)
                 if self._eval_due(self.step):
-                    self.fire("on_eval", step=self.step, metrics=self.evaluate())
-                if self.snapshot_schedule(self.step) or self.step == self.config.steps:
+                    self._evaluate_and_check(step=self.step)
+                last = self.step == self.config.steps or self.stopped is not None
+                if self.snapshot_schedule(self.step) or last:
                     self.fire("on_snapshot", step=self.step)
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
-            self.status = "complete" if self.step >= self.config.steps else "paused"
+            done = self.step >= self.config.steps or self.stopped is not None
+            self.status = "complete" if done else "paused"
         except KeyboardInterrupt:
             self.status = "interrupted"
             log.warning("training interrupted at step %d; keeping what was recorded", self.step)
