@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _export_traces import synthetic_trace
 
@@ -339,3 +344,85 @@ def test_distill_compare_puts_the_compression_table_into_the_report(
     assert distilled["parameters"] == alone["parameters"] < table["rows"][0]["parameters"]
     page = (out / "report.html").read_text()
     assert '<section id="compression">' in page and "task only" in page
+
+
+# -- Ctrl-C: exit 130, with what was recorded saved ----------------------------------------------
+def _read_until(stream, pattern: str, timeout: float) -> re.Match | None:
+    """Read a subprocess's pipe (tqdm writes '\\r', not lines) until `pattern` matches."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    fd = stream.fileno()
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            seen += chunk
+            match = re.search(pattern, seen.decode("utf-8", "replace"))
+            if match:
+                return match
+    return None
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_train_saves_the_trace_and_exits_130(tmp_path):
+    from explain.trace import load_trace
+    from explain.weights import load_weights
+
+    out = tmp_path / "run"
+    argv = ["train", "--task", "copy", "--steps", "100000", "--out", str(out), "--no-report"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "explain.cli", *argv],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        # tqdm's bar on stderr: "copy:   0%|   | 3/100000 [...]": a few steps are recorded.
+        progress = _read_until(process.stderr, r"\| *([3-9]|\d\d+)/100000", timeout=240)
+        assert progress is not None, "no training progress was printed"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    stderr = stderr.decode()
+    assert process.returncode == 130, stderr
+    stopped = re.search(r"interrupted at step (\d+): the trace and weights recorded so far", stderr)
+    assert stopped is not None, stderr
+    assert "Traceback" not in stderr and "(interrupted)" in stdout.decode()
+    trace = load_trace(out / "trace.npz")
+    step = int(stopped.group(1))
+    assert trace.meta["status"] == "interrupted" and step >= 3
+    assert int(trace.steps[-1]) == step and np.isfinite(trace.scalar("loss")[1][-1])
+    assert load_weights(out / "model.safetensors").config.n_layers == trace.n_layers
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "trace.json", "trace.npz"]
+
+
+def test_ctrl_c_during_an_export_leaves_no_file_and_the_trace_loads(trace_file, tmp_path):
+    """A real SIGINT arrives while the GIF writer is half-way through its file."""
+    target = tmp_path / "a.gif"
+    script = f"""
+import os, signal, time
+from explain import _animate, cli
+
+def interrupted(file, frames, fps=8):
+    file.write(b"GIF89a half a file")
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(30)  # the KeyboardInterrupt arrives here
+
+_animate.write_gif = interrupted
+raise SystemExit(cli.main(["export", {str(trace_file)!r}, "--out", {str(target)!r}]))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 130, result.stderr
+    assert "interrupted; files written so far are complete" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # neither a.gif nor a temporary file
+    from explain.trace import load_trace
+
+    assert len(load_trace(trace_file).snapshot_steps) == 5
