@@ -170,6 +170,8 @@ def run_demo(
     _print_table(out, DEMO_FILES)
     print(f"\nopen {(out / 'report.html').resolve().as_uri()}")
     print(f"more: explain export {out / 'trace.npz'} --what embeddings --out embeddings.gif")
+    if status == "interrupted":  # Ctrl-C in training: everything above is written; exit 130
+        raise KeyboardInterrupt
     return timings
 
 

@@ -426,3 +426,31 @@ raise SystemExit(cli.main(["export", {str(trace_file)!r}, "--out", {str(target)!
     from explain.trace import load_trace
 
     assert len(load_trace(trace_file).snapshot_steps) == 5
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_demo_training_writes_every_file_and_exits_130(tmp_path):
+    from explain.trace import load_trace
+
+    out = tmp_path / "demo"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "explain.cli", "demo", "--steps", "100000", "--out", str(out)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        progress = _read_until(process.stderr, r"\| *([3-9]|\d\d+)/100000", timeout=240)
+        assert progress is not None, "no training progress was printed"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr.decode()
+    assert "(interrupted)" in stdout.decode() and "Traceback" not in stderr.decode()
+    trace = load_trace(out / "trace.npz")
+    assert trace.meta["status"] == "interrupted" and int(trace.steps[-1]) < 100000
+    written = {p.name for p in out.iterdir()}
+    assert {"report.html", "attention.png", "attention.gif", "trace.npz"} <= written, written
