@@ -9,12 +9,19 @@ Each FigureWidget also carries its own ~5 MB JavaScript bundle.
 Here a :class:`Plot` pairs a plain ``go.Figure`` (the Python-side model that views update inside
 ``figure.batch_update()`` and that tests read) with a :class:`PlotWidget` whose synced traits
 ``data`` and ``layout`` are the full figure after every update, arrays travelling as binary
-buffers. The browser redraws with ``Plotly.react`` on any change. plotly.js itself comes from the
-installed plotly package (no CDN), loaded once per page by the :func:`plotly_library` widget.
+buffers. The browser redraws with ``Plotly.react`` on any change, except while only heatmap z,
+the title's text and annotations change (a playing time-lapse): then it repaints the heatmap
+images itself and lets plotly draw the whole figure 200 ms after the updates stop (plot.js). The
+whole figure is re-sent per step on purpose: besides z it is 2-3 kB of JSON per plot (measured by
+bench/playback.py), too little to be worth a second, partial update path. plotly.js itself comes
+from the installed plotly package (no CDN), loaded once per page by the :func:`plotly_library`
+widget.
 
 DOM hooks (for browser tests): the widget's element has the classes given to :class:`Plot` plus
-``explain-plot``; after each draw it carries ``data-revision`` (the Python ``revision``) and its
-child ``div.js-plotly-plot`` holds plotly's ``data``/``layout``.
+``explain-plot``; after each plotly draw it carries ``data-revision`` (the Python ``revision``)
+and its child ``div.js-plotly-plot`` holds plotly's ``data``/``layout``; after a repaint it
+carries ``data-painted`` (that revision; plotly's data still the last draw's). ``data-busy`` is
+set until plotly itself has drawn the latest state.
 """
 
 from __future__ import annotations

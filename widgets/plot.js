@@ -164,9 +164,11 @@ function fit(layout, data, width, minimum, legendHeight, titleShift) {
 // x 12 tokens: ~35 % of a step draws axes, ~45 % is layout and paint; 7.3 fps). When a figure
 // differs from the one drawn only in heatmap z (same shape), the title's text and annotations (a
 // step of a time-lapse), the images plotly drew are repainted one pixel per cell, as plotly's own
-// "fast" heatmap drawing does (explain/_report_timeline.js does the same in the report), the
-// title's text is replaced and the annotations alone are relaid out. Plotly draws the whole
-// figure once updates stop (SETTLE_MS), so hover values and downloads are plotly's own again.
+// "fast" heatmap drawing does (explain/_report_timeline.js does the same in the report), and the
+// title's text is replaced; new annotations are laid out by Plotly.relayout (no axes drawn).
+// Plotly draws the whole figure once updates stop (SETTLE_MS), so hover values and downloads
+// are plotly's own again. Measured by bench/playback.py; tests/browser/test_playback.py checks
+// the pixels drawn against the trace.
 const SETTLE_MS = 200;
 function bytesOf(view) {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
@@ -185,7 +187,9 @@ function signature(data, layout, extra) {
 }
 function sameValues(a, b) {
   if (a === b) return true;
-  if (!a || !b || !a.__ndarray__ || !b.__ndarray__) return JSON.stringify(a) === JSON.stringify(b);
+  if (!a || !b || !a.__ndarray__ || !b.__ndarray__) {
+    return JSON.stringify(a) === JSON.stringify(b);
+  }
   const x = bytesOf(a.buffer), y = bytesOf(b.buffer);
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
@@ -210,7 +214,8 @@ function heatmapPainter(div, index) {
   const cd = div.calcdata && div.calcdata[index];
   const group = cd && cd[0] && cd[0].node3;
   const image = group && group.select("image").node();
-  if (!full || full.type !== "heatmap" || full.zauto !== false || full.zsmooth || !image) return null;
+  if (!full || full.type !== "heatmap" || full.zauto !== false || full.zsmooth) return null;
+  if (!image) return null;
   if (!/pixelated|crisp-edges|optimize/.test(image.getAttribute("style") || "")) return null;
   const xa = div._fullLayout[full.xaxis.replace("x", "xaxis")];
   const ya = div._fullLayout[full.yaxis.replace("y", "yaxis")];
@@ -219,14 +224,17 @@ function heatmapPainter(div, index) {
   const flipY = ya.c2p(ys[ys.length - 1]) < ya.c2p(ys[0]);
   let scale = full.colorscale;
   if (full.reversescale) scale = scale.map(([at, colour]) => [1 - at, colour]).reverse();
-  const stops = scale.map(([at, colour]) => ({ at: full.zmin + at * (full.zmax - full.zmin), rgba: rgba(colour) }));
+  const stops = scale.map(([at, colour]) => (
+    { at: full.zmin + at * (full.zmax - full.zmin), rgba: rgba(colour) }));
   const canvas = document.createElement("canvas"), context = canvas.getContext("2d");
   const colour = (value, out, at) => {  // linear between stops, clamped; NaN: transparent
     let i = 1;
     while (i < stops.length - 1 && value > stops[i].at) i++;
     const lo = stops[i - 1], hi = stops[i], span = hi.at - lo.at;
     const t = span > 0 ? Math.min(1, Math.max(0, (value - lo.at) / span)) : 0;
-    for (let c = 0; c < 4; c++) out[at + c] = Math.round(lo.rgba[c] + t * (hi.rgba[c] - lo.rgba[c]));
+    for (let c = 0; c < 4; c++) {
+      out[at + c] = Math.round(lo.rgba[c] + t * (hi.rgba[c] - lo.rgba[c]));
+    }
     if (!Number.isFinite(value)) out[at + 3] = 0;
   };
   return (z) => {  // z: rows of equal length
@@ -236,11 +244,13 @@ function heatmapPainter(div, index) {
     const pixels = context.createImageData(cols, rows);
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
-        colour(Number(z[r][c]), pixels.data, ((flipY ? rows - 1 - r : r) * cols + (flipX ? cols - 1 - c : c)) * 4);
+        const at = ((flipY ? rows - 1 - r : r) * cols + (flipX ? cols - 1 - c : c)) * 4;
+        colour(Number(z[r][c]), pixels.data, at);
       }
     }
     context.putImageData(pixels, 0, 0);
-    image.setAttributeNS("http://www.w3.org/1999/xlink", "xlink:href", canvas.toDataURL("image/png"));
+    const href = canvas.toDataURL("image/png");  // as plotly sets it
+    image.setAttributeNS("http://www.w3.org/1999/xlink", "xlink:href", href);
   };
 }
 function titleSetter(div, text) {
@@ -250,7 +260,10 @@ function titleSetter(div, text) {
   const node = div.querySelector(".gtitle");
   if (!node || !text) return null;
   const decoder = document.createElement("textarea");  // entities as plotly shows them
-  const lines = text.split(/<br\s*\/?>/i).map((line) => { decoder.innerHTML = line; return decoder.value; });
+  const lines = text.split(/<br\s*\/?>/i).map((line) => {
+    decoder.innerHTML = line;
+    return decoder.value;
+  });
   const spans = node.querySelectorAll("tspan.line");
   if (lines.length === 1 && spans.length === 0) return () => { node.textContent = lines[0]; };
   if (spans.length !== lines.length) return null;
@@ -263,20 +276,36 @@ function fastPath(div) {
   const memo = (key, data, layout) => ({ key, z: data.map((trace) => trace.z),
     title: titleText(layout), annotations: JSON.stringify(layout.annotations || []) });
   const remember = (state) => { drawn = state; painters = {}; };
-  const update = (Plotly, key, data, layout) => {
-    if (!drawn || key !== drawn.key || data.length !== drawn.z.length) return null;
-    const changed = data.map((trace, i) => i).filter((i) => !sameValues(data[i].z, drawn.z[i]));
-    for (const i of changed) if (!painters[i]) painters[i] = heatmapPainter(div, i);
-    if (!changed.every((i) => painters[i])) return null;
-    const text = titleText(layout);
-    const retitle = text === drawn.title ? () => {} : titleSetter(div, text);
-    if (!retitle) return null;
-    for (const i of changed) painters[i](decode(data[i].z));
+  const apply = (data, layout, indices, title) => {  // false, having changed nothing, if it cannot
+    for (const i of indices) if (!painters[i]) painters[i] = heatmapPainter(div, i);
+    if (!indices.every((i) => painters[i])) return false;
+    const retitle = title ? titleSetter(div, titleText(layout)) : () => {};
+    if (!retitle) return false;
+    for (const i of indices) painters[i](decode(data[i].z));
     retitle();
+    return true;
+  };
+  const update = (Plotly, key, data, layout) => {
+    // a promise of true once repainted (false: plotly must draw after all), or null if it cannot
+    if (!drawn || key !== drawn.key || data.length !== drawn.z.length) return null;
     const next = memo(key, data, layout);
-    const relayout = next.annotations !== drawn.annotations;
-    drawn = next;
-    return Promise.resolve(relayout ? Plotly.relayout(div, { annotations: layout.annotations || [] }) : null);
+    if (next.annotations === drawn.annotations) {
+      const changed = data.map((_, i) => i).filter((i) => !sameValues(data[i].z, drawn.z[i]));
+      if (!apply(data, layout, changed, next.title !== drawn.title)) return null;
+      drawn = next;
+      return Promise.resolve(true);
+    }
+    // new annotations: plotly lays them out, and redraws the traces and title from the data it
+    // holds (the last full draw's), so every heatmap and the title are painted again after it
+    drawn = null;
+    const heatmaps = data.map((_, i) => i).filter((i) => data[i].type === "heatmap");
+    const relaid = Plotly.relayout(div, { annotations: layout.annotations || [] });
+    return Promise.resolve(relaid).then(() => {
+      painters = {};
+      if (!apply(data, layout, heatmaps, Boolean(next.title))) return false;
+      drawn = next;
+      return true;
+    });
   };
   return { memo, remember, update, forget: () => remember(null) };
 }
@@ -318,7 +347,8 @@ function render({ model, el }) {
       drawnWidth = Math.min(wanted, el.clientWidth || wanted);
       const key = signature(raw, model.get("fig_layout"),
         [drawnWidth, model.get("min_font"), legendHeight, titleShift, model.get("fig_config")]);
-      if (!settling) {  // fit's layout is the same for any data: fonts in traces are not read
+      // (globalThis.__explainFullDraws: plotly draws every update; bench/playback.py compares)
+      if (!settling && !globalThis.__explainFullDraws) {  // fit's layout: the same for any data
         const fitted = fit(decode(model.get("fig_layout")), [], drawnWidth,
           model.get("min_font") || 0, legendHeight, titleShift);
         painted = fast.update(Plotly, key, raw, fitted);
@@ -338,8 +368,12 @@ function render({ model, el }) {
       done = Promise.reject(error);
     }
     done.then(
-      () => {
+      (result) => {
         failures = 0;
+        if (painted && !result) {  // could not repaint after plotly laid out annotations
+          settling = again = true;
+          return;
+        }
         if (painted) {  // plotly draws it all once the updates stop
           el.dataset.painted = String(revision);
           settle = setTimeout(() => { settle = null; settling = true; schedule(); }, SETTLE_MS);
