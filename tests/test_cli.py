@@ -365,13 +365,9 @@ def _read_until(stream, pattern: str, timeout: float) -> re.Match | None:
     return None
 
 
-@pytest.mark.slow
-def test_ctrl_c_during_train_saves_the_trace_and_exits_130(tmp_path):
-    from explain.trace import load_trace
-    from explain.weights import load_weights
-
-    out = tmp_path / "run"
-    argv = ["train", "--task", "copy", "--steps", "100000", "--out", str(out), "--no-report"]
+def _interrupted_in_training(argv: list[str]) -> tuple[int, str, str]:
+    """Run ``explain ARGV`` (100000 steps) and send a real SIGINT once a few steps are recorded;
+    returns (exit code, stdout, stderr)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "explain.cli", *argv],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -384,15 +380,25 @@ def test_ctrl_c_during_train_saves_the_trace_and_exits_130(tmp_path):
         progress = _read_until(process.stderr, r"\| *([3-9]|\d\d+)/100000", timeout=240)
         assert progress is not None, "no training progress was printed"
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=120)
+        stdout, stderr = process.communicate(timeout=240)
     finally:
         if process.poll() is None:
             process.kill()
-    stderr = stderr.decode()
-    assert process.returncode == 130, stderr
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_train_saves_the_trace_and_exits_130(tmp_path):
+    from explain.trace import load_trace
+    from explain.weights import load_weights
+
+    out = tmp_path / "run"
+    argv = ["train", "--task", "copy", "--steps", "100000", "--out", str(out), "--no-report"]
+    returncode, stdout, stderr = _interrupted_in_training(argv)
+    assert returncode == 130, stderr
     stopped = re.search(r"interrupted at step (\d+): the trace and weights recorded so far", stderr)
     assert stopped is not None, stderr
-    assert "Traceback" not in stderr and "(interrupted)" in stdout.decode()
+    assert "Traceback" not in stderr and "(interrupted)" in stdout
     trace = load_trace(out / "trace.npz")
     step = int(stopped.group(1))
     assert trace.meta["status"] == "interrupted" and step >= 3
@@ -433,23 +439,10 @@ def test_ctrl_c_during_demo_training_writes_every_file_and_exits_130(tmp_path):
     from explain.trace import load_trace
 
     out = tmp_path / "demo"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "explain.cli", "demo", "--steps", "100000", "--out", str(out)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-    )
-    try:
-        progress = _read_until(process.stderr, r"\| *([3-9]|\d\d+)/100000", timeout=240)
-        assert progress is not None, "no training progress was printed"
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=240)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, stderr.decode()
-    assert "(interrupted)" in stdout.decode() and "Traceback" not in stderr.decode()
+    argv = ["demo", "--steps", "100000", "--out", str(out)]
+    returncode, stdout, stderr = _interrupted_in_training(argv)
+    assert returncode == 130, stderr
+    assert "(interrupted)" in stdout and "Traceback" not in stderr
     trace = load_trace(out / "trace.npz")
     assert trace.meta["status"] == "interrupted" and int(trace.steps[-1]) < 100000
     written = {p.name for p in out.iterdir()}
