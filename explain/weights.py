@@ -49,8 +49,10 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> TinyTr
     if not path.exists():
         raise FileNotFoundError(f"no weights file at {path}")
     with open(path, "rb") as f:
-        start = f.read(4)
-    if start == b"PK\x03\x04" or start[:1] == b"\x80":  # torch.save's zip, or a bare pickle
+        start = f.read(9)
+    # safetensors: an 8-byte header length (any first byte, 0x80 too), then the JSON "{"
+    pickled = start[:4] == b"PK\x03\x04" or start[:1] == b"\x80"  # torch.save's zip, a pickle
+    if pickled and start[8:9] != b"{":
         raise ValueError(
             f"{path} is not an explain weights file: it is a zip or a pickle (what torch.save "
             "writes); expected safetensors from explain.weights.save_weights. Pickles are never "

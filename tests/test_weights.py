@@ -69,6 +69,22 @@ def test_file_is_safetensors_with_config_metadata(make_model: MakeModel, tmp_pat
     assert json.loads(raw[8 : 8 + header_len])["__metadata__"] == meta
 
 
+def test_a_header_length_whose_first_byte_is_0x80_is_not_taken_for_a_pickle(
+    make_model: MakeModel, tmp_path: Path
+) -> None:
+    model = make_model()
+    raw = save_weights(model, tmp_path / "w.safetensors").read_bytes()
+    length = int.from_bytes(raw[:8], "little")
+    padded = length + (0x80 - length % 256) % 256  # the length's low byte (the file's first) 0x80
+    header = raw[8 : 8 + length] + b" " * (padded - length)  # JSON may end in spaces
+    path = tmp_path / "w80.safetensors"
+    path.write_bytes(padded.to_bytes(8, "little") + header + raw[8 + length :])
+    assert path.read_bytes()[:1] == b"\x80"
+    loaded = load_weights(path)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
 def test_no_temporary_files_left(make_model: MakeModel, tmp_path: Path) -> None:
     model = make_model()
     save_weights(model, tmp_path / "a.safetensors")
