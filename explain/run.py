@@ -72,6 +72,8 @@ class _NoteStop:
         if trainer.stopped is not None:
             step = self.step_offset + int(trainer.stopped["step"])
             self.noted.meta["stopped"] = {**trainer.stopped, "step": step}
+        else:  # a continued trace keeps its pre-training's meta: that stop is not this run's
+            self.noted.meta.pop("stopped", None)
 
 
 def default_model_config(task: tasks_module.Task, seed: int = 0, **overrides: Any) -> ModelConfig:

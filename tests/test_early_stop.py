@@ -90,6 +90,14 @@ def test_the_stop_is_on_the_continued_trace_step_axis(stopped):
     assert run.trainer.step < fields["steps"]
 
 
+def test_a_continued_run_that_does_not_stop_drops_the_stop_of_its_pretraining(stopped):
+    """The continued trace starts as a copy of the pre-training's meta: its stop is not this
+    run's, so the report must not say "stopped at step N" for it."""
+    assert "stopped" in stopped.trace.meta
+    run = explain.train("copy", init=stopped, train_config=TrainConfig(**{**FIELDS, "steps": 5}))
+    assert run.trainer.stopped is None and "stopped" not in run.trace.meta
+
+
 @pytest.mark.parametrize("value", ["yes", 1, None])
 def test_the_option_must_be_a_bool(value):
     with pytest.raises(ValueError, match=rf"stop_when_solved must be True or False; got {value!r}"):
