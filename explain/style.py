@@ -115,6 +115,25 @@ def short(label: object, limit: int = SHORT_LABEL) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
+def _rgb(colour: str) -> tuple[float, float, float]:
+    """``colour`` (hex, a CSS name, or ``rgb()``/``rgba()``) as red, green, blue in [0, 1]."""
+    text = str(colour).strip()
+    if text.lower().startswith(("rgb(", "rgba(")):
+        parts = text[text.index("(") + 1 : text.rindex(")")].split(",")
+        try:
+            return tuple(float(part) / 255 for part in parts[:3])  # type: ignore[return-value]
+        except ValueError:
+            pass
+    else:
+        from matplotlib.colors import to_rgb
+
+        try:
+            return to_rgb(text)
+        except ValueError:
+            pass
+    raise ValueError(f"colour {colour!r} is not one of hex, a CSS name or rgb(r, g, b)")
+
+
 # Okabe & Ito (2008), "Color Universal Design": lines distinguishable with every common colour
 # vision deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
@@ -151,9 +170,16 @@ class Theme:
 
     @property
     def dark(self) -> bool:
-        """Whether the background is dark (light text)."""
-        red, green, blue = (int(self.background.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
-        return 0.2126 * red + 0.7152 * green + 0.0722 * blue < 128
+        """Whether the background is dark (light text). Any colour plotly takes: "#fff",
+        "#1e1e1e", "white", "rgb(30, 30, 30)".
+
+        >>> replace(LIGHT, background="rgb(20, 20, 20)").dark
+        True
+        >>> replace(LIGHT, background="#fff").dark, replace(LIGHT, background="white").dark
+        (False, False)
+        """
+        red, green, blue = _rgb(self.background)
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.5
 
     def layout(self) -> dict[str, Any]:
         """Plotly layout properties this theme sets on a figure.
