@@ -55,7 +55,7 @@ def atomic_path(path: str | os.PathLike, what: str = "") -> Iterator[pathlib.Pat
         os.replace(temp_path, path)
     except OSError as error:
         temp_path.unlink(missing_ok=True)
-        reworded = _naming(error, label, path)
+        reworded = _naming(error, label, path, temp_path)
         if reworded is error:
             raise
         raise reworded from error
@@ -64,14 +64,17 @@ def atomic_path(path: str | os.PathLike, what: str = "") -> Iterator[pathlib.Pat
         raise
 
 
-def _naming(error: OSError, label: str, path: pathlib.Path) -> OSError:
+def _naming(error: OSError, label: str, path: pathlib.Path, temp: pathlib.Path) -> OSError:
     """``error`` reworded to name ``path`` (not the temporary file) and say it is left as it was.
 
-    Only plain OSErrors with an errno (disk full, file too large, ...) are reworded; any other
-    (a library's own OSError subclass, or one without an errno) is returned as it is.
+    Only plain OSErrors with an errno (disk full, file too large, ...) about writing (no file
+    name, or the temporary file's) are reworded; any other (about another file, a library's own
+    OSError subclass, or one without an errno) is returned as it is.
     """
     if error.errno is None or not error.strerror:
         return error
+    if error.filename is not None and pathlib.Path(error.filename) not in (temp, path):
+        return error  # e.g. a missing input file: naming the output would mislead
     message = f"cannot write {label}{path}: {error.strerror}; {path} is left as it was"
     reworded = OSError(error.errno, message)
     return reworded if type(reworded) is type(error) else error

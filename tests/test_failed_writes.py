@@ -160,3 +160,22 @@ def test_an_mp4_that_ffmpeg_did_not_finish_is_refused(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(content)
         with pytest.raises(OSError, match="ffmpeg stopped before the MP4 was complete"):
             export._check_mp4(tmp_path / name)
+
+
+def test_an_error_about_another_file_is_not_taken_for_a_failed_write(tmp_path: Path) -> None:
+    """Only errors about writing name the output; a missing input keeps its own name."""
+    from explain._files import atomic_path
+
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(FileNotFoundError) as caught, atomic_path(target) as temp:
+        temp.write_text("new")
+        (tmp_path / "missing-input.txt").read_text()
+    assert caught.value.filename == str(tmp_path / "missing-input.txt")
+    assert "cannot write" not in str(caught.value)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    # the same errno about the temporary file is a failed write: it names the output
+    with pytest.raises(OSError, match=r"cannot write .*out\.txt: No space left.* as it was"):
+        with atomic_path(target) as temp:
+            raise OSError(errno.ENOSPC, "No space left on device", str(temp))
+    assert target.read_text() == "old"
