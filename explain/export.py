@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -417,9 +418,13 @@ def save_animation(
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     images = _render(view, max_frames, dpi, as_theme(theme))
 
+    abandon = threading.Event()  # set when the caller is interrupted or a sibling fails
+
     def write(path: Path, format: str) -> None:
         with atomic_path(path) as temp:
             _write_frames(temp, format, images, fps)
+            if abandon.is_set():  # no file appears after a Ctrl-C: the old one stays
+                raise _Abandoned(path)
         log.info("wrote %s", path)
 
     # Side by side: ffmpeg encodes the MP4 in its own process while Pillow encodes the GIF
@@ -427,11 +432,21 @@ def save_animation(
     # the other, 1.4 s side by side.
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=max(1, len(paths))) as pool:
-        writing = [pool.submit(write, p, f) for p, f in zip(paths, formats, strict=True)]
+    pool = ThreadPoolExecutor(max_workers=max(1, len(paths)))
+    writing = [pool.submit(write, p, f) for p, f in zip(paths, formats, strict=True)]
+    try:
         for future in writing:
             future.result()
+    except BaseException:  # KeyboardInterrupt reaches this thread only: tell the writers
+        abandon.set()
+        raise
+    finally:
+        pool.shutdown(wait=True)  # a writer still running removes its temporary file
     return paths
+
+
+class _Abandoned(Exception):
+    """A writer stopped before its rename because the call was interrupted or failed."""
 
 
 def _metadata(format: str) -> dict | None:

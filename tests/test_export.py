@@ -223,6 +223,26 @@ def test_save_animation_writes_gif_and_mp4_from_one_rendering(trace, tmp_path):
         export.save_animation(trace, [tmp_path / "a.png"])
 
 
+def test_an_interrupted_save_animation_leaves_no_file_from_either_writer(
+    trace, tmp_path, monkeypatch
+):
+    """Ctrl-C reaches only the calling thread: the writer still encoding must not rename its
+    file into place afterwards. Here the GIF writer is interrupted at once while the MP4 one is
+    still writing; neither file appears, and no temporary file is left."""
+    import time
+
+    def write_frames(temp, format, images, fps):
+        if format == "gif":
+            raise KeyboardInterrupt
+        time.sleep(0.5)
+        Path(temp).write_bytes(b"a whole mp4")
+
+    monkeypatch.setattr(export, "_write_frames", write_frames)
+    with pytest.raises(KeyboardInterrupt):
+        export.save_animation(trace, [tmp_path / "a.gif", tmp_path / "a.mp4"])
+    assert files_in(tmp_path) == []
+
+
 # -- html ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("what", WHATS)
 def test_html_is_offline_with_one_plotly_and_escaped_tokens(trace, tmp_path, what):
