@@ -15,10 +15,13 @@ something new); the steps shown are counted too (the report's ``#timeline[data-s
 widget's heatmap title). fps = min(frames, steps) / seconds from pressing play until the last
 step is drawn; the median of ``--repeats`` plays is printed with its ratio to the target. The
 report is also played unpaced (no wait between steps), which shows the headroom. In JupyterLab
-each play is measured twice, side by side: as shipped (widgets/plot.js repaints heatmap images
-while playing) and with plotly drawing every update (``globalThis.__explainFullDraws``); the
-ratio of the two is printed. The play button steps every ``interval`` ms (StepControl), so
-1000 / interval fps is the ceiling. The kernel's messages per step are sized too (Python side).
+each play is measured twice, side by side (two notebooks open at once, plays alternating): as
+shipped (the page paints the frames the kernel sent once when play started, widgets/plot.js)
+and through the kernel (``widgets._plot.FRAMES_MAX_BYTES = 0``: a round trip per step, the page
+repainting the heatmap images the kernel sends); the ratio of the two is printed. The play
+button waits ``interval`` ms (StepControl) after the page handled a step before the next, so
+1000 / interval fps is the ceiling. The
+kernel's messages per step are sized too (Python side).
 """
 
 from __future__ import annotations
@@ -195,7 +198,8 @@ def bench_report(browser: Any, repeats: int, out: Path) -> None:
 
 # -- JupyterLab ------------------------------------------------------------------------------
 NOTEBOOK_CELL = (
-    "import explain, widgets\n"
+    "import explain, widgets, widgets._plot\n"
+    "widgets._plot.FRAMES_MAX_BYTES = {budget}\n"
     "view = widgets.AttentionView(explain.load_trace('{name}'))\n"
     "view.step = int(view.trace.snapshot_steps[0])\n"
     "view"
@@ -220,35 +224,38 @@ def bench_lab(browser: Any, repeats: int, out: Path) -> None:
     from browser.conftest import LAB_FLAGS, _tool, free_port, jupyter_env, serve
 
     from widgets._base import StepControl
+    from widgets._plot import FRAMES_MAX_BYTES
 
     interval = inspect.signature(StepControl).parameters["interval_ms"].default
     print("JupyterLab AttentionView (its play button; kernel and browser on this machine)")
-    print(f"  the play button steps every {interval} ms: at most {1000 / interval:.0f} fps")
+    print(f"  the play button waits {interval} ms between steps: at most {1000 / interval:.0f} fps")
     root = out / "lab"
     root.mkdir()
     for layers, heads, tokens in SIZES:
         name = f"trace-{layers}x{heads}x{tokens}.npz"
         demo_like_trace(layers, heads, tokens).save(root / name)
-        cell = NOTEBOOK_CELL.format(name=name)
-        notebook = {
-            "cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [],
-                       "execution_count": None}],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                        "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5,
-        }  # fmt: skip
-        (root / f"play-{layers}x{heads}x{tokens}.ipynb").write_text(json.dumps(notebook))
+        for mode, budget in (("play", FRAMES_MAX_BYTES), ("kernel", 0)):
+            cell = NOTEBOOK_CELL.format(name=name, budget=budget)
+            notebook = {
+                "cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [],
+                           "execution_count": None}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                            "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5,
+            }  # fmt: skip
+            notebook_path = root / f"{mode}-{layers}x{heads}x{tokens}.ipynb"
+            notebook_path.write_text(json.dumps(notebook))
     env = jupyter_env.__wrapped__(_Factory(out))  # the browser tests' isolated Jupyter setup
     port = free_port()
     argv = [_tool("jupyter-lab"), *LAB_FLAGS, f"--port={port}", f"--ServerApp.root_dir={root}"]
     with serve("jupyterlab", argv, root, env, port) as server:
         for layers, heads, tokens in SIZES:
-            notebook = f"play-{layers}x{heads}x{tokens}.ipynb"
-            fast, full = play_lab(browser, server.url, notebook, repeats)
-            name = f"{layers}x{heads}x{tokens} {SNAPSHOTS} steps, AttentionView play"
-            shipped = line(f"{name} (repaint)", fast)
-            plotly = line(f"{name} (plotly)", full)
-            print(f"  {'':<46} repaint / plotly every update: {shipped / plotly:5.2f}x")
+            size = f"{layers}x{heads}x{tokens}"
+            fast, slow = play_lab(browser, server.url, size, repeats)
+            name = f"{size} {SNAPSHOTS} steps, AttentionView play"
+            shipped = line(f"{name} (frames)", fast)
+            kernel = line(f"{name} (kernel)", slow)
+            print(f"  {'':<46} frames in the page / through the kernel: {shipped / kernel:5.2f}x")
     message_sizes()
 
 
@@ -269,42 +276,51 @@ def message_sizes() -> None:
         print(f"  {layers}x{heads}x{tokens}: heatmap {parts[0]}; grid {parts[1]}")
 
 
-def play_lab(browser: Any, url: str, notebook: str, repeats: int) -> tuple[list, list]:
-    """fps of ``repeats`` plays as shipped and as many with plotly drawing every update."""
+def open_lab(browser: Any, url: str, notebook: str) -> Any:
+    """A page with ``notebook`` open in a workspace of its own, its cell run, at step 0."""
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    # a workspace of its own: no other notebook restored in a hidden tab
+    workspace = f"{url}/lab/workspaces/{Path(notebook).stem}"
+    page.goto(f"{workspace}/tree/{notebook}?reset", timeout=60_000)
+    page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#jp-main-statusbar') || {}).textContent"
+        "?.includes('Idle')",
+        timeout=60_000,
+    )
+    page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function(f"() => /step 0$/.test({TITLE} || '')", timeout=90_000)
+    return page
+
+
+def play_once(page: Any) -> float:
+    """Press play at step 0; fps until the last step is drawn; then back to step 0."""
+    last = f"step {2 * (SNAPSHOTS - 1)}"
+    page.bring_to_front()
+    page.evaluate(COUNTER, [HEATMAP, TITLE, HEATMAP])
+    start = time.perf_counter()
+    page.locator(".explain-play button").first.click()  # the play button
+    page.wait_for_function(
+        f"(last) => ({TITLE} || '').endsWith(last)", arg=last, timeout=300_000, polling=5
+    )
+    seconds = time.perf_counter() - start
+    counts = page.evaluate(STOP_COUNTER)
+    reset_to_first(page)
+    return fps_of(counts, seconds)
+
+
+def play_lab(browser: Any, url: str, size: str, repeats: int) -> tuple[list, list]:
+    """fps of ``repeats`` plays as shipped and as many through the kernel, alternating."""
+    pages = [open_lab(browser, url, f"{mode}-{size}.ipynb") for mode in ("play", "kernel")]
     try:
-        # a workspace of its own: no other notebook restored in a hidden tab
-        workspace = f"{url}/lab/workspaces/{Path(notebook).stem}"
-        page.goto(f"{workspace}/tree/{notebook}?reset", timeout=60_000)
-        page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.wait_for(
-            timeout=60_000
-        )
-        page.wait_for_function(
-            "() => (document.querySelector('#jp-main-statusbar') || {}).textContent"
-            "?.includes('Idle')",
-            timeout=60_000,
-        )
-        page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Shift+Enter")
-        page.wait_for_function(f"() => /step 0$/.test({TITLE} || '')", timeout=90_000)
-        last = f"step {2 * (SNAPSHOTS - 1)}"
-        runs: dict[bool, list[float]] = {False: [], True: []}
+        runs: list[list[float]] = [[], []]
         for run in range(2 * repeats):  # alternating, so both see the same machine load
-            full = run % 2 == 1
-            page.evaluate("(full) => { globalThis.__explainFullDraws = full; }", full)
-            page.evaluate(COUNTER, [HEATMAP, TITLE, HEATMAP])
-            start = time.perf_counter()
-            page.locator(".explain-play button").first.click()  # the play button
-            page.wait_for_function(
-                f"(last) => ({TITLE} || '').endsWith(last)", arg=last, timeout=300_000, polling=5
-            )
-            seconds = time.perf_counter() - start
-            counts = page.evaluate(STOP_COUNTER)
-            runs[full].append(fps_of(counts, seconds))
-            reset_to_first(page)
-        return runs[False], runs[True]
+            runs[run % 2].append(play_once(pages[run % 2]))
+        return runs[0], runs[1]
     finally:
-        page.close()
+        for page in pages:
+            page.close()
 
 
 def reset_to_first(page: Any) -> None:

@@ -17,6 +17,13 @@ bench/playback.py), too little to be worth a second, partial update path. plotly
 from the installed plotly package (no CDN), loaded once per page by the :func:`plotly_library`
 widget.
 
+Playing in the browser: a view may give a plot every frame of its time-lapse
+(:meth:`Plot.set_frames`, a :class:`Frames` of heatmap z, titles and annotations per step). When
+the play button starts, the page asks for them once (a custom message, never saved in the
+notebook), then paints each step the play button reaches from them, with no kernel round trip;
+the kernel keeps its figure current but holds its updates to the page until the play stops, then
+sends its state once (issue 11: a round trip per step capped JupyterLab at ~16 fps).
+
 DOM hooks (for browser tests): the widget's element has the classes given to :class:`Plot` plus
 ``explain-plot``; after each plotly draw it carries ``data-revision`` (the Python ``revision``)
 and its child ``div.js-plotly-plot`` holds plotly's ``data``/``layout``; after a repaint it
@@ -47,6 +54,8 @@ log = logging.getLogger(__name__)
 
 # The browser side of PlotWidget (anywidget convention: an ES module shipped beside this file).
 _PLOT_ESM = pathlib.Path(__file__).parent / "plot.js"
+# The most bytes of frames one plot sends the page; a longer time-lapse plays through the kernel.
+FRAMES_MAX_BYTES = 32 * 2**20
 
 
 def _library_esm() -> str:
@@ -100,6 +109,28 @@ class PlotWidget(anywidget.AnyWidget):
     ).tag(sync=True)
     revision = traitlets.Int(0).tag(sync=True)
     min_font = traitlets.Int(0).tag(sync=True)
+    # Playing in the browser (module docstring): which frames fit the figure ("" for none), the
+    # frame to show and whether the play button plays (both linked to it in the page).
+    frames_key = traitlets.Unicode("").tag(sync=True)
+    frame = traitlets.Int(0).tag(sync=True)
+    playing = traitlets.Bool(False).tag(sync=True)
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Every frame of a plot's time-lapse, for the page to play (:meth:`Plot.set_frames`).
+
+    ``z`` maps a heatmap trace's index to its z at every frame, ``[frames, rows, cols]``;
+    ``titles`` and ``annotations`` give the title's text and ``layout.annotations`` of each
+    frame (None: they stay as they are). Everything else about the figure stays as drawn.
+    """
+
+    z: dict[int, np.ndarray]
+    titles: list[str] | None = None
+    annotations: list[list[dict]] | None = None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.z.values())))
 
 
 @dataclass(frozen=True)
@@ -169,6 +200,12 @@ class Plot:
         self._click_callbacks: list[Callable[[list[ClickPoint]], None]] = []
         self.widget.on_msg(self._handle_message)
         self._depth = 0
+        # playing in the browser: the frames that fit the figure, the key of those sent to
+        # the page, whether the play button plays (set by the view), an update held back
+        self._frames: tuple[str, Callable[[], Frames]] | None = None
+        self._sent = ""
+        self.playing: Callable[[], bool] = lambda: False
+        self._held = False
         self.push()
 
     @contextlib.contextmanager
@@ -190,13 +227,69 @@ class Plot:
         """Sync the figure to the widget: the layout, and the traces unless ``data=False``.
 
         Traits only travel when they changed (traitlets compares), so this is cheap to repeat.
+        While the page plays this plot's frames (:meth:`set_frames`) the update is held back
+        until :meth:`release`.
         """
+        key = self._frames[0] if self._frames is not None else ""
+        if key and key == self._sent == self.widget.frames_key and self.playing():
+            self._held = True
+            return
+        self._held = False
         layout = encode(_props(self.figure.layout))
         with self.widget.hold_sync():
             if data:
                 self.widget.fig_data = [encode(_props(trace)) for trace in self.figure.data]
             self.widget.fig_layout = layout
+            self.widget.frames_key = key
             self.widget.revision += 1
+
+    def set_frames(self, key: str, frames: Callable[[], Frames] | None) -> None:
+        """The frames of this plot's time-lapse, made by ``frames()`` when the page asks.
+
+        ``key`` names them: a new key (another head, another part) says the figure changed
+        beyond z, title and annotations, so the page asks again. Call it in ``batch_update``;
+        ``frames=None`` plays through the kernel.
+        """
+        self._frames = (key, frames) if frames is not None else None
+
+    def release(self) -> None:
+        """The play stopped: send the update held back while the page played (if any)."""
+        if self._held:
+            self.push()
+
+    def _send_frames(self, key: Any) -> None:
+        """The page asks for the frames named ``key``: send them, if they still fit the figure
+        and their arrays fit ``FRAMES_MAX_BYTES`` (else ``n: 0``: the page plays through the
+        kernel)."""
+        if self._frames is None or key != self._frames[0] or key != self.widget.frames_key:
+            return  # an old request: the figure changed since
+        frames = self._frames[1]()
+        arrays, traces = [], []
+        for index, z in frames.z.items():
+            shown = np.asarray(self.figure.data[index].z)
+            dtype = np.dtype(encode(shown[:1])["dtype"])  # as the figure's z travels
+            array = np.ascontiguousarray(z, dtype=dtype)
+            if array.shape[1:] != shown.shape or len(array) != len(frames):
+                raise ValueError(
+                    f"frames of trace {index} have shape {array.shape}; expected "
+                    f"[{len(frames)}, *{shown.shape}]"
+                )
+            arrays.append(array)
+            traces.append({"index": index, "dtype": str(dtype), "shape": list(shown.shape)})
+        content: dict[str, Any] = {"event": "frames", "key": key, "n": len(frames)}
+        if sum(a.nbytes for a in arrays) > FRAMES_MAX_BYTES:
+            log.info("frames of %s: over %d bytes, played through the kernel", key,
+                     FRAMES_MAX_BYTES)  # fmt: skip
+            self.widget.send({**content, "n": 0})
+            return
+        for name, values in (("titles", frames.titles), ("annotations", frames.annotations)):
+            if values is not None and len(values) != len(frames):
+                raise ValueError(f"{len(values)} {name} for {len(frames)} frames")
+        content.update(
+            traces=traces, titles=frames.titles, annotations=encode(frames.annotations)
+        )
+        self.widget.send(content, buffers=[memoryview(a) for a in arrays])
+        self._sent = key
 
     def _resend_if_behind(self, revision: Any) -> None:
         """A view in the page holds ``revision``: send the whole figure if that is not ours.
@@ -209,7 +302,9 @@ class Plot:
             return
         log.debug("a view holds revision %r of %d: sending the figure again", revision,
                   self.widget.revision)  # fmt: skip
-        self.widget.send_state(["fig_data", "fig_layout", "fig_config", "revision", "min_font"])
+        self.widget.send_state(
+            ["fig_data", "fig_layout", "fig_config", "revision", "min_font", "frames_key"]
+        )
 
     def on_click(self, callback: Callable[[list[ClickPoint]], None]) -> None:
         """Call ``callback(points)`` when the user clicks a point of this figure."""
@@ -218,6 +313,9 @@ class Plot:
     def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("event") == "view":
             self._resend_if_behind(content.get("revision"))
+            return
+        if isinstance(content, dict) and content.get("event") == "frames":
+            self._send_frames(content.get("key"))
             return
         if not isinstance(content, dict) or content.get("event") != "click":
             return

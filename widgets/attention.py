@@ -30,7 +30,7 @@ from ._base import (
     label_tokens,
     require_index,
 )
-from ._plot import ClickPoint, base_figure
+from ._plot import ClickPoint, Frames, base_figure
 
 __all__ = ["AttentionView"]
 
@@ -70,6 +70,7 @@ class AttentionView(HeadSelection, View):
         self._labelled: str | None = None  # the part whose labels the figures hold
         self._scored_part: str | None = None  # the part whose pattern scores are cached
         self._scores: views.ScoresData | None = None
+        self._generation = 0  # bumped whenever self.data is replaced: names the frames
         self._hold = False
         self.part_select = ipywidgets.Dropdown(
             options=list(self.parts), value=self.data.part, description="attention"
@@ -87,6 +88,7 @@ class AttentionView(HeadSelection, View):
         self.heatmap = self._plot(self._heatmap_figure(), "explain-attention-heatmap")
         self.grid = self._plot(self._grid_figure(), "explain-attention-grid")
         self.grid.on_click(self._on_grid_click)
+        self._play_in_browser(self.heatmap, self.grid)
         self.part_select.observe(self._on_part, names="value")
         self.layer_select.observe(self._on_select, names="value")
         self.head_select.observe(self._on_select, names="value")
@@ -124,7 +126,8 @@ class AttentionView(HeadSelection, View):
         self._hold = True
         try:
             self.part_select.value = part
-            self.data = data
+            if data is not self.data:
+                self.data, self._generation = data, self._generation + 1
             self._set_options(int(layer), int(head))
         finally:
             self._hold = False
@@ -147,6 +150,7 @@ class AttentionView(HeadSelection, View):
 
     def _reload(self) -> None:
         self.data = self._data_of(self.part)
+        self._generation += 1
         self._scored_part = None
         self._grids.clear()
         self._labelled = None
@@ -171,6 +175,7 @@ class AttentionView(HeadSelection, View):
         self._hold = True
         try:
             self.data = self._data_of(change["new"])
+            self._generation += 1
             self._set_options(self.layer, self.head)
         finally:
             self._hold = False
@@ -196,11 +201,18 @@ class AttentionView(HeadSelection, View):
     def _mosaic(self, index: int) -> np.ndarray:
         """All heads of all layers at frame ``index``, downsampled, tiled with one NaN row/column
         between cells: [layers * (q'+1) - 1, heads * (k'+1) - 1]."""
-        data = self.data
-        key = (data.part, index)
+        key = (self.data.part, index)
         if key in self._grids:
             self._grids.move_to_end(key)
             return self._grids[key]
+        mosaic = self._build_mosaic(index)
+        self._grids[key] = mosaic
+        if len(self._grids) > _CACHE:
+            self._grids.popitem(last=False)
+        return mosaic
+
+    def _build_mosaic(self, index: int) -> np.ndarray:
+        data = self.data
         rows, cols = self._cell_size()
         n_layers, n_heads = len(data.layers), len(data.heads)
         mosaic = np.full((n_layers * (rows + 1) - 1, n_heads * (cols + 1) - 1), np.nan, np.float32)
@@ -210,9 +222,6 @@ class AttentionView(HeadSelection, View):
             for head in range(n_heads):
                 left = head * (cols + 1)
                 mosaic[top : top + rows, left : left + cols] = cells[head]
-        self._grids[key] = mosaic
-        if len(self._grids) > _CACHE:
-            self._grids.popitem(last=False)
         return mosaic
 
     def _badges(self, index: int, rows: int, cols: int) -> list[dict]:
@@ -287,6 +296,26 @@ class AttentionView(HeadSelection, View):
         figure.update_xaxes(title_text="head", showgrid=False, constrain="domain")
         return figure
 
+    def _title(self, layer: int, head: int, step: int) -> str:
+        return f"{html.escape(self.data.title)} · layer {layer} head {head} · step {step}"
+
+    def _indices(self) -> list[int]:
+        """The data's snapshot index of each step of the step control (a frame each)."""
+        return [self.data.index(step) for step in self._control().steps]
+
+    def _heatmap_frames(self, layer: int, head: int) -> Frames:
+        """The heatmap at every step: what ``_update`` shows there, for the page to play."""
+        steps = self._control().steps
+        z = self.data.layer_patterns[layer][self._indices(), head]  # [steps, q_pos, k_pos]
+        return Frames({0: z}, titles=[self._title(layer, head, step) for step in steps])
+
+    def _grid_frames(self) -> Frames:
+        """The grid at every step (mosaic and badges), as ``_update`` shows it."""
+        indices = self._indices()
+        rows, cols = self._cell_size()
+        z = np.stack([self._build_mosaic(index) for index in indices])
+        return Frames({0: z}, annotations=[self._badges(index, rows, cols) for index in indices])
+
     def _update(self, grid_data: bool = True) -> None:
         data = self.data
         step, layer, head = self.step, self.layer, self.head
@@ -294,7 +323,12 @@ class AttentionView(HeadSelection, View):
         pattern = data.layer_patterns[layer][index, head]  # [q_pos, k_pos]
         relabel = self._labelled != data.part  # axes and hover labels change only with the part
         self._labelled = data.part
-        title = f"{html.escape(data.title)} · layer {layer} head {head} · step {step}"
+        title = self._title(layer, head, step)
+        frames = f"{self._generation}:{hash(tuple(self._control().steps))}"  # what frames fit
+        self.heatmap.set_frames(
+            f"heatmap:{frames}:{layer}:{head}", lambda: self._heatmap_frames(layer, head)
+        )
+        self.grid.set_frames(f"grid:{frames}", self._grid_frames)
         with self.heatmap.batch_update() as figure:
             trace = figure.data[0]
             trace.z = pattern

@@ -309,6 +309,57 @@ function fastPath(div) {
   };
   return { memo, remember, update, forget: () => remember(null) };
 }
+// -- playing in the browser: every frame sent once, painted at each step of the play button --
+// The kernel sends a plot's frames (widgets/_plot.py, Plot.set_frames) when the page asks, which
+// it does when the play button starts; the play button's position and state reach the plot as
+// its "frame" and "playing" (linked in the page). A frame is the figure as the kernel last sent
+// it with the frame's heatmap z, title text and annotations: the repaint above draws it. The
+// frames stay with the model (for every view of it) until the figure needs others (frames_key).
+const STORES = new WeakMap();  // model -> the frames held
+function storeOf(model) {
+  let store = STORES.get(model);
+  if (!store) {
+    store = { key: null, n: 0, z: {}, titles: null, annotations: null, asked: new Set() };
+    STORES.set(model, store);
+  }
+  return store;
+}
+function asView(buffer) {
+  if (buffer instanceof DataView) return buffer;
+  if (ArrayBuffer.isView(buffer)) {
+    return new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  return new DataView(buffer);
+}
+function keepFrames(model, content, buffers) {
+  // z of frame f of trace i: an encoded array (as fig_data holds) over that frame's bytes
+  const z = {};
+  (content.traces || []).forEach((trace, i) => {
+    const whole = asView(buffers[i]);
+    const size = trace.shape.reduce((a, b) => a * b, 1) * TYPED[trace.dtype].BYTES_PER_ELEMENT;
+    z[trace.index] = Array.from({ length: content.n }, (_, f) => ({
+      __ndarray__: true, dtype: trace.dtype, shape: trace.shape,
+      buffer: new DataView(whole.buffer, whole.byteOffset + f * size, size) }));
+  });
+  Object.assign(storeOf(model), { key: content.key, n: content.n, z,
+    titles: content.titles || null, annotations: content.annotations || null });
+}
+function frameSource(model, frame) {
+  // the figure at frame (fig_data and fig_layout, encoded), or null where no frames fit it
+  const store = STORES.get(model);
+  if (!store || store.key !== model.get("frames_key") || !(frame >= 0 && frame < store.n)) {
+    return null;
+  }
+  const raw = model.get("fig_data").map(
+    (trace, i) => (store.z[i] ? { ...trace, z: store.z[i][frame] } : trace));
+  const layout = { ...model.get("fig_layout") };
+  if (store.titles) {
+    const title = layout.title && typeof layout.title === "object" ? layout.title : {};
+    layout.title = { ...title, text: store.titles[frame] };
+  }
+  if (store.annotations) layout.annotations = store.annotations[frame];
+  return { raw, layout };
+}
 function render({ model, el }) {
   el.classList.add("explain-plot");
   el.style.maxWidth = "100%";
@@ -324,6 +375,30 @@ function render({ model, el }) {
   // whole figure SETTLE_MS after the last repaint (settle), or on any other change
   const fast = fastPath(div);
   let settle = null, settling = false;
+  // the frame to draw instead of the model's figure, while the model's revision is frameOf
+  let frameShown = null, frameOf = null;
+  const showFrame = () => {
+    const key = model.get("frames_key"), store = storeOf(model);
+    if (!key || globalThis.__explainFullDraws) return;
+    if (store.key !== key) {  // ask once per key, when the play button starts
+      if (model.get("playing") && !store.asked.has(key)) {
+        store.asked.add(key);
+        model.send({ event: "frames", key });
+      }
+      return;
+    }
+    const frame = model.get("frame");
+    if (!(frame >= 0 && frame < store.n)) return;
+    frameShown = frame;
+    frameOf = model.get("revision");
+    schedule();
+  };
+  const framesCame = (content, buffers) => {
+    if (!content || content.event !== "frames") return;
+    if (storeOf(model).key !== content.key) keepFrames(model, content, buffers || []);
+    el.dataset.frames = String(storeOf(model).n);  // how many this page holds (tests read it)
+    showFrame();
+  };
   const draw = () => {
     pending = false;
     if (!alive || !Plotly) return;
@@ -339,17 +414,20 @@ function render({ model, el }) {
     drawing = true;
     const revision = model.get("revision");
     let done, memo = null, painted = null;
+    const frame = frameShown !== null && frameOf === revision ? frameShown : null;
     try {
-      const raw = model.get("fig_data");
-      const layout = decode(model.get("fig_layout"));
+      const source = frame !== null ? frameSource(model, frame) : null;
+      const raw = source ? source.raw : model.get("fig_data");
+      const rawLayout = source ? source.layout : model.get("fig_layout");
+      const layout = decode(rawLayout);
       const wanted = layout.width || 700;
       el.style.width = `${wanted}px`;  // max-width 100%: narrower when the output is
       drawnWidth = Math.min(wanted, el.clientWidth || wanted);
-      const key = signature(raw, model.get("fig_layout"),
+      const key = signature(raw, rawLayout,
         [drawnWidth, model.get("min_font"), legendHeight, titleShift, model.get("fig_config")]);
       // (globalThis.__explainFullDraws: plotly draws every update; bench/playback.py compares)
       if (!settling && !globalThis.__explainFullDraws) {  // fit's layout: the same for any data
-        const fitted = fit(decode(model.get("fig_layout")), [], drawnWidth,
+        const fitted = fit(decode(rawLayout), [], drawnWidth,
           model.get("min_font") || 0, legendHeight, titleShift);
         painted = fast.update(Plotly, key, raw, fitted);
       }
@@ -374,6 +452,8 @@ function render({ model, el }) {
           settling = again = true;
           return;
         }
+        if (frame !== null) el.dataset.frame = String(frame);  // drawn from the frames held
+        else delete el.dataset.frame;
         if (painted) {  // plotly draws it all once the updates stop
           el.dataset.painted = String(revision);
           settle = setTimeout(() => { settle = null; settling = true; schedule(); }, SETTLE_MS);
@@ -428,6 +508,9 @@ function render({ model, el }) {
   model.on("change:fig_layout", changed);
   model.on("change:revision", changed);
   model.on("change:min_font", changed);
+  model.on("change:frame", showFrame);
+  model.on("change:playing", showFrame);
+  model.on("msg:custom", framesCame);
   const resized = new ResizeObserver(() => {  // the output got narrower or wider: fit again
     const width = Math.min(el.clientWidth, model.get("fig_layout").width || 700);
     if (el.clientWidth > 0 && Math.abs(width - drawnWidth) > 1) schedule();
@@ -464,6 +547,9 @@ function render({ model, el }) {
     model.off("change:fig_layout", changed);
     model.off("change:revision", changed);
     model.off("change:min_font", changed);
+    model.off("change:frame", showFrame);
+    model.off("change:playing", showFrame);
+    model.off("msg:custom", framesCame);
     if (Plotly) Plotly.purge(div);
   };
 }

@@ -1,7 +1,8 @@
 """Playing the AttentionView in JupyterLab: what the page draws is the step the widget shows.
 
-While playing, widgets/plot.js repaints the heatmaps' images itself (no plotly redraw) and
-plotly draws the whole figure once updates stop. These checks read the image drawn in the page
+While playing, widgets/plot.js repaints the heatmaps' images itself (no plotly redraw) from the
+frames the kernel sent once when play started (no round trip per step), and plotly draws the
+whole figure once updates stop. These checks read the image drawn in the page
 (its pixels) with the title drawn in the same instant, and after pausing plotly's own data, and
 compare both with the trace file the kernel loaded: a stale or wrong repaint fails them.
 """
@@ -18,10 +19,13 @@ from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-NOTEBOOK = "playback.ipynb"
 TRACE = "playback-trace.npz"
+# frames: the page plays the frames the kernel sent; kernel: none sent (over the byte budget),
+# every step goes through the kernel (the path of a time-lapse too long to send)
+MODES = {"frames": None, "kernel": 0}
 CELL = (
-    "import explain, widgets\n"
+    "import explain, widgets, widgets._plot\n"
+    "{budget}"
     f"view = widgets.AttentionView(explain.load_trace('{TRACE}'), layer=1, head=2)\n"
     "view.step = 0\n"
     "view"
@@ -40,7 +44,8 @@ SNAPSHOT = """async (selectors) => {
   const title = (hosts[0].querySelector(".gtitle") || {}).textContent || "";
   const hrefs = images.map((image) => image.getAttributeNS("http://www.w3.org/1999/xlink", "href")
     || image.getAttribute("href"));
-  const marks = hosts.map((host) => ({painted: host.dataset.painted || null}));
+  const marks = hosts.map((host) => ({painted: host.dataset.painted || null,
+    frame: host.dataset.frame || null, frames: host.dataset.frames || null}));
   const read = async (href) => {
     const picture = new Image();
     picture.src = href;
@@ -148,9 +153,9 @@ def check_picture(snapshot: dict, z: np.ndarray, state: dict, what: str) -> None
     )
 
 
-def open_view(page: Any, url: str) -> None:
-    """Open the notebook in a workspace of its own, run its cell, wait for step 0."""
-    page.goto(f"{url}/lab/workspaces/playback/tree/{NOTEBOOK}?reset", timeout=60_000)
+def open_view(page: Any, url: str, mode: str) -> None:
+    """Open the mode's notebook in a workspace of its own, run its cell, wait for step 0."""
+    page.goto(f"{url}/lab/workspaces/{mode}/tree/{mode}.ipynb?reset", timeout=60_000)
     expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
     page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
     page.keyboard.press("Shift+Enter")
@@ -175,14 +180,16 @@ def playback_trace(notebook_root: Any) -> Any:
     import explain
 
     random_trace().save(notebook_root / TRACE)
-    notebook = {
-        "cells": [{"cell_type": "code", "metadata": {}, "source": CELL, "outputs": [],
-                   "execution_count": None}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }  # fmt: skip
-    (notebook_root / NOTEBOOK).write_text(json.dumps(notebook))
+    for mode, budget in MODES.items():
+        line = "" if budget is None else f"widgets._plot.FRAMES_MAX_BYTES = {budget}\n"
+        notebook = {
+            "cells": [{"cell_type": "code", "metadata": {}, "source": CELL.format(budget=line),
+                       "outputs": [], "execution_count": None}],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                        "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5,
+        }  # fmt: skip
+        (notebook_root / f"{mode}.ipynb").write_text(json.dumps(notebook))
     return explain.load_trace(notebook_root / TRACE)
 
 
@@ -205,9 +212,12 @@ def check_settled(page: Any, trace: Any, what: str) -> int:
 
 
 @pytest.mark.timeout(300)
-def test_playing_draws_the_step_shown(lab_server: Any, page: Any, playback_trace: Any) -> None:
+@pytest.mark.parametrize("mode", list(MODES))
+def test_playing_draws_the_step_shown(
+    lab_server: Any, page: Any, playback_trace: Any, mode: str
+) -> None:
     trace = playback_trace
-    open_view(page, lab_server.url)
+    open_view(page, lab_server.url, mode)
     wait_settled(page)
     state = page.evaluate(PLOTLY_STATE, HEATMAP)  # the colour scale (fixed while playing)
     grid_state = page.evaluate(PLOTLY_STATE, GRID)
@@ -216,18 +226,32 @@ def test_playing_draws_the_step_shown(lab_server: Any, page: Any, playback_trace
     # 1. playing: each instant's picture is the pattern at the step its title names
     play_pause = page.locator(".explain-play button").first  # one button: play, then pause
     play_pause.click()
-    samples, steps = 0, set()  # until it showed four steps
+    samples, steps, from_frames = 0, set(), set()  # until it showed four steps from frames
     while True:
         heatmap = page.evaluate(SNAPSHOT, [HEATMAP])[0]
         step = shown_step(heatmap["title"])
+        if heatmap["frame"] is not None:
+            from_frames.add(step)
         pattern = trace.at(step).tensors[f"blocks.{LAYER}.attn.hook_pattern"][HEAD]
         check_picture(heatmap, pattern, state, f"playing, heatmap titled step {step}")
         samples += 1
         steps.add(step)
-        if len(steps) == 4 or step == last or samples == 200:
+        shown = from_frames if mode == "frames" else steps
+        if len(shown) == 4 or step == last or samples == 400:
             play_pause.click()
             break
-    assert len(steps) == 4, f"the heatmap showed steps {sorted(steps)} in {samples} samples"
+    assert len(shown) == 4, (
+        f"the heatmap showed steps {sorted(steps)} in {samples} samples, of which "
+        f"{sorted(from_frames)} from the frames the page holds"
+    )
+    held = page.evaluate(SNAPSHOT, [HEATMAP, GRID])
+    expected_frames = str(len(trace.snapshot_steps)) if mode == "frames" else "0"
+    assert [h["frames"] for h in held] == [expected_frames] * 2, (
+        f"the page holds {[h['frames'] for h in held]} frames (heatmap, grid); expected "
+        f"{expected_frames}"
+    )
+    if mode == "kernel":
+        assert not from_frames, f"steps {sorted(from_frames)} drawn from frames never sent"
     painted = page.locator(HEATMAP).first.get_attribute("data-painted")
     assert painted is not None, "plot.js never repainted while playing: nothing fast was tested"
 
