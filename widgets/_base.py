@@ -137,6 +137,8 @@ class StepControl:
             button.add_class(f"explain-step-{name}")
         self.previous.on_click(lambda _: self.move(-1))
         self.next.on_click(lambda _: self.move(1))
+        # the slider follows the play button in the page too: no kernel round trip behind it
+        self._slider_link = ipywidgets.jsdlink((self.play, "value"), (self.slider, "index"))
         self.play.observe(self._on_play, names="value")
         self.play.observe(self._on_playing, names="playing")
         self.slider.observe(self._on_slider, names="value")

@@ -266,9 +266,11 @@ def test_playing_draws_the_step_shown(
         step = shown_step(heatmap["title"])
         pattern = trace.at(step).tensors[f"blocks.{LAYER}.attn.hook_pattern"][HEAD]
         check_picture(heatmap, pattern, state, f"playing on, heatmap titled step {step}")
-        # the grid is drawn in its own frame: it shows this step, or the one before or after
+        # the grid is drawn in its own frame: it shows this step, or the one before or after;
+        # through the kernel (a step every 30 ms) it may fall a few steps behind the heatmap
         shown = np.asarray(grid["pixels"], float).reshape(*mosaic(trace, step).shape, 4)
-        near = [s for s in (step - 1, step, step + 1) if paused <= s <= last]
+        behind = 1 if mode == "frames" else 6
+        near = [s for s in range(step - behind, step + 2) if paused <= s <= last]
         matches = [
             s for s in trace.snapshot_steps.tolist()
             if np.abs(shown - expected_pixels(mosaic(trace, s), grid_state)).max() <= TOLERANCE
