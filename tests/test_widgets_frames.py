@@ -150,3 +150,29 @@ def test_the_dashboards_attention_plays_in_the_page() -> None:
     play = dashboard.step_control.play
     assert ((play, "value"), (attention.heatmap.widget, "frame")) in links
     assert ((play, "playing"), (attention.grid.widget, "playing")) in links
+
+
+def test_views_drawn_through_the_kernel_follow_a_play_sparingly_and_catch_up(
+    monkeypatch: Any,
+) -> None:
+    import widgets._base
+
+    monkeypatch.setattr(widgets._base, "PLAYING_EVERY_S", 3600.0)  # one update per play
+    dashboard = Dashboard(get_reverse_trace())
+    loss, attention = dashboard.views["loss"], dashboard.views["attention"]
+    steps = dashboard.step_control.steps
+
+    def cursor() -> float:  # the step cursor as the page has it (widgets._plot.step_cursor)
+        shapes = loss.figure_plot.widget.fig_layout["shapes"]
+        (x,) = [s["x0"] for s in shapes if s.get("line", {}).get("dash") == "dot"]
+        return x
+
+    dashboard.step = steps[0]
+    dashboard.step_control.play.playing = True
+    for step in steps[1:5]:
+        dashboard.step = step
+    assert cursor() == steps[1], "the loss view followed every step of the play"
+    # the attention view plays in the page: its figure follows every step in the kernel
+    assert f"step {steps[4]}" in attention.heatmap.figure.layout.title.text
+    dashboard.step_control.play.playing = False
+    assert cursor() == steps[4], "the loss view did not catch up when the play stopped"

@@ -8,6 +8,7 @@ dashboard hands one control to every view so they move together.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -137,8 +138,8 @@ class StepControl:
             button.add_class(f"explain-step-{name}")
         self.previous.on_click(lambda _: self.move(-1))
         self.next.on_click(lambda _: self.move(1))
-        # the slider follows the play button in the page too: no kernel round trip behind it
-        self._slider_link = ipywidgets.jsdlink((self.play, "value"), (self.slider, "index"))
+        # The slider follows the play button through the kernel (a step or two behind while it
+        # plays): a link in the page fought the arrow keys (each echo undid a later key press).
         self.play.observe(self._on_play, names="value")
         self.play.observe(self._on_playing, names="playing")
         self.slider.observe(self._on_slider, names="value")
@@ -282,6 +283,10 @@ class HeadSelection:
 
 
 # -- the view base ---------------------------------------------------------------------------
+# How often a view drawn through the kernel follows the play button while it plays (seconds).
+PLAYING_EVERY_S = 0.5
+
+
 class View:
     """Base of every view: ``trace``, ``step``, ``widget`` (the ipywidgets root to display).
 
@@ -315,6 +320,7 @@ class View:
             step_control.value = step
         self.step_control = step_control
         self._links: list[Any] = []  # the page's links from the play button to played plots
+        self._updated_at, self._behind = 0.0, False  # following a play through the kernel
         self._connected = False
         self.widget: ipywidgets.Box = ipywidgets.VBox()
 
@@ -421,9 +427,22 @@ class View:
                 self._links.extend(self.step_control.link(plot))
 
     def _on_step(self, step: int) -> None:
+        # While the play button plays, a view drawn through the kernel follows at most every
+        # PLAYING_EVERY_S: redrawing every step kept the page so busy that the play button
+        # stepped the dashboard's attention at ~5 frames a second instead of ~25.
+        if not self._links and self.step_control is not None and self.step_control.playing:
+            now = time.monotonic()
+            if now - self._updated_at < PLAYING_EVERY_S:
+                self._behind = True
+                return
+            self._updated_at = now
+        self._behind = False
         self._update()
 
     def _on_stop(self) -> None:
+        if self._behind:
+            self._behind = False
+            self._update()
         for plot in self.plots:
             plot.release()
 

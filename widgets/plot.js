@@ -377,6 +377,7 @@ function render({ model, el }) {
   let settle = null, settling = false;
   // the frame to draw instead of the model's figure, while the model's revision is frameOf
   let frameShown = null, frameOf = null;
+  let decodedFrom = null, decodedData = null;  // the last fig_data drawn, decoded
   const showFrame = () => {
     const key = model.get("frames_key"), store = storeOf(model);
     if (!key || globalThis.__explainFullDraws) return;
@@ -437,7 +438,13 @@ function render({ model, el }) {
       if (painted) {
         done = painted;
       } else {
-        const data = decode(raw).map(withHoverLabels);
+        // the traces the kernel did not change (a cursor moved, a layout-only update) stay the
+        // same objects, so plotly only lays the figure out again instead of recomputing them
+        if (raw !== decodedFrom) {
+          decodedFrom = raw;
+          decodedData = decode(raw).map(withHoverLabels);
+        }
+        const data = decodedData;
         fit(layout, data, drawnWidth, model.get("min_font") || 0, legendHeight, titleShift);
         memo = fast.memo(key, raw, layout);
         done = Promise.resolve(Plotly.react(div, data, layout, model.get("fig_config")));
@@ -485,6 +492,7 @@ function render({ model, el }) {
         try { Plotly.purge(div); } catch (_) { div.replaceChildren(); }
         listening = false;  // purge dropped the click listener with the plot
         fast.forget();
+        decodedFrom = null;
         again = again || failures <= 3;
       },
     ).finally(() => {
