@@ -377,7 +377,7 @@ function render({ model, el }) {
   let settle = null, settling = false;
   // the frame to draw instead of the model's figure, while the model's revision is frameOf
   let frameShown = null, frameOf = null;
-  let decodedFrom = null, decodedData = null;  // the last fig_data drawn, decoded
+  let decodedFrom = null, decodedMin = null, decodedData = null;  // the last fig_data drawn
   const showFrame = () => {
     const key = model.get("frames_key"), store = storeOf(model);
     if (!key || globalThis.__explainFullDraws) return;
@@ -440,8 +440,10 @@ function render({ model, el }) {
       } else {
         // the traces the kernel did not change (a cursor moved, a layout-only update) stay the
         // same objects, so plotly only lays the figure out again instead of recomputing them
-        if (raw !== decodedFrom) {
+        // (fit raises their fonts to min_font in place: another min_font decodes them again)
+        if (raw !== decodedFrom || model.get("min_font") !== decodedMin) {
           decodedFrom = raw;
+          decodedMin = model.get("min_font");
           decodedData = decode(raw).map(withHoverLabels);
         }
         const data = decodedData;
