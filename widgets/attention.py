@@ -47,7 +47,9 @@ class AttentionView(HeadSelection, View):
     same object ``explain.export.save(trace, ..., what="attention", part=...)`` writes.
     ``tokens`` overrides the probe tokens of the trace (same count as the pattern's positions).
     Controls: ``part_select``, ``layer_select``, ``head_select``; plots: ``heatmap`` and ``grid``
-    (their ``.figure`` is the plotly figure shown).
+    (their ``.figure`` is the plotly figure shown). The play button plays in the page: both
+    plots send every step's frame once when it starts (``_heatmap_frames``, ``_grid_frames``:
+    what ``_update`` shows at each step), see :meth:`widgets._plot.Plot.set_frames`.
     """
 
     css_class = "explain-attention"
