@@ -7,6 +7,9 @@
 4. the same with the Recorder's default schedule (what ``explain.train`` does);
 5. the same with a Recorder and no snapshots: its per-step scalars alone.
 
+Trainers 2-5 step as ``Trainer.run`` does, without its evaluations: a snapshot step's
+``on_snapshot`` fires within the next update's forward pass, which the recorder's probe rides.
+
 Rounds are interleaved (A B C D E, then B C D E A, ...: each goes first as often) so machine noise
 hits all alike; we report the median step time of each and the median of the per-round ratios,
 in wall time and in this thread's CPU time (``time.thread_time``: torch runs on one thread
@@ -113,7 +116,7 @@ def time_trainer(trainer: Trainer, steps: int) -> Clock:
             metrics = trainer.train_step()
             trainer.fire("on_step_end", step=trainer.step, metrics=metrics)
             if trainer.snapshot_schedule(trainer.step):
-                trainer.fire("on_snapshot", step=trainer.step)
+                trainer.snapshot()  # as run() does: on_snapshot fires in the next forward pass
     return clock
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from . import tasks as tasks_module
 
-__all__ = ["held_out_batches", "masked_loss", "model_inputs", "to_torch"]
+__all__ = ["held_out_batches", "join_rows", "masked_loss", "model_inputs", "to_torch"]
 
 
 def to_torch(
@@ -50,6 +50,24 @@ def model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if "source" in batch:
         kwargs["source"], kwargs["source_mask"] = batch["source"], batch["source_mask"]
     return kwargs
+
+
+def join_rows(
+    inputs: dict[str, torch.Tensor], rows: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor] | None:
+    """Model inputs with ``rows`` appended after ``inputs``' rows (batch axis 0); None when
+    they do not fit: other keys, or other shapes, dtypes or devices beyond the batch axis."""
+    if inputs.keys() != rows.keys():
+        return None
+    for name, tensor in inputs.items():
+        extra = rows[name]
+        if (tensor.shape[1:], tensor.dtype, tensor.device) != (
+            extra.shape[1:],
+            extra.dtype,
+            extra.device,
+        ):
+            return None
+    return {name: torch.cat([tensor, rows[name]]) for name, tensor in inputs.items()}
 
 
 def masked_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -12,6 +12,13 @@ embeddings stay float32. A memory cap thins older
 snapshots instead of running out of memory. Which steps are snapshot steps is the Trainer's
 ``snapshot_schedule`` (:class:`explain.schedule.RecordSchedule` by default).
 
+The probe's patterns and logits are those of an eval-mode pass on the weights after the
+snapshot step. Without dropout, the probe rides the next update's training batch as one extra
+row (see :mod:`explain.trainer`) instead of running a pass of its own: on the default reverse
+model (1 thread, CPU time, in the training loop) the extra row cost ~2.5% of a step, a pass of
+its own ~6.5%. At the last step, with dropout or hooks on the model, or when the row does not
+fit the batch, it runs its own pass.
+
     >>> import explain
     >>> recorder = explain.Recorder()
     >>> run = explain.train("reverse", train_config=explain.TrainConfig(steps=3), recorder=recorder)
@@ -22,8 +29,9 @@ snapshots instead of running out of memory. Which steps are snapshot steps is th
 from __future__ import annotations
 
 import logging
+import math
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,19 +53,85 @@ DEFAULT_MAX_BYTES = 256 * 2**20
 ROUNDED = torch.bfloat16  # the precision of the optimizer tensors (gradient, update, moments)
 
 
+class _FlatUpdates:
+    """Every parameter's weights before an update and the update itself, in one flat buffer.
+
+    The parameters are laid out grouped by size, so that a group is one ``[count, size]``
+    block and the per-parameter norms take one reduction per group (7 on the default model)
+    instead of one per parameter (28): on a CPU each torch call costs microseconds.
+    """
+
+    def __init__(self, params: list[torch.Tensor]) -> None:
+        self.params = params
+        order = sorted(range(len(params)), key=lambda i: params[i].numel())  # stable
+        self._order = order
+        device, dtype = params[0].device, params[0].dtype
+        total = sum(p.numel() for p in params)
+        self.flat = torch.empty(2, total, device=device, dtype=dtype)  # [before | update, all]
+        self.norms = torch.empty(2 * len(params), device=device, dtype=dtype)
+        self._offsets = [0] * len(params)  # where each parameter starts in a row of flat
+        self.weight_at = [0] * len(params)  # where its weight norm lands in norms
+        self.update_at = [0] * len(params)
+        self._groups: list[tuple[torch.Tensor, torch.Tensor]] = []  # (flat block, norms out)
+        start = done = 0
+        while done < len(order):
+            size = params[order[done]].numel()
+            members = [i for i in order[done:] if params[i].numel() == size]
+            count = len(members)
+            block = self.flat[:, start : start + count * size].view(2, count, size)
+            out = self.norms[2 * done : 2 * (done + count)].view(2, count)
+            self._groups.append((block, out))
+            for j, i in enumerate(members):
+                self._offsets[i] = start + j * size
+                self.weight_at[i], self.update_at[i] = 2 * done + j, 2 * done + count + j
+            start, done = start + count * size, done + count
+        self._views: list[torch.Tensor] = []
+        self._pointers: list[int] = []
+
+    def _flat_views(self) -> list[torch.Tensor]:
+        """1-D views of the parameters in layout order, remade if one's storage was replaced."""
+        pointers = [self.params[i].data_ptr() for i in self._order]
+        if pointers != self._pointers:
+            self._views = [self.params[i].detach().reshape(-1) for i in self._order]
+            self._pointers = pointers
+            if any(v.data_ptr() != p for v, p in zip(self._views, pointers, strict=True)):
+                self._pointers = []  # a parameter that is not contiguous: copies, redo each time
+        return self._views
+
+    def before(self) -> None:
+        """Keep the weights as they are now, before the update."""
+        torch.cat(self._flat_views(), out=self.flat[0])
+
+    def after(self) -> list[float]:
+        """Take the update since ``before``; returns every weight and update norm (read them at
+        ``weight_at[i]`` and ``update_at[i]``), in one device-to-host copy."""
+        torch.cat(self._views, out=self.flat[1])  # the views ``before`` checked
+        self.flat[1].sub_(self.flat[0])  # after - before: the applied update
+        for block, out in self._groups:
+            torch.linalg.vector_norm(block, dim=-1, out=out)
+        return self.norms.tolist()
+
+    def update(self, i: int) -> torch.Tensor:
+        """The latest update of parameter ``i`` (a view of the buffer, shaped like it)."""
+        param = self.params[i]
+        return self.flat[1, self._offsets[i] : self._offsets[i] + param.numel()].view(param.shape)
+
+
 def _host_arrays(
     exact: dict[str, torch.Tensor], rounded: dict[str, torch.Tensor]
 ) -> dict[str, np.ndarray]:
-    """float32 numpy copies of ``exact`` and of ``rounded`` (rounded to ``ROUNDED`` first), made
-    with one device-to-host copy: a copy per tensor cost a sync each on a GPU."""
-    parts = [t.detach().reshape(-1).float() for t in exact.values()]
+    """float32 numpy copies of ``exact`` and of ``rounded`` (rounded to ``ROUNDED``), made with
+    one concatenation and one device-to-host copy: a copy per tensor cost a sync each on a GPU,
+    and each torch call costs microseconds on a CPU. Call without autograd recording."""
+    tensors = [*exact.values(), *rounded.values()]
+    flat = torch.cat([t.reshape(-1) for t in tensors]).float()  # a new buffer: no aliases
     if rounded:
-        together = torch.cat([t.detach().reshape(-1) for t in rounded.values()])
-        parts.append(together.to(ROUNDED).float())
-    flat = torch.cat(parts).cpu().numpy()  # a new buffer: nothing aliases the model
+        tail = flat[sum(t.numel() for t in exact.values()) :]
+        tail.copy_(tail.to(ROUNDED))  # to bfloat16 and back, in place
+    host = flat.cpu().numpy()
     arrays, offset = {}, 0
-    for name, tensor in (*exact.items(), *rounded.items()):
-        arrays[name] = flat[offset : offset + tensor.numel()].reshape(tensor.shape)
+    for name, tensor in zip((*exact, *rounded), tensors, strict=True):
+        arrays[name] = host[offset : offset + tensor.numel()].reshape(tensor.shape)
         offset += tensor.numel()
     return arrays
 
@@ -88,6 +162,10 @@ class Recorder:
         self.max_bytes = max_bytes
         self.trace = trace if trace is not None else Trace()
         self._warned_cap = False
+        self._armed = False  # the attention modules keep the last row's pattern
+        self._riding: int | None = None  # the snapshot step whose probe row rides a pass
+        self._ridden: tuple[int, dict[str, torch.Tensor]] | None = None  # its tensors
+        self._last_snapshot: int | None = None
 
     # -- events ------------------------------------------------------------------------------
     def on_train_begin(self, trainer: Trainer) -> None:
@@ -108,50 +186,44 @@ class Recorder:
             "sgd": (),
         }[trainer.config.optimizer]
         self._tracked = [(n, self.param_names.index(n)) for n in self.tracked_names]
-        # Gradient and update of the tracked parameters at the latest step (zeros before any).
-        self._last_grads = {n: torch.zeros_like(named[n]) for n in self.tracked_names}
-        self._updates = {n: torch.zeros_like(named[n]) for n in self.tracked_names}
-        self._zeros = {n: torch.zeros_like(named[n]) for n in self.tracked_names}  # no moment yet
-        self._before: list[torch.Tensor] = []
+        self._zeros = {n: torch.zeros_like(named[n]) for n in self.tracked_names}  # none yet
+        self._flat = _FlatUpdates(self.params)
+        self._tracked_updates = {n: self._flat.update(i) for n, i in self._tracked}  # views
+        stacks = [""] if model.config.kind == "decoder" else ["encoder.", "decoder."]
+        self._embeds = {f"{s}embed.W_E": model.get_submodule(f"{s}embed").W_E for s in stacks}
+        self._update_step: int | None = None  # the step whose gradients and update are held
         self._grad_names = [f"grad_norm/{p}" for p in self.param_names]
         self._ratio_names = [f"update_ratio/{p}" for p in self.param_names]
         self._probe = task.probe()
         # The probe's tensors, made once: every snapshot feeds the model the same sequence.
         self._probe_inputs = model_inputs(to_torch(self._probe, model.device, task))
         self._pattern_names = [n for n in model.hook_names() if is_attention(n)]
+        # hook name -> the Attention module computing it ("blocks.0.attn.hook_pattern")
+        self._attention = {
+            n: model.get_submodule(n.rpartition(".")[0]) for n in self._pattern_names
+        }
         self.trace.meta.update(self._meta(trainer))
 
     @torch.no_grad()
     def on_before_optimizer_step(self, trainer: Trainer, step: int) -> None:
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
-        # Gradient and weight norms in one call: [2 * n_params]
-        self._norms = torch.stack(torch._foreach_norm([*grads, *self.params]))
-        for name, i in self._tracked:
-            self._last_grads[name].copy_(grads[i])
-        if not self._before:  # one buffer per parameter, reused every step
-            self._before = [torch.empty_like(p) for p in self.params]
-        torch._foreach_copy_(self._before, self.params)
+        self._flat.before()
 
     @torch.no_grad()
     def on_step_end(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
-        n = len(self.params)
-        grad_norms, weight_norms = self._norms[:n], self._norms[n:]
-        clip = trainer.config.grad_clip
-        if clip is not None:  # the gradients were read after clipping: undo its factor
-            grad_norms = grad_norms / min(1.0, clip / (metrics["grad_norm"] + 1e-6))
-        # In place, one pass: the buffers now hold before - after, the applied update negated.
-        torch._foreach_sub_(self._before, self.params)
-        update_norms = torch.stack(torch._foreach_norm(self._before))
-        # One device-to-host copy for every per-parameter number of this step.
-        # A weight that is all zeros (a fresh bias) has no ratio: NaN, "not logged".
-        ratios = torch.where(weight_norms > 0, update_norms / weight_norms, torch.nan)
-        values = torch.cat([grad_norms, ratios]).tolist()
+        norms = self._flat.after()
+        # The trainer's per-parameter norms of the gradients before clipping: they add up to
+        # metrics["grad_norm"]. One device-to-host copy for them, one for the weight norms.
+        assert trainer.grad_norms is not None  # set by train_step before this event
         scalars = dict(metrics)
-        scalars.update(zip(self._grad_names, values[:n], strict=True))
-        scalars.update(zip(self._ratio_names, values[n:], strict=True))
+        scalars.update(zip(self._grad_names, trainer.grad_norms.tolist(), strict=True))
+        # A weight that is all zeros (a fresh bias) has no ratio: NaN, "not logged".
+        ratios = [
+            norms[u] / norms[w] if norms[w] > 0 else math.nan
+            for w, u in zip(self._flat.weight_at, self._flat.update_at, strict=True)
+        ]
+        scalars.update(zip(self._ratio_names, ratios, strict=True))
         self.trace.log_scalars(self.step_offset + step, scalars)
-        for name, i in self._tracked:
-            torch.neg(self._before[i], out=self._updates[name])
+        self._update_step = step
 
     def _recorded_already(self, step: int) -> bool:
         return self.step_offset > 0 and step == 0
@@ -160,10 +232,54 @@ class Recorder:
         if not self._recorded_already(step):
             self.trace.log_scalars(self.step_offset + step, metrics)
 
+    def snapshot_rows(
+        self, trainer: Trainer, step: int
+    ) -> tuple[dict[str, torch.Tensor], Callable[[torch.Tensor], None]] | None:
+        """The probe as an extra row of the training pass after snapshot ``step`` (see
+        :mod:`explain.trainer`), and the function that takes its logits. None when that row
+        would not compute what an eval-mode pass computes: with dropout, or with hooks on the
+        model (they may act differently in training).
+
+        Offered even when the snapshot was taken already (at a pause), so that the batch has
+        the same rows, and training the same numbers, in bursts as in one run.
+        """
+        model = trainer.model
+        hooked = any(hook.fns for hook in model.hook_dict.values())
+        if model.config.dropout > 0 or hooked or self._recorded_already(step):
+            return None
+        if step == self._last_snapshot:
+            return self._probe_inputs, self._ignore
+        for module in self._attention.values():
+            module.keep_last_pattern = True
+        self._armed, self._riding = True, step
+        return self._probe_inputs, self._receive
+
+    def _receive(self, logits: torch.Tensor) -> None:
+        """Keep the riding probe's patterns and logits [1, pos, vocab] for its snapshot."""
+        attention = self._attention.items()
+        tensors = {name: getattr(module, "last_pattern", None) for name, module in attention}
+        self._disarm()
+        if self._riding is not None and all(t is not None for t in tensors.values()):
+            tensors["hook_logits"] = logits[0]  # [pos, vocab]
+            self._ridden = (self._riding, tensors)  # type: ignore[assignment]
+
+    @staticmethod
+    def _ignore(logits: torch.Tensor) -> None:
+        """The logits of a probe row riding after a snapshot that was taken already."""
+
+    def _disarm(self) -> None:
+        if self._armed:
+            for module in self._attention.values():
+                module.keep_last_pattern, module.last_pattern = False, None
+            self._armed = False
+
     def on_snapshot(self, trainer: Trainer, step: int) -> None:
+        ridden, self._ridden, self._riding = self._ridden, None, None
+        self._disarm()  # a ride that did not happen (rows that did not fit the batch)
         if self._recorded_already(step):
             return
-        tensors = self.snapshot(trainer)
+        probe = ridden[1] if ridden is not None and ridden[0] == step else None
+        tensors = self.snapshot(trainer, step, probe)
         if len(self.trace) == 0:
             size = sum(a.nbytes for a in tensors.values())
             if size * 4 > self.max_bytes:
@@ -173,28 +289,40 @@ class Recorder:
                 )
             self.trace.meta["dims"] = self._dims(tensors)
         self.trace.add_snapshot(self.step_offset + step, tensors)
+        self._last_snapshot = step
         self._enforce_cap()
 
     def on_train_end(self, trainer: Trainer, status: str) -> None:
+        self._disarm()
         self.trace.meta["status"] = status
         self.trace.meta["last_step"] = self.step_offset + trainer.step
 
     # -- what a snapshot holds -----------------------------------------------------------------
-    def snapshot(self, trainer: Trainer) -> dict[str, np.ndarray]:
-        """The arrays of one snapshot, each without the snapshot axis."""
+    @torch.no_grad()
+    def snapshot(
+        self,
+        trainer: Trainer,
+        step: int | None = None,
+        probe: dict[str, torch.Tensor] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The arrays of the snapshot at ``step`` (default: the trainer's), each without the
+        snapshot axis; ``probe``: its patterns and logits, if a riding row computed them."""
+        step = trainer.step if step is None else step
         model = trainer.model
-        exact = self._probe_tensors(model)
-        stacks = [""] if model.config.kind == "decoder" else ["encoder.", "decoder."]
-        for stack in stacks:
-            embed = model.get_submodule(f"{stack}embed")
-            exact[f"{stack}embed.W_E"] = embed.W_E.weight  # [vocab, d_model]
+        exact = self._probe_tensors(model) if probe is None else dict(probe)
+        for name, embedding in self._embeds.items():
+            exact[name] = embedding.weight  # [vocab, d_model]
         table = model.positional_table()
         if table is not None:
             exact["positional"] = table  # [pos, d_model], or [pos, d_head] for rope
+        # The gradients (as clipped, still on the parameters) and the update of this step;
+        # zeros at a step that had no update (step 0).
+        fresh = self._update_step == step
         rounded: dict[str, torch.Tensor] = {}
         for name, i in self._tracked:
-            rounded[f"grad/{name}"] = self._last_grads[name]
-            rounded[f"update/{name}"] = self._updates[name]
+            grad = self.params[i].grad
+            rounded[f"grad/{name}"] = grad if fresh and grad is not None else self._zeros[name]
+            rounded[f"update/{name}"] = self._tracked_updates[name] if fresh else self._zeros[name]
             state = trainer.optimizer.state.get(self.params[i], {})
             for moment in self._moments:
                 value = state.get(moment)
@@ -203,13 +331,7 @@ class Recorder:
 
     def _probe_tensors(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
         """Every attention pattern [head, q_pos, k_pos] and the logits [pos, vocab] of the
-        probe sequence, from one forward pass in eval mode.
-
-        A pass of its own, not an extra row of the training batch that the loss ignores: on the
-        default reverse model (1 thread, CPU time) a 65-row training step cost 1.5 ms more than
-        a 64-row one, 3.3 ms with the pattern hook switching the batch to unfused attention,
-        against ~1 ms for this pass; and its weights would be those before the step.
-        """
+        probe sequence, from a forward pass of its own in eval mode."""
         was_training = model.training
         model.eval()
         patterns: dict[str, torch.Tensor] = {}

@@ -286,7 +286,9 @@ class Trace:
         """
         step = _as_step(step)
         arrays = {name: np.asarray(array) for name, array in tensors.items()}
-        dtypes = {name: _stored_dtype(name, array) for name, array in arrays.items()}
+        for name, array in arrays.items():
+            if array.dtype.kind not in "fbiu":
+                _stored_dtype(name, array)  # raises, naming the tensor and its dtype
         with self._lock:
             n = self._n_snapshots
             if n and step <= self._snapshot_steps[n - 1]:
@@ -294,29 +296,37 @@ class Trace:
                     f"snapshot step {step} must be after the last snapshot step "
                     f"{self._snapshot_steps[n - 1]}"
                 )
-            if self._shapes is not None:
-                if arrays.keys() != self._shapes.keys():
-                    raise ValueError(
-                        f"snapshot at step {step} has tensors {sorted(arrays)}; "
-                        f"expected exactly {sorted(self._shapes)}"
-                    )
-                for name, array in arrays.items():
-                    if array.shape != self._shapes[name]:
-                        raise ValueError(
-                            f"tensor {name!r} at step {step} has shape {array.shape}; "
-                            f"expected {self._shapes[name]}"
-                        )
-            else:
+            if self._shapes is None:
                 self._shapes = {name: array.shape for name, array in arrays.items()}
                 self._tensors = {
-                    name: np.zeros((0, *a.shape), dtypes[name]) for name, a in arrays.items()
+                    name: np.zeros((0, *a.shape), _stored_dtype(name, a))
+                    for name, a in arrays.items()
                 }
+            else:
+                self._check_snapshot(step, arrays)
             self._snapshot_steps = _grow(self._snapshot_steps, n + 1)
+            buffers = self._tensors
             for name, array in arrays.items():
-                self._tensors[name] = _grow(self._tensors[name], n + 1)
-                self._tensors[name][n] = array  # the one copy, cast to the stored dtype
+                if len(buffers[name]) <= n:
+                    buffers[name] = _grow(buffers[name], n + 1)
+                buffers[name][n] = array  # the one copy, cast to the stored dtype
             self._snapshot_steps[n] = step
             self._n_snapshots = n + 1
+
+    def _check_snapshot(self, step: int, arrays: dict[str, np.ndarray]) -> None:
+        """Raise unless ``arrays`` has exactly the names and shapes of the first snapshot."""
+        shapes = self._shapes or {}
+        if arrays.keys() != shapes.keys():
+            raise ValueError(
+                f"snapshot at step {step} has tensors {sorted(arrays)}; "
+                f"expected exactly {sorted(shapes)}"
+            )
+        for name, array in arrays.items():
+            if array.shape != shapes[name]:
+                raise ValueError(
+                    f"tensor {name!r} at step {step} has shape {array.shape}; "
+                    f"expected {shapes[name]}"
+                )
 
     def drop_snapshots(self, indices: Iterable[int]) -> None:
         """Remove the snapshots at `indices` (positions in `snapshot_steps`)."""

@@ -8,8 +8,20 @@ called as ``callback.EVENT(trainer, **kwargs)`` when the callback defines it:
 - ``on_step_end(step, metrics)``: after update ``step``; metrics has loss, lr, grad_norm,
   and ``loss/<part>`` for each part a ``loss_fn`` reports
 - ``on_eval(step, metrics)``: val_loss and, for tasks with a metric, val_accuracy
-- ``on_snapshot(step)``: at step 0 and at the steps ``snapshot_schedule`` picks
+- ``on_snapshot(step)``: at step 0 and at the steps ``snapshot_schedule`` picks; see below
 - ``on_train_end(status)``: "complete", "interrupted" (Ctrl-C) or "diverged"
+
+``on_snapshot(step)`` fires right after the forward pass of the next update, when there is
+one (weights, gradients and optimizer state are still those after ``step``; the next batch is
+drawn), else at the last step, when the run stops early, is interrupted or fails. A run that
+pauses (``run(steps=...)``) fires it before returning. That forward pass may carry extra rows:
+before it, the trainer asks each callback with a ``snapshot_rows(trainer, step)`` method, and
+the first that returns ``(inputs, receive)`` has ``inputs`` (model inputs of a few rows, shaped
+like the batch's) appended to the batch and ``receive(logits)`` called with their logits
+``(rows, T, vocab)`` before ``on_snapshot``; the loss and the gradients are those of the batch's
+own rows. The rows ride along that pass even when the snapshot fired already at a pause, so a
+run trained in bursts computes what one run computes. The recorder rides its probe this way:
+a fraction of the cost of a pass of its own.
 
 With ``TrainConfig.stop_when_solved`` the run ends ("complete") at the first evaluation that
 makes two in a row with validation exact match 1.0; ``Trainer.stopped`` then says where and why
@@ -38,7 +50,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import tasks as tasks_module
-from .batches import held_out_batches, masked_loss, model_inputs, to_torch
+from .batches import held_out_batches, join_rows, masked_loss, model_inputs, to_torch
 from .config import TrainConfig
 from .model import TinyTransformer
 from .schedule import RecordSchedule
@@ -131,6 +143,12 @@ class Trainer:
         self._begun = False
         self.stopped: dict[str, Any] | None = None  # {"step", "reason"} once stopped early
         self._solved_in_a_row = 0  # consecutive evaluations with val_accuracy 1.0
+        self._params = list(self.model.parameters())
+        # Per-parameter gradient norms of the latest update, before clipping: [n_params], in
+        # the order of model.parameters(), 0 where a parameter had no gradient.
+        self.grad_norms: torch.Tensor | None = None
+        self._snapshot_due: int | None = None  # on_snapshot(step) not fired yet
+        self._ride_after: int | None = None  # the next forward pass follows this snapshot step
 
     def fire(self, event: str, **kwargs: Any) -> None:
         for callback in self.callbacks:
@@ -161,14 +179,14 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         """One update; raises TrainingDiverged (weights untouched) on a non-finite loss."""
         step = self.step + 1
-        lr = lr_at(step, self.config)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         if not self.model.training:  # Module.train() walks every submodule: not per step
             self.model.train()
         batch = self.task.batch(self.config.batch_size, self.rng)
         tensors = to_torch(batch, self.device, self.task)
-        logits = self.model(**model_inputs(tensors))  # (B, T, vocab)
+        logits = self._forward(tensors)  # (B, T, vocab); may fire a due on_snapshot
+        lr = lr_at(step, self.config)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         if self.loss_fn is None:
             loss, parts = masked_loss(logits, tensors), {}
         else:
@@ -178,8 +196,7 @@ class Trainer:
             raise TrainingDiverged(step, self.last_loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        max_norm = self.config.grad_clip if self.config.grad_clip is not None else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        grad_norm = self._clip_gradients()
         if not math.isfinite(grad_norm):
             raise TrainingDiverged(step, self.last_loss, what="gradient norm")
         self.fire("on_before_optimizer_step", step=step)
@@ -188,6 +205,71 @@ class Trainer:
         metrics = {"loss": loss_value, "lr": lr, "grad_norm": grad_norm}
         metrics.update({f"loss/{name}": float(value) for name, value in parts.items()})
         return metrics
+
+    def _forward(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The batch's logits (B, T, vocab). After a snapshot step, a callback's rows ride
+        along (see the module docstring) and a due ``on_snapshot`` fires after the pass."""
+        inputs = model_inputs(tensors)
+        after, self._ride_after = self._ride_after, None
+        if after is None:
+            return self.model(**inputs)
+        rider = self._rider(after, inputs)
+        if rider is None:
+            logits = self.model(**inputs)
+        else:
+            joined, receive = rider
+            every = self.model(**joined)  # (B + rows, T, vocab)
+            rows = len(tensors["inputs"])
+            receive(every[rows:].detach())
+            logits = every[:rows]  # the loss sees the batch's own rows only
+        self._fire_due_snapshot()
+        return logits
+
+    def _rider(
+        self, step: int, inputs: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], Callable[[torch.Tensor], None]] | None:
+        """The batch's inputs joined with the rows of the first callback that offers some
+        after snapshot ``step``, and that callback's receiver; None when none rides."""
+        for callback in self.callbacks:
+            offer = getattr(callback, "snapshot_rows", None)
+            rows = offer(self, step=step) if offer is not None else None
+            if rows is not None:
+                joined = join_rows(inputs, rows[0])
+                return None if joined is None else (joined, rows[1])
+        return None
+
+    def _clip_gradients(self) -> float:
+        """The global gradient norm before clipping, as ``clip_grad_norm_`` computes it; clips
+        to ``config.grad_clip`` and keeps the per-parameter norms in ``grad_norms``."""
+        grads = [p.grad for p in self._params if p.grad is not None]
+        if not grads:
+            self.grad_norms = torch.zeros(len(self._params), device=self.device)
+            return 0.0
+        norms = torch.stack(torch._foreach_norm(grads))  # [n_grads]
+        total = torch.linalg.vector_norm(norms)
+        if self.config.grad_clip is not None:  # without it the factor is 1: skip the multiply
+            factor = torch.clamp(self.config.grad_clip / (total + 1e-6), max=1.0)
+            torch._foreach_mul_(grads, factor)
+        if len(grads) < len(self._params):  # frozen parameters have no gradient: norm 0
+            aligned = torch.zeros(len(self._params), device=norms.device)
+            have = [i for i, p in enumerate(self._params) if p.grad is not None]
+            aligned[have] = norms
+            norms = aligned
+        self.grad_norms = norms
+        return float(total)
+
+    def snapshot(self, now: bool = False) -> None:
+        """Take the snapshot of the current step: ``on_snapshot`` fires right after the next
+        update's forward pass, or at once with ``now`` (see the module docstring)."""
+        self._fire_due_snapshot()  # an earlier one first, if any (nothing trained since)
+        self._snapshot_due = self._ride_after = self.step
+        if now:
+            self._fire_due_snapshot()
+
+    def _fire_due_snapshot(self) -> None:
+        step, self._snapshot_due = self._snapshot_due, None
+        if step is not None:
+            self.fire("on_snapshot", step=step)
 
     def _eval_due(self, step: int) -> bool:
         return step % self.config.eval_every == 0 or step == self.config.steps
@@ -225,7 +307,7 @@ class Trainer:
                 self._begun = True
                 self.fire("on_train_begin")
                 self._evaluate_and_check(step=0)
-                self.fire("on_snapshot", step=0)
+                self.snapshot()
             while self.step < target and self.stopped is None:
                 metrics = self.train_step()
                 self.fire("on_step_end", step=self.step, metrics=metrics)
@@ -233,19 +315,22 @@ class Trainer:
                     self._evaluate_and_check(step=self.step)
                 last = self.step == self.config.steps or self.stopped is not None
                 if self.snapshot_schedule(self.step) or last:
-                    self.fire("on_snapshot", step=self.step)
+                    self.snapshot(now=last)
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss']:.3f}", refresh=False)
+            self._fire_due_snapshot()  # pausing: what was recorded is complete
             done = self.step >= self.config.steps or self.stopped is not None
             self.status = "complete" if done else "paused"
         except KeyboardInterrupt:
             self.status = "interrupted"
             log.warning("training interrupted at step %d; keeping what was recorded", self.step)
+            self._fire_due_snapshot()
         except TrainingDiverged:
             self.status = "diverged"
             raise
         except BaseException:
             self.status = "failed"
+            self._fire_due_snapshot()
             raise
         finally:
             torch.set_num_threads(threads)
