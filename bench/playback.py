@@ -20,7 +20,8 @@ shipped (the page paints the frames the kernel sent once when play started, widg
 and through the kernel (``widgets._plot.FRAMES_MAX_BYTES = 0``: a round trip per step, the page
 repainting the heatmap images the kernel sends); the ratio of the two is printed. The play
 button waits ``interval`` ms (StepControl) after the page handled a step before the next, so
-1000 / interval fps is the ceiling. The
+1000 / interval fps is the ceiling. A Dashboard of the small trace is played too (its attention's
+fps; no target: its other views follow a play once a second through the kernel). The
 kernel's messages per step are sized too (Python side).
 """
 
@@ -204,6 +205,12 @@ NOTEBOOK_CELL = (
     "view.step = int(view.trace.snapshot_steps[0])\n"
     "view"
 )
+DASHBOARD_CELL = (
+    "import explain, widgets\n"
+    "view = widgets.Dashboard(explain.load_trace('{name}'))\n"
+    "view.step = int(view.trace.snapshot_steps[0])\n"
+    "view"
+)
 HEATMAP = ".explain-attention .explain-attention-heatmap"
 TITLE = f"(document.querySelector('{HEATMAP} .gtitle') || {{}}).textContent"
 
@@ -245,6 +252,9 @@ def bench_lab(browser: Any, repeats: int, out: Path) -> None:
             }  # fmt: skip
             notebook_path = root / f"{mode}-{layers}x{heads}x{tokens}.ipynb"
             notebook_path.write_text(json.dumps(notebook))
+    dashboard = json.loads((root / "play-2x4x12.ipynb").read_text())  # every view, one button
+    dashboard["cells"][0]["source"] = DASHBOARD_CELL.format(name="trace-2x4x12.npz")
+    (root / "dashboard-2x4x12.ipynb").write_text(json.dumps(dashboard))
     env = jupyter_env.__wrapped__(_Factory(out))  # the browser tests' isolated Jupyter setup
     port = free_port()
     argv = [_tool("jupyter-lab"), *LAB_FLAGS, f"--port={port}", f"--ServerApp.root_dir={root}"]
@@ -256,6 +266,16 @@ def bench_lab(browser: Any, repeats: int, out: Path) -> None:
             shipped = line(f"{name} (frames)", fast)
             kernel = line(f"{name} (kernel)", slow)
             print(f"  {'':<46} frames in the page / through the kernel: {shipped / kernel:5.2f}x")
+        page = open_lab(browser, server.url, "dashboard-2x4x12.ipynb")
+        try:
+            runs = [play_once(page) for _ in range(repeats)]
+        finally:
+            page.close()
+        print(
+            f"  {f'2x4x12 {SNAPSHOTS} steps, Dashboard attention':<46} "
+            f"{statistics.median(runs):6.1f} fps  (no target: the other views follow once a "
+            f"second; runs: {', '.join(f'{v:.1f}' for v in runs)})"
+        )
     message_sizes()
 
 
