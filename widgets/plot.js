@@ -384,7 +384,11 @@ function render({ model, el }) {
     if (store.key !== key) {  // ask once per key, when the play button starts
       if (model.get("playing") && !store.asked.has(key)) {
         store.asked.add(key);
-        model.send({ event: "frames", key });
+        try {
+          model.send({ event: "frames", key });
+        } catch (error) {  // a saved notebook's widgets, no kernel: play what the state shows
+          console.warn("explain: no kernel to ask for the frames", error);
+        }
       }
       return;
     }
