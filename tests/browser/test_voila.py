@@ -9,6 +9,7 @@ step here and fails the first assertion.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -56,3 +57,13 @@ def test_voila_dashboard_shows_code_changes_and_follows_the_ui(
     assert dom.selected("head") == new_head
     expect(dom.title()).to_contain_text(f"layer {layer} head {new_head} · step {step}")
     dom.screenshot("voila-2-step22-head")
+
+    # 4. the play button: the page asks for every frame once and plays them (Voila passes the
+    # kernel's custom messages as JupyterLab does), then plotly draws the last step
+    last = int(dom.trace.snapshot_steps[-1])
+    dom.find(".explain-play button").first.click()
+    expect(dom.title()).to_have_text(re.compile(rf"step {last}$"), timeout=60_000)
+    frames = str(len(dom.trace.snapshot_steps))
+    expect(dom.find(".explain-attention-heatmap").first).to_have_attribute("data-frames", frames)
+    dom.wait_for_z(expected_attention(last, layer, new_head), f"step {last} after playing")
+    dom.screenshot("voila-3-played")
