@@ -518,13 +518,10 @@ function render({ model, el }) {
     requestAnimationFrame(draw);
   };
   const changed = () => { refits = 0; schedule(); };
-  model.on("change:fig_data", changed);
-  model.on("change:fig_layout", changed);
-  model.on("change:revision", changed);
-  model.on("change:min_font", changed);
-  model.on("change:frame", showFrame);
-  model.on("change:playing", showFrame);
-  model.on("msg:custom", framesCame);
+  const listeners = [["change:fig_data", changed], ["change:fig_layout", changed],
+    ["change:revision", changed], ["change:min_font", changed], ["change:frame", showFrame],
+    ["change:playing", showFrame], ["msg:custom", framesCame]];
+  for (const [event, listener] of listeners) model.on(event, listener);
   const resized = new ResizeObserver(() => {  // the output got narrower or wider: fit again
     const width = Math.min(el.clientWidth, model.get("fig_layout").width || 700);
     if (el.clientWidth > 0 && Math.abs(width - drawnWidth) > 1) schedule();
@@ -557,13 +554,7 @@ function render({ model, el }) {
     alive = false;
     clearTimeout(settle);
     resized.disconnect();
-    model.off("change:fig_data", changed);
-    model.off("change:fig_layout", changed);
-    model.off("change:revision", changed);
-    model.off("change:min_font", changed);
-    model.off("change:frame", showFrame);
-    model.off("change:playing", showFrame);
-    model.off("msg:custom", framesCame);
+    for (const [event, listener] of listeners) model.off(event, listener);
     if (Plotly) Plotly.purge(div);
   };
 }
