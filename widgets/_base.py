@@ -103,8 +103,8 @@ class StepControl:
     snapshot instead (what a click on a loss curve does). ``interval_ms`` is the play button's
     wait between steps: its next step comes that long after the page handled the last one (30 ms:
     ~25-30 steps a second; issue 11 asks >= 20 frames a second, bench/playback.py measures it in
-    JupyterLab). ``playing`` is whether the
-    play button plays; ``observe_stop(callback)`` calls ``callback()`` when it stops.
+    JupyterLab). ``playing`` is whether the play button plays; ``observe_stop(callback)`` calls
+    ``callback()`` when it stops.
     """
 
     def __init__(self, steps: Sequence[int], value: int | None = None, interval_ms: int = 30):

@@ -276,15 +276,15 @@ class Plot:
                 )
             arrays.append(array)
             traces.append({"index": index, "dtype": str(dtype), "shape": list(shown.shape)})
+        for name, values in (("titles", frames.titles), ("annotations", frames.annotations)):
+            if values is not None and len(values) != len(frames):
+                raise ValueError(f"{len(values)} {name} for {len(frames)} frames")
         content: dict[str, Any] = {"event": "frames", "key": key, "n": len(frames)}
         if sum(a.nbytes for a in arrays) > FRAMES_MAX_BYTES:
             log.info("frames of %s: over %d bytes, played through the kernel", key,
                      FRAMES_MAX_BYTES)  # fmt: skip
             self.widget.send({**content, "n": 0})
             return
-        for name, values in (("titles", frames.titles), ("annotations", frames.annotations)):
-            if values is not None and len(values) != len(frames):
-                raise ValueError(f"{len(values)} {name} for {len(frames)} frames")
         content.update(
             traces=traces, titles=frames.titles, annotations=encode(frames.annotations)
         )
