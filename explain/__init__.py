@@ -1,8 +1,9 @@
 """explain: see how a small transformer works and learns.
 
-The numpy side (``trace``, ``analysis``, ``export``, ``positional``, ``tasks``) never imports
-torch; the torch side (``TinyTransformer``, ``train``, ``Trainer``, ``Recorder``) is loaded on
-first use (PEP 562), so ``import explain`` and ``import widgets`` work without torch.
+The numpy side (``trace``, ``views``, ``style``, ``analysis``, ``export``, ``positional``,
+``tasks``) never imports torch; the torch side (``TinyTransformer``, ``train``, ``Trainer``,
+``Recorder``) is loaded on first use (PEP 562), so ``import explain`` and ``import widgets``
+work without torch.
 
     >>> import explain
     >>> run = explain.train("reverse")  # doctest: +SKIP
@@ -15,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import positional, tasks
+from . import positional, style, tasks, views
 from ._version import __version__
 from .config import ModelConfig, TrainConfig
 from .trace import Trace, TraceError, load_trace

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _bertviz_html
 from ._files import atomic_write
+from ._render import bertviz as _bertviz_html
 from .names import attention_name, attention_parts
 from .trace import Trace
 

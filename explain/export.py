@@ -49,7 +49,7 @@ from .views import WHATS, ViewData
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ._animate import Frames
+    from ._render.animate import Frames
 
 __all__ = [
     "ANIMATED",
@@ -110,13 +110,13 @@ def figure(
 
     For ``loss`` and ``optimizer`` a given ``step`` is marked on the curves.
     """
-    from . import _draw, _figures
+    from ._render import matplotlib as mpl
 
     theme = as_theme(theme)
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
-    with _figures.style(theme):
+    with mpl.style(theme):
         index = views.step_index(view.steps, step)
-        return _draw.draw(view, index, marker=step is not None).figure
+        return mpl.draw(view, index, marker=step is not None).figure
 
 
 def image(
@@ -138,14 +138,14 @@ def image(
     import numpy as np
     from PIL import Image
 
-    from . import _draw, _figures
+    from ._render import matplotlib as mpl
 
     if format not in ("png", "svg"):
         raise ValueError(f"format must be 'png' or 'svg'; got {format!r}")
     theme = as_theme(theme)
     buffer = io.BytesIO()
-    with _figures.style(theme):
-        drawn = _draw.draw(data, data.index(step), marker=marker)
+    with mpl.style(theme):
+        drawn = mpl.draw(data, data.index(step), marker=marker)
         if format == "svg":
             drawn.figure.savefig(buffer, format="svg", dpi=dpi, metadata=_metadata("svg"))
         else:
@@ -172,13 +172,13 @@ def interactive(
 ) -> dict:
     """The plotly figure (as a dict; ``plotly.graph_objects.Figure(d)`` makes it an object) with
     a step slider over at most ``max_frames`` snapshots, showing ``step`` first."""
-    from . import _plotly_views
+    from ._render import plotly
 
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     index = views.step_index(view.steps, step)
     frames = views.frame_indices(len(view.steps), max_frames)
     marked = None if step is None else int(step)
-    return _plotly_views.figure(view, frames, index, marked, as_theme(theme))
+    return plotly.figure(view, frames, index, marked, as_theme(theme))
 
 
 def data(
@@ -195,10 +195,10 @@ def data(
 
     Curves (``loss``, the optimizer's per-step scalars) always cover every step.
     """
-    from . import _tables
+    from ._render import tables
 
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
-    return _tables.data(view, _indices(view, step))
+    return tables.data(view, _indices(view, step))
 
 
 def _indices(view: ViewData, step: int | None) -> list[int]:
@@ -208,14 +208,14 @@ def _indices(view: ViewData, step: int | None) -> list[int]:
 
 
 def _html_page(figure_dict: dict, title: str, theme: Theme) -> str:
-    from . import _plotly
+    from ._render import page
 
     body = (
         f'<h1>{html.escape(title)}</h1>\n<div class="figure">'
-        f"{_plotly.div(figure_dict, 'explain-figure')}</div>"
+        f"{page.div(figure_dict, 'explain-figure')}</div>"
     )
     css = f"body {{ background: {theme.background}; color: {theme.foreground}; }}"
-    return _plotly.page(title, body, css, bundle="cartesian")  # heatmap, scatter, bar
+    return page.page(title, body, css, bundle="cartesian")  # heatmap, scatter, bar
 
 
 def save(
@@ -296,23 +296,23 @@ def _writer(
     theme: Theme,
 ) -> Callable[[Path], None]:
     if format in ("json", "csv"):
-        from . import _tables
+        from ._render import tables
 
         indices = _indices(view, step)
         if format == "json":
-            text = json.dumps(_tables.data(view, indices), ensure_ascii=False, allow_nan=False)
+            text = json.dumps(tables.data(view, indices), ensure_ascii=False, allow_nan=False)
         else:
-            text = _tables.csv_text(view, indices)
+            text = tables.csv_text(view, indices)
         return lambda temp: temp.write_text(text, encoding="utf-8")
     if format == "html":
-        from . import _plotly_views
+        from ._render import plotly
 
         frames = views.frame_indices(len(view.steps), max_frames or MAX_HTML_FRAMES)
-        figure_dict = _plotly_views.figure(view, frames, index, step, theme)
+        figure_dict = plotly.figure(view, frames, index, step, theme)
         title = f"{what} · task {view.task}" if view.task else what
         text = _html_page(figure_dict, title, theme)
         return lambda temp: temp.write_text(text, encoding="utf-8")
-    from . import _draw, _figures
+    from ._render import matplotlib as mpl
 
     if format in STATIC:
 
@@ -322,8 +322,8 @@ def _writer(
             # A PDF is drawn in memory, then written: matplotlib's PDF writer hides a failed
             # write (a full disk) behind an AttributeError from its own clean-up.
             target = io.BytesIO() if format == "pdf" else temp
-            with _figures.style(theme):
-                drawn = _draw.draw(view, index, marker=step is not None)
+            with mpl.style(theme):
+                drawn = mpl.draw(view, index, marker=step is not None)
                 drawn.figure.savefig(
                     target, format=format, dpi=dpi or 150, metadata=_metadata(format)
                 )
@@ -340,24 +340,25 @@ def _writer(
 
 def _render(view: ViewData, max_frames: int | None, dpi: float | None, theme: Theme) -> Frames:
     """The animation's frames, drawn once for every file written."""
-    from . import _animate, _draw, _figures
+    from ._render import animate
+    from ._render import matplotlib as mpl
 
     frames = views.frame_indices(len(view.steps), max_frames or MAX_FRAMES)
-    with _figures.style(theme):
-        drawn = _draw.draw(view, int(frames[-1]), marker=True)
-        images = _animate.frames(drawn, frames, dpi=dpi or 80)
+    with mpl.style(theme):
+        drawn = mpl.draw(view, int(frames[-1]), marker=True)
+        images = animate.frames(drawn, frames, dpi=dpi or 80)
     drawn.figure.clear()
     return images
 
 
 def _write_frames(temp: Path, format: str, images: Frames, fps: float) -> None:
-    from . import _animate
+    from ._render import animate
 
     if format == "gif":
         with open(temp, "wb") as file:
-            _animate.write_gif(file, images, fps)
+            animate.write_gif(file, images, fps)
     else:
-        _animate.write_mp4(temp, images, fps)
+        animate.write_mp4(temp, images, fps)
         _check_mp4(temp)
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _plotly, _plotly_views, views
+from . import views
+from ._render import page, plotly
 from .export import atomic_path
 from .names import PART_TITLES, attention_parts
 from .style import Theme, visible
@@ -73,7 +74,7 @@ nav a { margin-right: 12px; font-size: 14px; }
 
 # The page's one timeline (a slider and a play button over the snapshot steps): every figure with
 # step frames follows it. Its script says how it plays fast enough (>= 20 steps a second).
-TIMELINE_JS = "_report_timeline.js"
+TIMELINE_JS = "_render/js/report_timeline.js"
 
 
 def _timeline_js() -> str:
@@ -136,7 +137,7 @@ def _facts(trace: Trace) -> str:
 
 
 def _stopped(stopped: object) -> str:
-    """"stopped at step N: reason" for an early stop's ``meta["stopped"]``, else ""."""
+    """ "stopped at step N: reason" for an early stop's ``meta["stopped"]``, else ""."""
     step = stopped.get("step") if isinstance(stopped, dict) else None
     if isinstance(step, bool) or not isinstance(step, int | np.integer):
         return ""
@@ -259,7 +260,7 @@ def _figure_section(
     ids: list[str],
     theme: Theme,
 ) -> str:
-    figure = _plotly_views.figure(view, frames, len(view.steps) - 1, theme=theme)
+    figure = plotly.figure(view, frames, len(view.steps) - 1, theme=theme)
     div_id = f"figure-{anchor}"
     if figure.get("frames") and not isinstance(view, views.LensData):  # its frames: positions
         ids.append(div_id)
@@ -271,7 +272,7 @@ def _figure_section(
         }
     return (
         f'<section id="{anchor}"><h2>{_esc(title)}</h2><p class="note">{note}</p>'
-        f'<div class="figure">{_plotly.div(figure, div_id)}</div></section>'
+        f'<div class="figure">{page.div(figure, div_id)}</div></section>'
     )
 
 
@@ -410,7 +411,7 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
         ]
     )
     title = f"explain report · {name}"
-    return _plotly.page(title, body, CSS + _colours(theme), bundle="cartesian")
+    return page.page(title, body, CSS + _colours(theme), bundle="cartesian")
 
 
 def _colours(theme: Theme) -> str:

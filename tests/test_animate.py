@@ -1,4 +1,4 @@
-"""Tests for explain/_animate.py: animation frames made from the arrays, and GIF/MP4 of them.
+"""Tests for explain/_render/animate.py: animation frames made from the arrays, and GIF/MP4 of them.
 
 Colours are checked against the colour scale's stops in `explain.style.COLORSCALES`,
 interpolated here with numpy (not matplotlib's colour map); cell positions come from
@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explain import _animate, _draw, _figures, export, views
+from explain import export, views
+from explain._render import animate as _animate
+from explain._render import matplotlib as _draw
+from explain._render.matplotlib import common as _figures
 from explain.style import COLORSCALES
 from explain.style import theme as as_theme
 from explain.trace import Trace

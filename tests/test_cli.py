@@ -412,7 +412,8 @@ def test_ctrl_c_during_an_export_leaves_no_file_and_the_trace_loads(trace_file, 
     target = tmp_path / "a.gif"
     script = f"""
 import os, signal, time
-from explain import _animate, cli
+from explain import cli
+from explain._render import animate as _animate
 
 def interrupted(file, frames, fps=8):
     file.write(b"GIF89a half a file")

@@ -328,7 +328,7 @@ def test_a_failing_writer_leaves_no_file_and_no_temp(trace, tmp_path, monkeypatc
 
 
 def test_an_interrupted_export_keeps_the_old_file(trace, tmp_path, monkeypatch):
-    from explain import _animate
+    from explain._render import animate as _animate
 
     old = export.save(trace, tmp_path / "a.gif", max_frames=2)
     before = old.read_bytes()

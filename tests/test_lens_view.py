@@ -185,7 +185,7 @@ def test_every_format_writes(run, view, format, tmp_path):
 
 @pytest.mark.slow
 def test_the_matplotlib_figure_writes_each_top_token_in_its_cell(view):
-    from explain import _draw
+    from explain._render import matplotlib as _draw
 
     drawn = _draw.draw(view.data, 0)
     table = drawn.figure.axes[0]
@@ -198,9 +198,9 @@ def test_the_matplotlib_figure_writes_each_top_token_in_its_cell(view):
 
 @pytest.mark.slow
 def test_the_interactive_figure_has_a_frame_per_position(view):
-    from explain import _plotly_lens
+    from explain._render import plotly
 
-    figure = _plotly_lens.lens(view.data)
+    figure = plotly.figure(view.data, [0], 0)
     assert [frame["name"] for frame in figure["frames"]] == [
         str(p) for p in range(len(view.data.tokens))
     ]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from _export_traces import XSS, OfflinePage, real_trace, synthetic_trace
 
-from explain import _plotly_views, report, views
+from explain import report, views
+from explain._render import plotly as _plotly_views
 from explain.names import attention_parts
 from explain.style import LIGHT
 from explain.trace import Trace
@@ -84,7 +85,7 @@ def test_the_cartesian_bundle_is_the_plotly_packages_version_and_intact():
 
 
 def test_an_unknown_bundle_is_named():
-    from explain import _plotly
+    from explain._render import page as _plotly
 
     expected = r"bundle must be one of \('full', 'cartesian'\); got 'tiny'"
     with pytest.raises(ValueError, match=expected):

@@ -11,7 +11,7 @@ import numpy as np
 from plotly.subplots import make_subplots
 
 from explain import export, views
-from explain._plotly import loss_marks
+from explain._render.plotly.blocks import loss_marks
 from explain.trace import Trace
 
 from ._base import View

@@ -164,7 +164,7 @@ function fit(layout, data, width, minimum, legendHeight, titleShift) {
 // x 12 tokens: ~35 % of a step draws axes, ~45 % is layout and paint; 7.3 fps). When a figure
 // differs from the one drawn only in heatmap z (same shape), the title's text and annotations (a
 // step of a time-lapse), the images plotly drew are repainted one pixel per cell, as plotly's own
-// "fast" heatmap drawing does (explain/_report_timeline.js does the same in the report), and the
+// "fast" heatmap drawing does (explain/_render/js/report_timeline.js does the same in the report), and the
 // title's text is replaced; new annotations are laid out by Plotly.relayout (no axes drawn).
 // Plotly draws the whole figure once updates stop (SETTLE_MS), so hover values and downloads
 // are plotly's own again. Measured by bench/playback.py; tests/browser/test_playback.py checks

@@ -13,9 +13,10 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ._figures import Drawn, _token_ticks, colormap, heading, new_figure, text
-from .style import OKABE_ITO
-from .views import LensData
+from explain.style import OKABE_ITO
+from explain.views import LensData
+
+from .common import Drawn, colormap, heading, new_figure, text, token_ticks
 
 WIDE = 24  # positions: past this the table gets a row of its own
 RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # bluish green, vermillion
@@ -74,7 +75,7 @@ def lens(view: LensData, index: int, marker: bool = False) -> Drawn:
     if table_width / n_pos >= 0.07 * longest + 0.08:  # inches: room for the token's letters
         _cell_labels(table_ax, view)
     table_ax.set_yticks(range(n_rows), [text(name) for name in view.layers])
-    _token_ticks(table_ax, "x", view.tokens)
+    token_ticks(table_ax, "x", view.tokens)
     table_ax.tick_params(axis="y", length=0)
     table_ax.set_xlabel("input token; each cell: the top next token after that layer")
     # the targets above the table, green where the output row gets them right
@@ -90,8 +91,8 @@ def lens(view: LensData, index: int, marker: bool = False) -> Drawn:
     column = _outline(table_ax, view.position - 0.5, -0.5, 1.0, n_rows)
 
     rollout = rollout_ax.imshow(view.rollout, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-    _token_ticks(rollout_ax, "x", view.tokens)
-    _token_ticks(rollout_ax, "y", view.tokens)
+    token_ticks(rollout_ax, "x", view.tokens)
+    token_ticks(rollout_ax, "y", view.tokens)
     rollout_ax.set(xlabel="input token", ylabel="position", title="attention rollout")
     row = _outline(rollout_ax, -0.5, view.position - 0.5, n_pos, 1.0)
 
@@ -100,7 +101,7 @@ def lens(view: LensData, index: int, marker: bool = False) -> Drawn:
     rects = bars_ax.barh(np.arange(n_pos), bars, color=colours, height=0.7)
     bars_ax.axvline(0, color="0.5", lw=0.8)
     bars_ax.set_ylim(n_pos - 0.5, -0.5)  # position 0 on top, as in the rollout
-    _token_ticks(bars_ax, "y", view.tokens)
+    token_ticks(bars_ax, "y", view.tokens)
     # Each position on its own scale: a confident prediction's log-probability is flat, so its
     # gradients are ~100x smaller than an unsure one's (1e-4 vs 1e-2 in a trained reverse run).
     limit = float(np.abs(bars).max()) or 1.0

@@ -34,7 +34,7 @@ __all__ = [
 
 VIEWS = ("head", "model")
 DISPLAY_MODES = ("light", "dark")
-_VENDOR = pathlib.Path(__file__).with_name("_vendor")
+_VENDOR = pathlib.Path(__file__).parent.parent / "_vendor"
 # Loaded as plain globals before require.js exists (d3's UMD header would otherwise make an
 # anonymous define() that require.js rejects), then handed to require.js as named modules, so
 # bertviz's requirejs(['jquery', 'd3'], ...) resolves locally and its CDN paths are never used.

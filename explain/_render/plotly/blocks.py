@@ -1,32 +1,23 @@
-"""Plotly building blocks shared by the interactive exports and the report; offline pages.
+"""Plotly building blocks shared by every view's plotly builder (widgets, exports, report).
 
 Figures are plain dicts (no ``go.Figure`` validation: it costs seconds for many frames) with
 arrays sent as typed base64 buffers. A step slider and a play button move through plotly
-frames. Every string from a trace goes through `label`: plotly renders a subset of HTML in
-text, so ``<`` and ``&`` are escaped and a token like ``<b>`` shows as itself. Pages inline
-plotly.js once and fetch nothing: they work offline and from ``file://``.
+frames. Every string from a trace goes through `rules.label`: plotly renders a subset of HTML in
+text, so ``<`` and ``&`` are escaped and a token like ``<b>`` shows as itself.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import importlib.resources
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .style import LIGHT, Theme, visible
+from explain.style import LIGHT, Theme
 
-CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"scale": 2}}
-MAX_TICK_LABELS = 40
+from ..rules import EVENT_COLOUR, PHASE_COLOUR, label, step_marker, tick_positions
+
 FONT = "system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
-
-
-def label(text: object) -> str:
-    """Text for plotly: whitespace made visible, then ``& < >`` escaped (quotes are safe)."""
-    return html.escape(visible(str(text)), quote=False)
 
 
 def typed(array: np.ndarray) -> dict:
@@ -57,10 +48,9 @@ def grid(rows: int, cols: int, gap_x: float = 0.04, gap_y: float = 0.1) -> list[
 
 
 def ticks(tokens: Sequence[str]) -> dict:
-    """Token tick labels, every k-th past MAX_TICK_LABELS (whole: tests/test_export.py reads
+    """Token tick labels, every k-th past rules.MAX_TICK_LABELS (whole: tests/test_export.py reads
     them back as text)."""
-    every = max(1, math.ceil(len(tokens) / MAX_TICK_LABELS))
-    positions = list(range(0, len(tokens), every))
+    positions = tick_positions(len(tokens))
     return {
         "tickmode": "array",
         "tickvals": positions,
@@ -186,24 +176,8 @@ def line(x: np.ndarray, y: np.ndarray, name: str, color: str, **extra: object) -
 
 
 def vertical(step: int | None, yref: str) -> list[dict]:
-    if step is None:
-        return []
-    return [
-        {
-            "type": "line",
-            "x0": step,
-            "x1": step,
-            "y0": 0,
-            "y1": 1,
-            "xref": "x",
-            "yref": f"{yref} domain",
-            "line": {"dash": "dot", "color": "#555", "width": 1},
-        }
-    ]
-
-
-EVENT_COLOUR = "#009E73"  # where a head's pattern appeared (dashed)
-PHASE_COLOUR = "#222222"  # where a phase, e.g. fine-tuning, starts (solid)
+    """The step marker (:func:`explain._render.rules.step_marker`) on the axes of ``yref``."""
+    return [] if step is None else [step_marker(step, f"{yref} domain")]
 
 
 def loss_marks(
@@ -247,64 +221,3 @@ def loss_marks(
     notes = [text(e.step, e.label, 1, "top", EVENT_COLOUR) for e in events]
     notes += [text(p.first_step, p.label, 0, "bottom", PHASE_COLOUR) for p in phases]
     return shapes, notes
-
-
-def div(figure: dict, div_id: str) -> str:
-    """One figure as a <div> and its script; plotly.js must be on the page already."""
-    import plotly.io
-
-    height = figure["layout"].get("height", 500)
-    return plotly.io.to_html(
-        figure,
-        config=CONFIG,
-        auto_play=False,
-        include_plotlyjs=False,
-        include_mathjax=False,
-        full_html=False,
-        validate=False,
-        div_id=div_id,
-        default_height=f"{height}px",
-    )
-
-
-# plotly.js's cartesian bundle (heatmap, scatter, bar, ... but no 3-D, maps or WebGL traces), the
-# same version as the plotly package's full bundle: 1.5 MB instead of 4.8 MB (explain/_vendor).
-CARTESIAN_JS = "plotly-cartesian.min.js"
-BUNDLES = ("full", "cartesian")
-
-
-def plotly_js(bundle: str = "full") -> str:
-    """plotly.js itself, to inline once per page: the plotly package's ``"full"`` bundle (about
-    4.8 MB) or the vendored ``"cartesian"`` one (about 1.5 MB; enough for every figure here)."""
-    if bundle == "cartesian":
-        source = importlib.resources.files("explain") / "_vendor" / CARTESIAN_JS
-        return source.read_text(encoding="utf-8")
-    if bundle != "full":
-        raise ValueError(f"bundle must be one of {BUNDLES}; got {bundle!r}")
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs()
-
-
-PAGE_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
-       margin: 0 auto; max-width: 1200px; padding: 16px 24px 48px; color: #222; }
-h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 18px; margin: 28px 0 6px; }
-p.note { color: #555; margin: 4px 0 8px; max-width: 900px; line-height: 1.45; }
-.figure { border: 1px solid #e4e4e4; border-radius: 6px; margin: 8px 0 16px; }
-"""
-
-
-def page(title: str, body: str, css: str = "", bundle: str = "full") -> str:
-    """A complete offline HTML page: plotly.js (``bundle``, see `plotly_js`) inlined once in
-    <head>, then ``body``.
-
-    ``title`` is escaped here; ``body`` must already be safe HTML.
-    """
-    return (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}{css}</style>\n"
-        '<script>window.PlotlyConfig = {MathJaxConfig: "local"};</script>\n'
-        f"<script>{plotly_js(bundle)}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )

@@ -7,11 +7,14 @@ it redraws the bars and moves the outline of the chosen column and rollout row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from . import _plotly as P
-from .style import LIGHT, OKABE_ITO, Theme, colorscale
-from .views import LensData
+from explain.style import LIGHT, OKABE_ITO, Theme, colorscale
+from explain.views import LensData
+
+from . import blocks as P
 
 RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # as in the matplotlib figure
 CELLS = (
@@ -128,7 +131,14 @@ def _position_slider(view: LensData) -> dict:
     }
 
 
-def lens(view: LensData, theme: Theme = LIGHT) -> dict:
+def lens(
+    view: LensData,
+    frames: Sequence[int],
+    index: int,
+    marked: int | None,
+    theme: Theme = LIGHT,
+) -> dict:
+    """One step (the lens is recorded once): its slider picks a position, not a step."""
     n_pos = len(view.tokens)
     positions = list(range(n_pos))
     target_row = [P.label(view.targets[i]) if view.mask[i] else "" for i in positions]

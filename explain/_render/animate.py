@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.image import AxesImage
     from matplotlib.text import Text
 
-    from ._figures import Drawn
+    from .matplotlib.common import Drawn
 
 log = logging.getLogger(__name__)
 

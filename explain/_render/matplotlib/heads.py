@@ -1,6 +1,6 @@
 """Matplotlib figures of the lab's view models: which heads matter, what each head does.
 
-Built like `_figures` (one figure, an ``update(index)`` per frame), from
+Built like the other matplotlib builders (one figure, an ``update(index)`` per frame), from
 :class:`explain.views.HeadsData` and :class:`explain.views.ScoresData`.
 """
 
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._figures import Drawn, colormap, heading, new_figure, step_markers, text
-from .views import ROLE_BADGES, HeadsData, PruningData, ScoresData, roles_at
+from explain.views import ROLE_BADGES, HeadsData, PruningData, ScoresData, roles_at
+
+from .common import Drawn, colormap, heading, new_figure, step_markers, text
 
 # one colour per pattern, the Okabe-Ito palette of the themes
 PATTERN_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .views import (
+from explain.views import (
     AttentionData,
     EmbeddingData,
     HeadsData,

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _plotly as P
-from .style import LIGHT, Theme, colorscale
-from .views import HeadsData, PruningData, ScoresData, badges_at
+from explain.style import LIGHT, Theme, colorscale
+from explain.views import HeadsData, PruningData, ScoresData, badges_at
+
+from . import blocks as P
 
 
 def _badges(view: HeadsData, index: int) -> list[list[str]]:
@@ -19,7 +20,9 @@ def _badges(view: HeadsData, index: int) -> list[list[str]]:
     ]
 
 
-def heads(view: HeadsData, frames: Sequence[int], index: int, theme: Theme = LIGHT) -> dict:
+def heads(
+    view: HeadsData, frames: Sequence[int], index: int, marked: int | None, theme: Theme = LIGHT
+) -> dict:
     known = bool(np.isfinite(view.importance).all())
     values = view.importance if known else view.role_scores
     order = list(view.order)
@@ -121,7 +124,9 @@ def heads(view: HeadsData, frames: Sequence[int], index: int, theme: Theme = LIG
     return figure
 
 
-def scores(view: ScoresData, frames: Sequence[int], index: int, theme: Theme = LIGHT) -> dict:
+def scores(
+    view: ScoresData, frames: Sequence[int], index: int, marked: int | None, theme: Theme = LIGHT
+) -> dict:
     count = len(view.patterns)
     width = (1 - 0.04 * (count - 1)) / count
     data, axes, titles = [], {}, []
@@ -173,7 +178,9 @@ def scores(view: ScoresData, frames: Sequence[int], index: int, theme: Theme = L
     return {"data": data, "layout": layout}
 
 
-def pruning(view: PruningData, theme: Theme = LIGHT) -> dict:
+def pruning(
+    view: PruningData, frames: Sequence[int], index: int, marked: int | None, theme: Theme = LIGHT
+) -> dict:
     curves = [("x", "y", "y3", view.fractions, view.loss, view.accuracy)]
     if len(view.levels):
         curves.append(("x2", "y2", "y4", view.levels, view.weight_loss, view.weight_accuracy))

@@ -1,0 +1,52 @@
+"""The renderers: each view model of :mod:`explain.views` drawn by one plotly builder and one
+matplotlib builder, both found through :data:`REGISTRY`.
+
+The flow is ``explain.views`` (numbers) -> ``explain._render`` (figures) -> ``widgets`` (the
+plotly figure plus controls), ``explain.export`` and ``explain.report`` (the same figures as
+pages, images, animations and tables). Nothing here imports a widget, an export or torch.
+
+- ``plotly/``: ``<view>.py`` returns the figure dict of a view model at a step;
+  ``blocks.py`` holds the shared pieces (layout, slider, typed arrays).
+- ``matplotlib/``: ``<view>.py`` returns a :class:`~explain._render.matplotlib.common.Drawn`
+  figure with an ``update(index)`` per frame; ``common.py`` the shared style and helpers.
+- ``rules.py``: token labels, tick thinning, the step marker, event and phase colours.
+- ``tables.py`` (JSON/CSV), ``animate.py`` (GIF/MP4 frames), ``bertviz.py`` (offline bertviz
+  pages), ``page.py`` (offline HTML pages), ``js/`` (the page scripts).
+
+A new view: its view model (``explain/views/``), ``plotly/<view>.py``, ``matplotlib/<view>.py``,
+its widget (``widgets/<view>.py``), and one line in :data:`REGISTRY`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from explain import views
+
+# view-model type -> (module under plotly/ and matplotlib/, builder function in both)
+REGISTRY: dict[type, tuple[str, str]] = {
+    views.AttentionData: ("attention", "attention"),
+    views.EmbeddingData: ("embeddings", "embeddings"),
+    views.PositionalData: ("positional", "positional"),
+    views.LossData: ("loss", "loss"),
+    views.OptimizerData: ("optimizer", "optimizer"),
+    views.HeadsData: ("heads", "heads"),
+    views.ScoresData: ("heads", "scores"),
+    views.PruningData: ("heads", "pruning"),
+    views.LensData: ("lens", "lens"),
+}
+
+
+def builder(view: object, library: str) -> Callable[..., Any]:
+    """The ``library`` ("plotly" or "matplotlib") builder of ``view``'s type."""
+    try:
+        module, function = REGISTRY[type(view)]
+    except KeyError:
+        known = ", ".join(t.__name__ for t in REGISTRY)
+        raise TypeError(
+            f"no renderer for {type(view).__name__}; expected a view model of explain.views "
+            f"({known})"
+        ) from None
+    return getattr(importlib.import_module(f"{__name__}.{library}.{module}"), function)

@@ -1,0 +1,92 @@
+"""One rule each, shared by every renderer (plotly, matplotlib) and every widget.
+
+How a token or name from a trace becomes text, how many tick labels an axis shows, how the
+current step is marked on a curve, the colours of events and phases, which parameters count as
+weight matrices, and which selection keywords each view takes. Change a rule here and the
+notebook, the page and the slide change together.
+
+    >>> label("<b>"), label(" ")
+    ('&lt;b&gt;', '␣')
+    >>> tick_positions(100)[:3], len(tick_positions(100))
+    ([0, 3, 6], 34)
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+
+from explain.style import short, visible
+
+# Tick labels on a token axis: every k-th past this many (a 1280 px projector shows ~40 legibly).
+MAX_TICK_LABELS = 40
+
+# The current step on a curve: a dotted vertical line, the same colour in every renderer.
+STEP_MARKER_COLOUR = "#D55E00"
+STEP_MARKER_DASH = "dot"
+STEP_MARKER_WIDTH = 2
+
+EVENT_COLOUR = "#009E73"  # where a head's pattern appeared (dashed)
+PHASE_COLOUR = "#222222"  # where a phase, e.g. fine-tuning, starts (solid)
+
+# What each view's selection keywords pick (`explain.views.view`, exports, the CLI).
+SELECTIONS: dict[str, tuple[str, ...]] = {
+    "attention": ("part", "layer", "head"),
+    "embeddings": ("part",),
+    "optimizer": ("parameter",),
+    "heads": ("part",),
+    "scores": ("part",),
+    "lens": (),  # the widget picks the saliency position; exports show the default
+}
+
+
+def label(text: object) -> str:
+    """A token or name as plotly/HTML text: whitespace and control characters made visible
+    (:func:`explain.style.visible`), then ``& < >`` escaped, so a token like ``<b>`` shows as
+    itself (quotes are safe in plotly text)."""
+    return html.escape(visible(str(text)), quote=False)
+
+
+def tick_label(text: object) -> str:
+    """:func:`label` of a token shortened for an axis (:func:`explain.style.short`; hover
+    shows it whole)."""
+    return html.escape(short(visible(str(text))), quote=False)
+
+
+def tick_positions(count: int, limit: int = MAX_TICK_LABELS) -> list[int]:
+    """Which of ``count`` positions get a tick label: every k-th, at most ``limit``."""
+    every = max(1, math.ceil(count / limit))
+    return list(range(0, count, every))
+
+
+def token_ticks(tokens: Sequence[object]) -> tuple[list[int], list[str]]:
+    """Tick positions and their labels (:func:`tick_label`) for a token axis."""
+    positions = tick_positions(len(tokens))
+    return positions, [tick_label(tokens[i]) for i in positions]
+
+
+def mpl_text(value: object) -> str:
+    """A token or name as matplotlib text: whitespace visible, ``$`` literal (never math)."""
+    return visible(str(value)).replace("$", r"\$")
+
+
+def step_marker(step: float, yref: str = "paper", xref: str = "x") -> dict:
+    """The current step on a plotly figure: a ``layout.shapes`` entry across ``yref``."""
+    return {
+        "type": "line",
+        "xref": xref,
+        "yref": yref,
+        "x0": step,
+        "x1": step,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": STEP_MARKER_COLOUR, "width": STEP_MARKER_WIDTH, "dash": STEP_MARKER_DASH},
+    }
+
+
+def matrix_names(names: Sequence[str]) -> list[str]:
+    """Weight matrices only: biases and layer-norm gains would crowd the picture."""
+    return [
+        n for n in names if not n.endswith("bias") and ".ln" not in n and not n.startswith("ln")
+    ]
