@@ -89,9 +89,21 @@ def _format(path: Path, format: str | None) -> str:
     return format
 
 
-def _view(trace: Trace, what: str, options: dict[str, Any]) -> ViewData:
+def _view(trace: Trace | ViewData, what: str, options: dict[str, Any]) -> ViewData:
+    """The view model of ``what`` in ``trace``, or ``trace`` itself if it is a view model."""
+    from ._render import REGISTRY
+
+    if type(trace) in REGISTRY:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} cannot be used with a view model: it holds its selection"
+            )
+        return trace  # type: ignore[return-value]
     if not isinstance(trace, Trace):
-        raise ValueError(f"trace must be an explain.Trace; got {type(trace).__name__}")
+        raise ValueError(
+            f"trace must be an explain.Trace or a view model; got {type(trace).__name__}"
+        )
     return views.view(trace, what, **options)
 
 
@@ -116,7 +128,7 @@ def figure(
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     with mpl.style(theme):
         index = views.step_index(view.steps, step)
-        return mpl.draw(view, index, marker=step is not None).figure
+        return mpl.draw(view, index, marker=step is not None, theme=theme).figure
 
 
 def image(
@@ -127,11 +139,13 @@ def image(
     dpi: float = 72,
     theme: Theme | str = "light",
     marker: bool = False,
+    **state: Any,
 ) -> bytes:
     """The picture of a view model at ``step`` as ``png`` or ``svg`` bytes: what a widget's
     saved output shows where no widget can run (GitHub, nbviewer, ``nbconvert --to html``).
 
-    ``marker`` marks the step on curves (loss, optimizer).
+    ``marker`` marks the step on curves (loss, optimizer); ``state`` is the widget's selection
+    its builder takes, as for :func:`interactive`.
     """
     import io
 
@@ -145,7 +159,7 @@ def image(
     theme = as_theme(theme)
     buffer = io.BytesIO()
     with mpl.style(theme):
-        drawn = mpl.draw(data, data.index(step), marker=marker)
+        drawn = mpl.draw(data, data.index(step), marker=marker, theme=theme, **state)
         if format == "svg":
             drawn.figure.savefig(buffer, format="svg", dpi=dpi, metadata=_metadata("svg"))
         else:
@@ -159,7 +173,7 @@ def image(
 
 
 def interactive(
-    trace: Trace,
+    trace: Trace | ViewData,
     what: str = "attention",
     *,
     step: int | None = None,
@@ -169,16 +183,41 @@ def interactive(
     parameter: str | None = None,
     max_frames: int = MAX_HTML_FRAMES,
     theme: Theme | str = "light",
-) -> dict:
-    """The plotly figure (as a dict; ``plotly.graph_objects.Figure(d)`` makes it an object) with
-    a step slider over at most ``max_frames`` snapshots, showing ``step`` first."""
+    **state: Any,
+) -> dict | list[dict]:
+    """The plotly figure the view's widget shows at ``step`` (as a dict;
+    ``plotly.graph_objects.Figure(d)`` makes it an object), with a step slider over at most
+    ``max_frames`` snapshots; a list of figures for a view that shows several.
+
+    ``trace`` may be a view model (``view.data`` of a widget) instead of a trace; ``state``
+    is the widget's selection its builder takes (e.g. ``position`` of the lens). For views
+    drawn by one builder, ``widget.figures()`` equals this less the slider (``frames``,
+    ``layout.sliders``, ``layout.updatemenus``).
+    """
     from ._render import plotly
 
     view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     index = views.step_index(view.steps, step)
     frames = views.frame_indices(len(view.steps), max_frames)
+    theme = as_theme(theme)
+    if plotly.builds_figures(view):
+        shown = [_plain(f) for f in plotly.page_figures(view, frames, index, theme, **state)]
+        return shown[0] if len(shown) == 1 else shown
+    if state:
+        raise ValueError(f"{what} takes no {', '.join(sorted(state))}")
     marked = None if step is None else int(step)
-    return plotly.figure(view, frames, index, marked, as_theme(theme))
+    return plotly.figure(view, frames, index, marked, theme)
+
+
+def _plain(figure: dict) -> dict:
+    """A builder's figure as plotly.js JSON (``go.Figure(figure)``'s, as the widget holds it:
+    the template spelled out), its frames kept as built."""
+    import plotly.graph_objects as go
+
+    plain = go.Figure({k: v for k, v in figure.items() if k != "frames"}).to_plotly_json()
+    if "frames" in figure:
+        plain["frames"] = figure["frames"]
+    return plain
 
 
 def data(
@@ -207,13 +246,15 @@ def _indices(view: ViewData, step: int | None) -> list[int]:
     return [views.step_index(view.steps, step)]
 
 
-def _html_page(figure_dict: dict, title: str, theme: Theme) -> str:
+def _html_page(figures: dict | list[dict], title: str, theme: Theme) -> str:
     from ._render import page
 
-    body = (
-        f'<h1>{html.escape(title)}</h1>\n<div class="figure">'
-        f"{page.div(figure_dict, 'explain-figure')}</div>"
+    shown = figures if isinstance(figures, list) else [figures]
+    divs = "".join(
+        f'<div class="figure">{page.div(f, f"explain-figure-{i}" if i else "explain-figure")}</div>'
+        for i, f in enumerate(shown)
     )
+    body = f"<h1>{html.escape(title)}</h1>\n{divs}"
     css = f"body {{ background: {theme.background}; color: {theme.foreground}; }}"
     return page.page(title, body, css, bundle="cartesian")  # heatmap, scatter, bar
 
@@ -305,12 +346,11 @@ def _writer(
             text = tables.csv_text(view, indices)
         return lambda temp: temp.write_text(text, encoding="utf-8")
     if format == "html":
-        from ._render import plotly
-
-        frames = views.frame_indices(len(view.steps), max_frames or MAX_HTML_FRAMES)
-        figure_dict = plotly.figure(view, frames, index, step, theme)
+        figures = interactive(
+            view, step=step, max_frames=max_frames or MAX_HTML_FRAMES, theme=theme
+        )
         title = f"{what} · task {view.task}" if view.task else what
-        text = _html_page(figure_dict, title, theme)
+        text = _html_page(figures, title, theme)
         return lambda temp: temp.write_text(text, encoding="utf-8")
     from ._render import matplotlib as mpl
 
@@ -323,7 +363,7 @@ def _writer(
             # write (a full disk) behind an AttributeError from its own clean-up.
             target = io.BytesIO() if format == "pdf" else temp
             with mpl.style(theme):
-                drawn = mpl.draw(view, index, marker=step is not None)
+                drawn = mpl.draw(view, index, marker=step is not None, theme=theme)
                 drawn.figure.savefig(
                     target, format=format, dpi=dpi or 150, metadata=_metadata(format)
                 )
@@ -345,7 +385,7 @@ def _render(view: ViewData, max_frames: int | None, dpi: float | None, theme: Th
 
     frames = views.frame_indices(len(view.steps), max_frames or MAX_FRAMES)
     with mpl.style(theme):
-        drawn = mpl.draw(view, int(frames[-1]), marker=True)
+        drawn = mpl.draw(view, int(frames[-1]), marker=True, theme=theme)
         images = animate.frames(drawn, frames, dpi=dpi or 80)
     drawn.figure.clear()
     return images

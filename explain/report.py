@@ -73,13 +73,30 @@ nav a { margin-right: 12px; font-size: 14px; }
 """
 
 # The page's one timeline (a slider and a play button over the snapshot steps): every figure with
-# step frames follows it. Its script says how it plays fast enough (>= 20 steps a second).
-TIMELINE_JS = "_render/js/report_timeline.js"
+# step frames follows it. Its script says how it plays fast enough (>= 20 steps a second); it
+# paints heatmaps with the painter the notebook widget uses too (heatmap.js, in front of it).
+TIMELINE_JS = ("_render/js/heatmap.js", "_render/js/report_timeline.js")
 
 
 def _timeline_js() -> str:
-    """The timeline's script, shipped beside this module."""
-    return (importlib.resources.files("explain") / TIMELINE_JS).read_text(encoding="utf-8")
+    """The timeline's script: the shared heatmap painter, then the timeline (both shipped beside
+    this module; plain text joined, no bundler)."""
+    root = importlib.resources.files("explain")
+    return "\n".join((root / name).read_text(encoding="utf-8") for name in TIMELINE_JS)
+
+
+def _timeline(steps: list[int], ids: list[str]) -> str:
+    """The timeline's markup and data: a play button and a slider over ``steps`` (starting at
+    the last), driving the figures ``ids``; its script (`_timeline_js`) goes after them."""
+    data_json = json.dumps({"steps": steps, "figures": ids}).replace("<", "\\u003c")
+    return (
+        '<div id="timeline"><button id="timeline-play" type="button" '
+        'title="play all figures">▶</button>'
+        f'<input id="timeline-step" type="range" min="0" max="{len(steps) - 1}" '
+        f'value="{len(steps) - 1}" aria-label="training step for every figure">'
+        '<output id="timeline-label"></output></div>'
+        f'<script type="application/json" id="timeline-data">{data_json}</script>'
+    )
 
 
 def _esc(value: object) -> str:
@@ -256,11 +273,18 @@ def _figure_section(
     title: str,
     note: str,
     view: views.ViewData,
+    steps: np.ndarray,
     frames: np.ndarray,
     ids: list[str],
     theme: Theme,
 ) -> str:
-    figure = plotly.figure(view, frames, len(view.steps) - 1, theme=theme)
+    # the timeline's frames are snapshot steps; a view over other steps (loss: every logged
+    # step) follows it where it has every one of them, else it stays at its last step
+    snapshots = [int(s) for s in np.asarray(steps)[frames]]
+    mine = [int(i) for i in np.flatnonzero(np.isin(view.steps, snapshots))]
+    if len(mine) != len(snapshots):
+        mine = []
+    figure = plotly.figure(view, mine, len(view.steps) - 1, theme=theme)
     div_id = f"figure-{anchor}"
     if figure.get("frames") and not isinstance(view, views.LensData):  # its frames: positions
         ids.append(div_id)
@@ -314,7 +338,7 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
             return
         short = title.removeprefix("Attention: ").split(" (")[0]
         sections.append(
-            (anchor, short, _figure_section(anchor, title, note, view, frames, ids, theme))
+            (anchor, short, _figure_section(anchor, title, note, view, steps, frames, ids, theme))
         )
 
     if len(steps):
@@ -380,19 +404,7 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
             lambda: views.optimizer(trace),
         )
     nav = "".join(f'<a href="#{anchor}">{_esc(short)}</a>' for anchor, short, _ in sections)
-    timeline = ""
-    if ids:
-        data = {"steps": [int(steps[i]) for i in frames], "figures": ids}
-        data_json = json.dumps(data).replace("<", "\\u003c")  # safe inside <script>
-        timeline = (
-            '<div id="timeline"><button id="timeline-play" type="button" '
-            'title="play all figures">▶</button>'
-            f'<input id="timeline-step" type="range" min="0" max="{len(frames) - 1}" '
-            f'value="{len(frames) - 1}" aria-label="training step for every figure">'
-            '<output id="timeline-label"></output></div>'
-            f'<script type="application/json" id="timeline-data">'
-            f"{data_json}</script>"
-        )
+    timeline = _timeline([int(steps[i]) for i in frames], ids) if ids else ""
     description = _esc(task.get("description", "")) if task else ""
     compression = _compression(trace)
     if compression:

@@ -65,7 +65,8 @@ def test_widget_draws_a_solid_line_at_the_boundary(fine):
 def test_plotly_and_matplotlib_figures_draw_the_boundary(fine):
     figure = export.interactive(fine.trace, "loss")
     solid = [s for s in figure["layout"]["shapes"] if s["line"]["dash"] == "solid"]
-    assert {s["x0"] for s in solid} == {boundary(fine)} and len(solid) == 2  # both panels
+    assert {s["x0"] for s in solid} == {boundary(fine)} and len(solid) == 1
+    assert solid[0]["yref"] == "paper"  # one line through all three panels
     assert any(a["text"] == "fine-tuning on reverse" for a in figure["layout"]["annotations"])
     drawn = export.figure(fine.trace, "loss")
     top = drawn.axes[0]

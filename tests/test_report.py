@@ -135,12 +135,13 @@ def test_timeline_drives_the_figures_with_frames(page_text):
     ).group(1)
     timeline = json.loads(data)
     assert timeline["steps"] == [0, 2, 4, 8, 16]
-    # positional is learned here (it changes), so it animates too; loss has no frames
+    # positional is learned here (it changes), so it animates too; loss moves its step marker
     assert timeline["figures"] == [
         "figure-attention-self",
         "figure-heads",  # the role badges follow the step
         "figure-embeddings",
         "figure-positional",
+        "figure-loss",
         "figure-optimizer",
     ]
     # the timeline is the only step control: the figures it drives have no slider or play

@@ -365,8 +365,21 @@ class View:
         restyle(self.widget, theme)
         for plot in self.plots:
             plot.widget.min_font = theme.min_font_size
-            with plot.batch_update():
-                theme.apply(plot.figure)
+            if plot._shown is None:  # a figure the view builds itself, not from a builder
+                with plot.batch_update():
+                    theme.apply(plot.figure)
+        if any(plot._shown is not None for plot in self.plots):
+            self._update()  # the builders draw in the theme
+
+    def figures(self) -> list[dict]:
+        """The plotly figures the view shows now, as dicts (``plotly.io`` JSON of each plot not
+        hidden): for views drawn by :mod:`explain._render.plotly`, exactly what
+        ``explain.export.interactive`` gives for the same step and selection, less its slider."""
+        return [
+            plot.figure.to_plotly_json()
+            for plot in self.plots
+            if plot.widget.layout.display != "none"
+        ]
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus ``text/html`` pictures of the view as it is now: what GitHub,
@@ -403,7 +416,10 @@ class View:
 
     # -- for subclasses ------------------------------------------------------------------------
     def _plot(self, figure: Any, *classes: str) -> Plot:
-        self.theme.apply(figure)
+        """A plot of ``figure``: a builder's dict (:mod:`explain._render.plotly`, themed
+        already, updated with :meth:`Plot.show`), or a ``go.Figure`` the view themes here."""
+        if not isinstance(figure, dict):
+            self.theme.apply(figure)
         plot = Plot(figure, classes)
         plot.widget.min_font = self.theme.min_font_size
         self.plots.append(plot)

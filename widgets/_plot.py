@@ -11,11 +11,11 @@ Here a :class:`Plot` pairs a plain ``go.Figure`` (the Python-side model that vie
 ``data`` and ``layout`` are the full figure after every update, arrays travelling as binary
 buffers. The browser redraws with ``Plotly.react`` on any change, except while only heatmap z,
 the title's text and annotations change (a playing time-lapse): then it repaints the heatmap
-images itself and lets plotly draw the whole figure 200 ms after the updates stop (plot.js). The
-whole figure is re-sent per step on purpose: besides z it is 2-3 kB of JSON per plot (measured by
-bench/playback.py), too little to be worth a second, partial update path. plotly.js itself comes
-from the installed plotly package (no CDN), loaded once per page by the :func:`plotly_library`
-widget.
+images itself (the painter it shares with the report, explain/_render/js/heatmap.js) and lets
+plotly draw the whole figure 200 ms after the updates stop (plot.js). The whole figure is re-sent
+per step on purpose: besides z it is 2-3 kB of JSON per plot (measured by bench/playback.py), too
+little to be worth a second, partial update path. plotly.js itself comes from the installed
+plotly package (no CDN), loaded once per page by the :func:`plotly_library` widget.
 
 Playing in the browser: a view may give a plot every frame of its time-lapse
 (:meth:`Plot.set_frames`, a :class:`Frames` of heatmap z, titles and annotations per step). When
@@ -52,8 +52,10 @@ from .theme import VIEW_CSS
 
 log = logging.getLogger(__name__)
 
-# The browser side of PlotWidget (anywidget convention: an ES module shipped beside this file).
+# The browser side of PlotWidget (anywidget convention: an ES module shipped beside this file),
+# which runs behind the heatmap painter it shares with the report (explain/_render/js).
 _PLOT_ESM = pathlib.Path(__file__).parent / "plot.js"
+_HEATMAP_JS = ("_render", "js", "heatmap.js")
 # The most bytes of frames one plot sends the page; a longer time-lapse plays through the kernel.
 FRAMES_MAX_BYTES = 32 * 2**20
 
@@ -70,6 +72,13 @@ def _library_esm() -> str:
         "if (__previousPlotly !== undefined) globalThis.Plotly = __previousPlotly;\n"
         "export default { render({ el }) { el.style.display = 'none'; } };\n"
     )
+
+
+def _plot_esm() -> str:
+    """PlotWidget's module: the shared heatmap painter (it defines ``explainHeatmap`` and imports
+    nothing), then plot.js, which uses it (no bundler: one string)."""
+    painter = importlib.resources.files("explain").joinpath(*_HEATMAP_JS)
+    return painter.read_text(encoding="utf-8") + "\n" + _PLOT_ESM.read_text(encoding="utf-8")
 
 
 class PlotlyLibrary(anywidget.AnyWidget):
@@ -99,7 +108,7 @@ class PlotWidget(anywidget.AnyWidget):
     :data:`widgets.theme.VIEW_CSS`) is loaded once per page.
     """
 
-    _esm = _PLOT_ESM
+    _esm = _plot_esm()
     _css = traitlets.Unicode(VIEW_CSS).tag(sync=True)
     # Not "layout": that name is the ipywidgets Layout (size, display) of every DOMWidget.
     fig_data = traitlets.List().tag(sync=True)
@@ -192,8 +201,11 @@ class Plot:
     is synced once. ``on_click(callback)`` registers ``callback(points: list[ClickPoint])``.
     """
 
-    def __init__(self, figure: go.Figure, classes: Sequence[str] = ()) -> None:
-        self.figure = figure
+    def __init__(self, figure: go.Figure | dict, classes: Sequence[str] = ()) -> None:
+        # a builder's dict (explain._render.plotly): the figure is that dict, kept to update
+        # only what changes (:meth:`show`)
+        self._shown: dict | None = figure if isinstance(figure, dict) else None
+        self.figure = go.Figure(figure) if isinstance(figure, dict) else figure
         self.widget = PlotWidget()
         for name in classes:
             self.widget.add_class(name)
@@ -243,6 +255,28 @@ class Plot:
             self.widget.frames_key = key
             self.widget.revision += 1
 
+    def show(self, figure: dict) -> None:
+        """Show ``figure``, a builder's dict (:mod:`explain._render.plotly`): only what differs
+        from the last one shown is set on :attr:`figure` (a new z, title, annotations), so the
+        figure ends equal to ``go.Figure(figure)`` at the cost of the change."""
+        from explain._render.plotly.blocks import changes, same_traces
+
+        last, self._shown = self._shown, figure
+        if last is None or not same_traces(last, figure):
+            with self.batch_update() as shown:
+                shown.data = []
+                shown.layout = figure.get("layout", {})
+                shown.add_traces(figure["data"])
+            return
+        traces, layout = changes(last, figure)
+        if not traces and not layout:
+            return
+        with self.batch_update(data=bool(traces)) as shown:
+            for index, changed in traces.items():
+                shown.data[index].update(changed, overwrite=True)
+            if layout:
+                shown.layout.update(layout, overwrite=True)
+
     def set_frames(self, key: str, frames: Callable[[], Frames] | None) -> None:
         """The frames of this plot's time-lapse, made by ``frames()`` when the page asks.
 
@@ -285,9 +319,7 @@ class Plot:
                      FRAMES_MAX_BYTES)  # fmt: skip
             self.widget.send({**content, "n": 0})
             return
-        content.update(
-            traces=traces, titles=frames.titles, annotations=encode(frames.annotations)
-        )
+        content.update(traces=traces, titles=frames.titles, annotations=encode(frames.annotations))
         self.widget.send(content, buffers=[memoryview(a) for a in arrays])
         self._sent = key
 

@@ -12,9 +12,15 @@ CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"sc
 
 
 def div(figure: dict, div_id: str) -> str:
-    """One figure as a <div> and its script; plotly.js must be on the page already."""
+    """One figure as a <div> and its script; plotly.js must be on the page already. Float
+    arrays travel as typed arrays (base64 float32), which the page's painters read."""
     import plotly.io
 
+    from .plotly.blocks import typed_arrays
+
+    figure = typed_arrays(figure)  # type: ignore[assignment]
+    if isinstance(figure["layout"].get("template"), str):  # "none": plotly.js has no names,
+        figure["layout"] = {k: v for k, v in figure["layout"].items() if k != "template"}
     height = figure["layout"].get("height", 500)
     return plotly.io.to_html(
         figure,

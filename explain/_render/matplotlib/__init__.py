@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from explain.style import LIGHT, Theme
 from explain.views import ViewData
 
 from .. import builder
@@ -10,6 +13,10 @@ from .common import Drawn, style
 __all__ = ["Drawn", "draw", "style"]
 
 
-def draw(view: ViewData, index: int, marker: bool = False) -> Drawn:
-    """The figure of ``view`` showing frame ``index``; ``marker`` marks the step on curves."""
-    return builder(view, "matplotlib")(view, index, marker)
+def draw(
+    view: ViewData, index: int, marker: bool = False, theme: Theme = LIGHT, **state: Any
+) -> Drawn:
+    """The figure of ``view`` showing frame ``index`` with ``state`` (the widget's selection)
+    in ``theme`` (draw it inside :func:`style` of the same theme); ``marker`` marks the step
+    on curves."""
+    return builder(view, "matplotlib")(view, index, marker, theme, **state)

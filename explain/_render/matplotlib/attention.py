@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from explain.style import LIGHT, Theme
 from explain.views import AttentionData
 
 from .common import Drawn, colormap, heading, new_figure, token_ticks
 
 
-def attention(view: AttentionData, index: int, marker: bool = False) -> Drawn:
+def attention(view: AttentionData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
     """Grid of heatmaps, one row per layer and one column per head; row 0 (query 0) on top."""
     rows, cols = len(view.layers), len(view.heads)
     q, k = len(view.query_tokens), len(view.key_tokens)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from explain.style import LIGHT, Theme
 from explain.views import EmbeddingData
 
 from .common import Drawn, heading, new_figure, text
 
 
-def embeddings(view: EmbeddingData, index: int, marker: bool = False) -> Drawn:
+def embeddings(
+    view: EmbeddingData, index: int, marker: bool = False, theme: Theme = LIGHT
+) -> Drawn:
     """Tokens as points on the two main axes of all snapshots, with the path each one took."""
     coords = view.coords[:, :, :2]  # [snapshot, vocab, 2]
     figure = new_figure(6.6, 5.6)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from explain.style import LIGHT, Theme
 from explain.views import ROLE_BADGES, HeadsData, PruningData, ScoresData, roles_at
 
 from .common import Drawn, colormap, heading, new_figure, step_markers, text
@@ -16,7 +17,7 @@ from .common import Drawn, colormap, heading, new_figure, step_markers, text
 PATTERN_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
 
 
-def heads(view: HeadsData, index: int, marker: bool = False) -> Drawn:
+def heads(view: HeadsData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
     """Importance of every head with what it does (left), the pruning curve (middle) and how
     alike the heads' final patterns are (right)."""
     figure = new_figure(13.0, 4.4)
@@ -84,7 +85,7 @@ def heads(view: HeadsData, index: int, marker: bool = False) -> Drawn:
     return Drawn(figure, update, view.steps, [*(b for row in badges for b in row), title])
 
 
-def scores(view: ScoresData, index: int, marker: bool = False) -> Drawn:
+def scores(view: ScoresData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
     """One panel per pattern: every head's score over training, a dot where it appeared."""
     count = len(view.patterns)
     figure = new_figure(3.0 * count + 1.0, 3.6)
@@ -124,7 +125,7 @@ def scores(view: ScoresData, index: int, marker: bool = False) -> Drawn:
     return Drawn(figure, update, view.steps, [*markers, title])
 
 
-def pruning(view: PruningData, index: int, marker: bool = False) -> Drawn:
+def pruning(view: PruningData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
     """Accuracy and loss as heads are removed (left) and as weights are zeroed (right)."""
     panels = 2 if len(view.levels) else 1
     figure = new_figure(5.2 * panels + 0.6, 4.0)

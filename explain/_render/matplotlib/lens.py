@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from explain.style import OKABE_ITO
+from explain.style import LIGHT, OKABE_ITO, Theme
 from explain.views import LensData
 
 from .common import Drawn, colormap, heading, new_figure, text, token_ticks
@@ -48,7 +48,7 @@ def _outline(ax, x: float, y: float, width: float, height: float) -> Rectangle:
     return box
 
 
-def lens(view: LensData, index: int, marker: bool = False) -> Drawn:
+def lens(view: LensData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
     """The logit lens table, the attention rollout and the saliency bars: side by side, or for
     a long probe (more than ``WIDE`` positions) the table on top of the other two."""
     n_pos, n_rows = len(view.tokens), len(view.layers)

@@ -1,49 +1,69 @@
-"""Matplotlib figure of the loss view."""
+"""The loss view's matplotlib figure: the panels, curves, colours and marks of its plotly
+figure (`explain._render.plotly.loss`): loss with validation accuracy on the right, learning
+rate, gradient norm, stacked over one step axis."""
 
 from __future__ import annotations
 
-from explain.views import LossData
+import numpy as np
 
-from .common import Drawn, heading, new_figure, positive_log, step_markers, text
+from explain.style import LIGHT, Theme
+from explain.views import LOSS_SCALARS, LossData
+
+from ..plotly.loss import CURVES, colours, title
+from ..rules import EVENT_COLOUR, PHASE_COLOUR
+from .common import Drawn, new_figure, positive_log, step_markers, text
+
+LABELS = {"y": "loss", "y3": "lr", "y4": "grad norm"}
 
 
-def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
-    """Loss (training and validation) with validation accuracy; learning rate, gradient norm."""
-    curves = {name: (c.steps, c.values) for name, c in view.curves.items()}
-    figure = new_figure(8.4, 5.6)
-    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[2.0, 1.0])
+def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
+    """Three panels as the widget shows them; ``marker`` marks the step (the widget always
+    does; a slide may leave it out)."""
+    figure = new_figure(7.0, 6.0)
+    top, middle, bottom = figure.subplots(
+        3, 1, sharex=True, height_ratios=[2.0, 1.0, 1.0], gridspec_kw={"hspace": 0.08}
+    )
+    panels = {"y": top, "y3": middle, "y4": bottom}
+    accuracy = None
+    colour = colours(theme)
     lines = []
-    if "loss" in curves:
-        lines += top.plot(*curves["loss"], lw=0.9, color="C0", alpha=0.85, label="training loss")
-    if "val_loss" in curves:
-        lines += top.plot(*curves["val_loss"], "o-", ms=3, color="C1", label="validation loss")
-    positive_log(top, [curves[n][1] for n in ("loss", "val_loss") if n in curves])
-    top.set_ylabel("cross-entropy (nats)")
-    if "val_accuracy" in curves:
-        accuracy = top.twinx()
+    for name, yaxis, mode in CURVES:
+        curve = view.curves.get(name)
+        if curve is None:
+            continue
+        finite = np.isfinite(curve.values)
+        if yaxis == "y2":
+            accuracy = accuracy or top.twinx()
+            ax = accuracy
+        else:
+            ax = panels[yaxis]
+        style = {"marker": "o", "ms": 3} if "markers" in mode else {}
+        dash = "--" if name == "val_accuracy" else "-"
+        lines += ax.plot(
+            curve.steps[finite],
+            curve.values[finite],
+            ls=dash,
+            color=colour[name],
+            label=LOSS_SCALARS[name],
+            **style,
+        )
+    positive_log(top, [c.values for n, c in view.curves.items() if n in ("loss", "val_loss")])
+    for yaxis, ax in panels.items():
+        ax.set_ylabel(LABELS[yaxis])
+    if accuracy is not None:
         accuracy.spines["right"].set_visible(True)
-        lines += accuracy.plot(
-            *curves["val_accuracy"], "s--", ms=3, color="C2", label="validation accuracy"
-        )
-        accuracy.set(ylim=(-0.02, 1.02), ylabel="accuracy")
-    top.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
-    lower = []
-    if "lr" in curves:
-        lower += bottom.plot(*curves["lr"], color="C3", label="learning rate")
-        bottom.set_ylabel("learning rate")
-    if "grad_norm" in curves:
-        norm_ax = bottom.twinx() if "lr" in curves else bottom
-        norm_ax.spines["right"].set_visible(True)
-        lower += norm_ax.plot(*curves["grad_norm"], lw=0.7, color="C4", label="gradient norm")
-        positive_log(norm_ax, [curves["grad_norm"][1]])
-        norm_ax.set_ylabel("gradient norm")
-    if lower:
-        bottom.legend(
-            lower, [line.get_label() for line in lower], loc="upper right", fontsize="small"
-        )
+        accuracy.set(ylim=(-0.02, 1.02), yticks=[0, 0.25, 0.5, 0.75, 1], ylabel="accuracy")
     bottom.set_xlabel("step")
-    for event in view.events:  # where a head's pattern appeared
-        top.axvline(event.step, color="#009E73", lw=0.9, ls="--", zorder=0)
+    figure.legend(
+        lines,
+        [line.get_label() for line in lines],
+        loc="outside upper left",
+        ncols=3,
+        fontsize="small",
+        frameon=False,
+    )
+    for event in view.events:  # where a head's pattern appeared: dashed, on the loss panel
+        top.axvline(event.step, color=EVENT_COLOUR, lw=1, ls="--", zorder=0)
         top.annotate(
             text(event.label),
             (event.step, 1.0),
@@ -53,11 +73,11 @@ def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
             rotation=90,
             va="top",
             fontsize="x-small",
-            color="#009E73",
+            color=EVENT_COLOUR,
         )
-    for phase in view.boundaries:  # where fine-tuning (or another phase) starts
-        for ax in (top, bottom):
-            ax.axvline(phase.first_step, color="0.15", lw=1.3, ls="-", zorder=1)
+    for phase in view.boundaries:  # where fine-tuning (or another phase) starts: every panel
+        for ax in panels.values():
+            ax.axvline(phase.first_step, color=PHASE_COLOUR, lw=1.5, ls="-", zorder=1)
         top.annotate(
             text(phase.label),
             (phase.first_step, 0.0),
@@ -67,16 +87,16 @@ def loss(view: LossData, index: int, marker: bool = False) -> Drawn:
             rotation=90,
             va="bottom",
             fontsize="x-small",
-            color="0.15",
+            color=PHASE_COLOUR,
         )
-    markers = step_markers([top, bottom], int(view.steps[index]), marker)
-    title = figure.suptitle("")
+    markers = step_markers(list(panels.values()), int(view.steps[index]), marker)
+    heading = figure.suptitle("", x=0.99, ha="right")
 
     def update(i: int) -> None:
         step = int(view.steps[i])
         for line in markers:
             line.set_xdata([step, step])
-        title.set_text(heading(view, step) if marker else text(view.title))
+        heading.set_text(text(title(view, step)) if marker else text(view.title))
 
     update(index)
-    return Drawn(figure, update, view.steps, [*markers, title])
+    return Drawn(figure, update, view.steps, [*markers, heading])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from explain.style import WEIGHT
+from explain.style import LIGHT, WEIGHT, Theme
 from explain.views import OptimizerData
 
 from ..rules import matrix_names
@@ -20,7 +20,7 @@ from .common import (
 )
 
 
-def optimizer(view: OptimizerData, index: int, marker: bool = False) -> Drawn:
+def optimizer(view: OptimizerData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
     """Update size of each weight matrix per step, the gradient norm, and one tracked
     parameter's gradient, applied update and optimizer moments at the step."""
     kinds = list(view.tensors)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from matplotlib.ticker import MaxNLocator
 
+from explain.style import LIGHT, Theme
 from explain.views import PositionalData
 
 from .common import Drawn, colormap, heading, new_figure
 
 
-def positional(view: PositionalData, index: int, marker: bool = False) -> Drawn:
+def positional(
+    view: PositionalData, index: int, marker: bool = False, theme: Theme = LIGHT
+) -> Drawn:
     """The encoding table [position, dimension] and the cosine similarity of positions."""
     figure = new_figure(10.5, 4.4)
     left, right = figure.subplots(1, 2, width_ratios=[1.6, 1.0])

@@ -1,13 +1,63 @@
-"""The plotly builders: one figure dict per view model (see :data:`explain._render.REGISTRY`)."""
+"""The plotly builders: the figures of a view model (see :data:`explain._render.REGISTRY`).
+
+A builder is ``figures(view, index, theme, **state) -> list[dict]`` in ``plotly/<view>.py``:
+the complete plotly figures (themed, strings escaped, numpy arrays as they are) that the view
+shows at frame ``index`` with ``state`` (its selection: a head, a position, ...). The widget
+shows exactly these figures and adds its controls; a page shows them with plotly frames and a
+step slider made from the same builder at every frame (:func:`page_figures`).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from explain.style import LIGHT, Theme
 from explain.views import ViewData
 
-from .. import builder
+from .. import REGISTRY, builder
+from . import blocks
+
+
+def _module(view: object) -> Any:
+    module, _ = REGISTRY[type(view)] if type(view) in REGISTRY else (None, None)
+    if module is None:
+        builder(view, "plotly")  # raises the TypeError naming what is drawn
+    return importlib.import_module(f"{__name__}.{module}")
+
+
+def builds_figures(view: object) -> bool:
+    """Whether ``view``'s builder is the one its widget shows (``figures``)."""
+    module, function = REGISTRY[type(view)]
+    return function == module and hasattr(_module(view), "figures")
+
+
+def figures(view: ViewData, index: int, theme: Theme = LIGHT, **state: Any) -> list[dict]:
+    """The figures ``view`` shows at frame ``index`` with ``state`` (see the module doc)."""
+    build = _module(view).figures
+    try:
+        return build(view, int(index), theme, **state)
+    except TypeError as error:
+        if "unexpected keyword" not in str(error):
+            raise
+        raise ValueError(f"{type(view).__name__} cannot take {sorted(state)}: {error}") from None
+
+
+def page_figures(
+    view: ViewData, frames: Sequence[int], index: int, theme: Theme = LIGHT, **state: Any
+) -> list[dict]:
+    """:func:`figures` at ``index``, with plotly frames at ``frames`` and a step slider (for a
+    page: the export, the report). Figures that never change between frames get neither."""
+    shown = figures(view, index, theme, **state)
+    steps = np.asarray(view.steps)
+    if len(steps) < 2:
+        return shown
+    frames, active = blocks.initial(frames, index)
+    at = {i: (shown if i == index else figures(view, i, theme, **state)) for i in frames}
+    return blocks.with_frames(shown, at, steps, active)
 
 
 def figure(
@@ -17,6 +67,9 @@ def figure(
     marked: int | None = None,
     theme: Theme = LIGHT,
 ) -> dict:
-    """The plotly figure dict of ``view``: frames at ``frames``, showing ``index`` first;
-    ``marked`` is a step to mark on curves (None: none)."""
+    """One plotly figure dict of ``view`` with frames at ``frames``, showing ``index`` first
+    (the first of :func:`page_figures` for views built that way); ``marked``: a step to mark
+    on curves (None: none)."""
+    if builds_figures(view):
+        return page_figures(view, frames, index, theme)[0]
     return builder(view, "plotly")(view, frames, index, marked, theme)

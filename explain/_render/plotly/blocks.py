@@ -221,3 +221,143 @@ def loss_marks(
     notes = [text(e.step, e.label, 1, "top", EVENT_COLOUR) for e in events]
     notes += [text(p.first_step, p.label, 0, "bottom", PHASE_COLOUR) for p in phases]
     return shapes, notes
+
+
+# -- one figure for the widget and the page ----------------------------------------------------
+AXIS_KEYS = ("xaxis", "yaxis")
+
+
+def themed(figure: dict, theme: Theme) -> dict:
+    """``figure`` (a builder's dict, changed in place and returned) in ``theme``: what
+    :meth:`explain.style.Theme.apply` sets on a plotly figure, set on the dict itself, so the
+    widget and the page get the same figure without building a ``go.Figure`` per step.
+
+    Heatmaps keep the colour scale their builder chose; lines take the theme's width unless the
+    builder set one; axes get the theme's colours and room for their labels."""
+    layout = figure.setdefault("layout", {})
+    base = theme.layout()
+    axis = base.pop("xaxis")
+    base.pop("yaxis")
+    for key, value in base.items():
+        layout[key] = _merged(value, layout.get(key))
+    for key in [k for k in layout if k.startswith(AXIS_KEYS)] or list(AXIS_KEYS):
+        extra = {"ticklabelstandoff": max(2, theme.font_size // 4)} if key[0] == "x" else {}
+        layout[key] = _merged({**axis, **extra}, layout.get(key))
+    layout.setdefault("template", "none")
+    for trace in figure.get("data", []):
+        if trace.get("type") in ("heatmap", "contour"):
+            colorbar = trace.setdefault("colorbar", {})
+            colorbar["title"] = {"side": "right", **colorbar.get("title", {})}
+        elif "lines" in str(trace.get("mode", "")):
+            trace["line"] = {"width": theme.line_width, **trace.get("line", {})}
+    return figure
+
+
+def _merged(base: object, over: object) -> object:
+    """``over`` laid on ``base`` (dicts merged key by key; anything else: ``over`` wins)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{k: _merged(base.get(k), v) for k, v in over.items()}}
+    return base if over is None else over
+
+
+def same(a: object, b: object) -> bool:
+    """Whether two pieces of figure JSON are equal (arrays by value, NaN equal to NaN)."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            return False
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is not type(b) and not (
+        isinstance(a, int | float | np.number) and isinstance(b, int | float | np.number)
+    ):
+        return False
+    return bool(a == b)
+
+
+def changes(old: dict, new: dict) -> tuple[dict[int, dict], dict]:
+    """What differs from figure ``old`` to ``new`` (same traces): ``({trace: {key: value}},
+    {layout key: value})``, None for a key that ``new`` no longer has."""
+    traces: dict[int, dict] = {}
+    for i, (before, after) in enumerate(zip(old["data"], new["data"], strict=True)):
+        changed = {
+            key: after.get(key)
+            for key in {**before, **after}
+            if not same(before.get(key), after.get(key))
+        }
+        if changed:
+            traces[i] = changed
+    before, after = old.get("layout", {}), new.get("layout", {})
+    layout = {
+        key: after.get(key)
+        for key in {**before, **after}
+        if not same(before.get(key), after.get(key))
+    }
+    return traces, layout
+
+
+def same_traces(old: dict, new: dict) -> bool:
+    """Whether ``new`` has the traces of ``old`` (count and types): then `changes` applies."""
+    return [t.get("type") for t in old["data"]] == [t.get("type") for t in new["data"]]
+
+
+def with_frames(
+    shown: list[dict], at: dict[int, list[dict]], steps: Sequence[int], active: int
+) -> list[dict]:
+    """``shown`` (a view's figures at one step) with plotly frames and a step slider, from the
+    same figures built at each frame index (``at``: index -> figures).
+
+    A frame holds, for every trace and layout key that differs anywhere between frames, its
+    value at that step; everything else stays as shown. A figure that never changes gets none.
+    """
+    indices = sorted(at)
+    out = []
+    for n, figure in enumerate(shown):
+        trace_keys: dict[int, set[str]] = {}
+        layout_keys: set[str] = set()
+        for i in indices:
+            traces, layout = changes(figure, at[i][n])
+            for t, keys in traces.items():
+                trace_keys.setdefault(t, set()).update(keys)
+            layout_keys.update(layout)
+        if not trace_keys and not layout_keys:
+            out.append(figure)
+            continue
+        order = sorted(trace_keys)
+        frames = []
+        for i in indices:
+            built = at[i][n]
+            frame: dict = {
+                "name": str(int(steps[i])),
+                "data": [
+                    {k: built["data"][t].get(k) for k in sorted(trace_keys[t])} for t in order
+                ],
+                "traces": order,
+            }
+            if layout_keys:
+                frame["layout"] = {k: built["layout"].get(k) for k in sorted(layout_keys)}
+            frames.append(frame)
+        figure = {**figure, "frames": frames}
+        figure["layout"] = {**figure["layout"], **slider(steps, indices, active)}
+        out.append(figure)
+    return out
+
+
+def typed_arrays(value: object) -> object:
+    """Figure JSON for a page: float arrays as plotly.js typed arrays (`typed`), other arrays as
+    lists, numpy scalars as numbers."""
+    if isinstance(value, np.ndarray):
+        return typed(value) if value.dtype.kind == "f" else value.tolist()
+    if isinstance(value, dict):
+        return {k: typed_arrays(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [typed_arrays(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,83 +1,114 @@
-"""The plotly figure of the loss view: loss, accuracy, learning rate and gradient norm."""
+"""The loss view's plotly figure: loss with validation accuracy, learning rate and gradient
+norm in three stacked panels over one step axis, the step shown marked."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 
 from explain import views
 from explain.style import Theme
 
+from ..rules import label, step_marker
 from . import blocks as P
 
+# (scalar, panel's y axis, mode): loss and validation loss on top with accuracy on the right,
+# learning rate in the middle, gradient norm at the bottom
+CURVES = (
+    ("loss", "y", "lines"),
+    ("val_loss", "y", "lines+markers"),
+    ("lr", "y3", "lines"),
+    ("grad_norm", "y4", "lines"),
+    ("val_accuracy", "y2", "lines+markers"),
+)
+PANELS = {"y": [0.56, 1.0], "y3": [0.28, 0.5], "y4": [0.0, 0.22]}  # row heights 2 : 1 : 1
 
-def loss(
-    view: views.LossData, frames: Sequence[int], index: int, marked: int | None, theme: Theme
-) -> dict:
-    curves = {name: (c.steps, c.values) for name, c in view.curves.items()}
+
+def colours(theme: Theme) -> dict[str, str]:
+    """The colour of each curve (the matplotlib builder draws the same)."""
+    return {name: theme.colorway[i % len(theme.colorway)] for i, (name, _, _) in enumerate(CURVES)}
+
+
+def value_at(view: views.LossData, name: str, step: int) -> float | None:
+    """The value of curve ``name`` at ``step``, if it was recorded there."""
+    curve = view.curves.get(name)
+    if curve is None:
+        return None
+    hit = np.flatnonzero(curve.steps == step)
+    return float(curve.values[hit[0]]) if len(hit) else None
+
+
+def title(view: views.LossData, step: int) -> str:
+    loss = value_at(view, "loss", step)
+    return f"{view.title} · step {step}" + (f" · loss {loss:.4g}" if loss is not None else "")
+
+
+def figures(view: views.LossData, index: int, theme: Theme) -> list[dict]:
+    step = int(view.steps[index]) if len(view.steps) else 0
+    colour = colours(theme)
     data = []
-    if "loss" in curves:
-        data.append(P.line(*curves["loss"], "training loss", "#1f77b4"))
-    if "val_loss" in curves:
-        data.append(P.line(*curves["val_loss"], "validation loss", "#ff7f0e", mode="lines+markers"))
-    if "val_accuracy" in curves:
+    for name, yaxis, mode in CURVES:
+        curve = view.curves.get(name)
+        text = views.LOSS_SCALARS[name]
+        if curve is not None:
+            finite = np.isfinite(curve.values)
+            x, y = curve.steps[finite], curve.values[finite]
+        else:
+            x, y = np.zeros(0, np.int64), np.zeros(0)
         data.append(
-            P.line(
-                *curves["val_accuracy"],
-                "validation accuracy",
-                "#2ca02c",
-                mode="lines+markers",
-                yaxis="y2",
-                line={"dash": "dash", "width": 1.4},
-            )
+            {
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "name": label(text),
+                "mode": mode,
+                "xaxis": "x",
+                "yaxis": yaxis,
+                "visible": curve is not None,
+                "line": {
+                    "color": colour[name],
+                    **({"dash": "dash"} if name == "val_accuracy" else {}),
+                },
+                "marker": {"color": colour[name], "size": 5},
+                "hovertemplate": f"step %{{x}}<br>{label(text)} %{{y:.4g}}<extra></extra>",
+            }
         )
-    if "lr" in curves:
-        data.append(P.line(*curves["lr"], "learning rate", "#d62728", xaxis="x", yaxis="y3"))
-    if "grad_norm" in curves:
-        data.append(
-            P.line(
-                *curves["grad_norm"],
-                "gradient norm",
-                "#9467bd",
-                yaxis="y4",
-                line={"width": 0.8, "color": "#9467bd"},
-            )
-        )
-    positive = all(np.all(curves[n][1] > 0) for n in ("loss", "val_loss") if n in curves)
-    marks, notes = P.loss_marks(view.events, view.boundaries, ("y domain", "y3 domain"))
-    layout = P.layout(
-        view.title,
-        620,
-        theme,
-        hovermode="x unified",
-        legend={"orientation": "h", "y": -0.12},
-        xaxis={"title": {"text": "step"}, "anchor": "y3", "zeroline": False},
-        yaxis={
-            "domain": [0.42, 1.0],
+    marks, notes = P.loss_marks(view.events, view.boundaries, ("paper",))
+    events = len(view.events)
+    loss_like = [c.values for n, c in view.curves.items() if n in ("loss", "val_loss")]
+    positive = bool(loss_like) and all(np.all(v[np.isfinite(v)] > 0) for v in loss_like)
+    layout = {
+        "title": {"text": label(title(view, step)), "x": 0.99, "xanchor": "right", "y": 0.99},
+        "width": 560,
+        "height": 480,
+        "margin": {"l": 60, "r": 50, "t": 40, "b": 40},
+        "uirevision": "explain",
+        "hovermode": "x",
+        "legend": {"orientation": "h", "y": 1.08, "x": 0},
+        "xaxis": {"anchor": "y4", "title": {"text": "step"}, "zeroline": False},
+        "yaxis": {
+            "domain": PANELS["y"],
+            "anchor": "x",
             "type": "log" if positive else "linear",
-            "title": {"text": "cross-entropy"},
+            "title": {"text": "loss"},
         },
-        yaxis2={
+        "yaxis2": {
             "overlaying": "y",
             "side": "right",
+            "anchor": "x",
             "range": [-0.02, 1.02],
             "tickmode": "array",
             "tickvals": [0, 0.25, 0.5, 0.75, 1],
+            "showgrid": False,
             "title": {"text": "accuracy"},
-            "showgrid": False,
-            "zeroline": False,
         },
-        yaxis3={"domain": [0.0, 0.32], "anchor": "x", "title": {"text": "learning rate"}},
-        yaxis4={
-            "overlaying": "y3",
-            "side": "right",
-            "type": "log",
-            "tickmode": "auto",
-            "title": {"text": "gradient norm"},
-            "showgrid": False,
+        "yaxis3": {
+            "domain": PANELS["y3"],
+            "anchor": "x",
+            "exponentformat": "e",
+            "title": {"text": "lr"},
         },
-        shapes=P.vertical(marked, "y") + P.vertical(marked, "y3") + marks,
-        annotations=notes,
-    )
-    return {"data": data, "layout": layout}
+        "yaxis4": {"domain": PANELS["y4"], "anchor": "x", "title": {"text": "grad norm"}},
+        "shapes": [*marks[:events], step_marker(step), *marks[events:]],
+        "annotations": notes,
+    }
+    return [P.themed({"data": data, "layout": layout}, theme)]
