@@ -352,12 +352,26 @@ class View:
             raise ValueError(f"this {type(self).__name__} shows no trace, so it has no step")
         return self.step_control
 
-    def refresh(self, follow: bool = False) -> None:
-        """Re-read the trace (it grew while training); ``follow`` moves to the newest step."""
+    def refresh(self, follow: bool = False, draw: bool = True) -> None:
+        """Re-read the trace (it grew while training); ``follow`` moves to the newest step.
+
+        ``draw=False`` only re-reads: a view sharing its step control (a dashboard's) draws
+        when the shared step moves, or on :meth:`redraw`.
+        """
         if self._owns_control and self.step_control is not None and self.trace is not None:
             self.step_control.set_steps(self.trace.snapshot_steps.tolist(), follow=follow)
         self._reload()
+        if draw:
+            self._update()
+
+    def redraw(self) -> None:
+        """Draw the current step and selection again (after :meth:`refresh` with no draw)."""
         self._update()
+
+    def pictures(self) -> list[tuple[bytes, str]]:
+        """(PNG, alt text) pictures of the view as it is now: what a saved notebook shows where
+        no widget runs (:meth:`_repr_mimebundle_`)."""
+        return self._static_images()
 
     def set_theme(self, theme: Theme | str) -> None:
         """Apply ``theme`` (a Theme or its name) to every figure of the view."""
@@ -389,7 +403,7 @@ class View:
         pictures: list[tuple[bytes, str]] = []
         if wants_html(kwargs.get("include"), kwargs.get("exclude")):
             try:
-                pictures = self._static_images()
+                pictures = self.pictures()
             except Exception:
                 log.warning("no static picture of this %s", name, exc_info=True)
         step = self.step_control.value if self.step_control is not None else None

@@ -35,8 +35,7 @@ import ipywidgets
 
 from explain.trace import Trace
 
-from ._base import StepControl, View, require_trace
-from ._static import static_bundle, wants_html
+from ._base import View, require_trace
 from .attention import AttentionView
 from .embeddings import EmbeddingView
 from .heads import HeadsView
@@ -45,7 +44,6 @@ from .loss import LossView
 from .optimizer import OptimizerView
 from .positional import PositionalView
 from .theme import LIGHT, THEMES, Theme, restyle
-from .theme import theme as as_theme
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ VIEWS = {
 }
 
 
-class Dashboard:
+class Dashboard(View):
     """All views of a trace, linked by one step; or a model training live.
 
     ``Dashboard(trace)`` replays a recorded or loaded trace. ``Dashboard(run)`` (what
@@ -69,11 +67,15 @@ class Dashboard:
     live: play/pause, +N steps and reset, training ``burst`` steps per tick while the views follow
     the newest step (at most ~10 updates a second).
 
-    Views the trace lacks data for (e.g. no loss in a trace made by ``from_attentions``) are
-    replaced by a note saying what is missing. ``views`` lists the view objects by name
+    A :class:`View` itself: ``step``, ``set_theme``, ``refresh``, ``figures()`` (every view's
+    figures, in layout order) and its saved-notebook pictures cover all its views. Views the
+    trace lacks data for (e.g. no loss in a trace made by ``from_attentions``) are replaced by a
+    note saying what is missing. ``views`` lists the view objects by name
     (``dashboard.attention``, ``dashboard.loss``, ...); ``widget`` is the root to display. DOM
     hooks for browser tests are listed in this module's docstring.
     """
+
+    css_class = "explain-dashboard"
 
     def __init__(
         self,
@@ -84,6 +86,7 @@ class Dashboard:
         theme: Theme | str = LIGHT,
         burst: int = 5,
         views: tuple[str, ...] = tuple(VIEWS),
+        step: int | None = None,
     ) -> None:
         unknown = [name for name in views if name not in VIEWS]
         if unknown:
@@ -104,15 +107,15 @@ class Dashboard:
                 "Dashboard needs a Trace, a Run (explain.train), or a model with task=...; "
                 f"got {type(source).__name__}"
             )
-        self.trace = trace
-        self.theme = as_theme(theme)
-        self.step_control = StepControl(trace.snapshot_steps.tolist())
+        super().__init__(trace, step=step, theme=theme)
         self.views: dict[str, View] = {}
         self.missing: dict[str, str] = {}
         for name in views:
             try:
                 # the heads view reads the trace here: switching heads off is HeadsView(run)'s
-                self.views[name] = VIEWS[name](trace, step_control=self.step_control, theme=theme)
+                self.views[name] = VIEWS[name](
+                    trace, step_control=self.step_control, theme=self.theme
+                )
             except ValueError as error:
                 self.missing[name] = str(error)
                 log.info("dashboard: no %s view: %s", name, error)
@@ -128,6 +131,7 @@ class Dashboard:
         if self.live is not None:
             self.live.on_change(self._on_live)
         self.widget = self._layout()
+        self._ready()
 
     # -- public ------------------------------------------------------------------------------------
     def __getattr__(self, name: str) -> View:
@@ -136,20 +140,10 @@ class Dashboard:
             return views[name]
         raise AttributeError(f"Dashboard has no attribute {name!r}")
 
-    @property
-    def step(self) -> int:
-        """The shared step; setting one that has no snapshot raises ValueError."""
-        return self.step_control.value
-
-    @step.setter
-    def step(self, value: int) -> None:
-        self.step_control.value = value
-
     def set_theme(self, theme: Theme | str) -> None:
         """Apply ``theme`` (``"light"``, ``"dark"``, ``"presentation"`` or a Theme) to every
         view; the theme dropdown follows."""
-        self.theme = as_theme(theme)
-        restyle(self.widget, self.theme)
+        super().set_theme(theme)
         for view in self.views.values():
             view.set_theme(self.theme)
         shown = self.theme.name if self.theme.name in THEMES else None
@@ -160,27 +154,35 @@ class Dashboard:
         if change["new"] is not None and change["new"] != self.theme.name:
             self.set_theme(change["new"])
 
-    def refresh(self, follow: bool = True) -> None:
+    def refresh(self, follow: bool = True, draw: bool = True) -> None:
         """Re-read the trace (it grew); ``follow`` moves the shared step to the newest one."""
         for view in self.views.values():
-            view._reload()
+            view.refresh(draw=False)
         before = self.step_control.value
         self.step_control.set_steps(self.trace.snapshot_steps.tolist(), follow=follow)
-        if self.step_control.value == before:  # set_steps only notifies when the step moved
-            for view in self.views.values():
-                view._update()
+        if draw and self.step_control.value == before:  # set_steps notifies only on a move
+            self.redraw()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """The widget, plus ``text/html`` pictures of all its views (as ``View`` does)."""
+    def redraw(self) -> None:
+        for view in self.views.values():
+            view.redraw()
+
+    def figures(self) -> list[dict]:
+        """Every view's figures (:meth:`View.figures`), view by view in layout order."""
+        return [figure for view in self.views.values() for figure in view.figures()]
+
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """The pictures of all its views (a view that cannot draw one is logged and left out)."""
         pictures: list[tuple[bytes, str]] = []
-        if wants_html(kwargs.get("include"), kwargs.get("exclude")):
-            for name, view in self.views.items():
-                try:
-                    pictures.extend(view._static_images())
-                except Exception:
-                    log.warning("no static picture of the dashboard's %s view", name, exc_info=True)
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        return static_bundle(bundle, pictures, "explain-dashboard", "Dashboard", self.step)
+        for name, view in self.views.items():
+            try:
+                pictures.extend(view.pictures())
+            except Exception:
+                log.warning("no static picture of the dashboard's %s view", name, exc_info=True)
+        return pictures
+
+    def _update(self) -> None:
+        """Its views follow the shared step themselves."""
 
     # -- internals ---------------------------------------------------------------------------------
     def _on_live(self, reset: bool) -> None:
