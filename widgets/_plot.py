@@ -270,6 +270,8 @@ class Plot:
             return
         traces, layout = changes(last, figure)
         if not traces and not layout:
+            if (self._frames[0] if self._frames else "") != self.widget.frames_key:
+                self.push(data=False)  # the same figure, new frames (set_frames): say so
             return
         with self.batch_update(data=bool(traces)) as shown:
             for index, changed in traces.items():

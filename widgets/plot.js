@@ -160,15 +160,13 @@ function fit(layout, data, width, minimum, legendHeight, titleShift) {
   return layout;
 }
 // -- playing: repaint heatmap images instead of redrawing the figure -------------------------
-// Plotly.react redraws every axis on any data change (measured in JupyterLab, 2 layers x 4 heads
-// x 12 tokens: ~35 % of a step draws axes, ~45 % is layout and paint; 7.3 fps). When a figure
-// differs from the one drawn only in heatmap z (same shape), the title's text and annotations (a
-// step of a time-lapse), the images plotly drew are repainted one pixel per cell, as plotly's own
-// "fast" heatmap drawing does (explain/_render/js/report_timeline.js does the same in the report), and the
-// title's text is replaced; new annotations are laid out by Plotly.relayout (no axes drawn).
-// Plotly draws the whole figure once updates stop (SETTLE_MS), so hover values and downloads
-// are plotly's own again. Measured by bench/playback.py; tests/browser/test_playback.py checks
-// the pixels drawn against the trace.
+// When a figure differs from the one drawn only in heatmap z (same shape), the title's text and
+// annotations (a step of a time-lapse), the painter this module is concatenated behind
+// (explain/_render/js/heatmap.js, shared with the report; widgets/_plot.py joins them) repaints
+// the images plotly drew and sets the title's text; new annotations are laid out by
+// Plotly.relayout (no axes drawn). Plotly draws the whole figure once updates stop (SETTLE_MS),
+// so hover values and downloads are plotly's own again. Measured by bench/playback.py;
+// tests/browser/test_playback.py checks the pixels drawn against the trace.
 const SETTLE_MS = 200;
 function bytesOf(view) {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
@@ -195,116 +193,29 @@ function sameValues(a, b) {
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
 }
-function titleText(layout) {
-  const title = layout.title;
-  return (title && typeof title === "object" ? title.text : title) || "";
-}
-let probe = null;
-function rgba(colour) {  // any CSS colour as [r, g, b, a] (0..255), as the canvas parses it
-  probe = probe || document.createElement("canvas").getContext("2d", { willReadFrequently: true });
-  probe.clearRect(0, 0, 1, 1);
-  probe.fillStyle = colour;
-  probe.fillRect(0, 0, 1, 1);
-  return Array.from(probe.getImageData(0, 0, 1, 1).data);
-}
-function heatmapPainter(div, index) {
-  // paint(z rows) into the image plotly drew for trace index, or null where plotly must draw:
-  // a heatmap with a fixed colour range drawn "fast" (one image pixel per cell, pixelated)
-  const full = div._fullData && div._fullData[index];
-  const cd = div.calcdata && div.calcdata[index];
-  const group = cd && cd[0] && cd[0].node3;
-  const image = group && group.select("image").node();
-  if (!full || full.type !== "heatmap" || full.zauto !== false || full.zsmooth) return null;
-  if (!image) return null;
-  if (!/pixelated|crisp-edges|optimize/.test(image.getAttribute("style") || "")) return null;
-  const xa = div._fullLayout[full.xaxis.replace("x", "xaxis")];
-  const ya = div._fullLayout[full.yaxis.replace("y", "yaxis")];
-  const xs = cd[0].x, ys = cd[0].y;
-  const flipX = xa.c2p(xs[xs.length - 1]) < xa.c2p(xs[0]);  // as plotly lays the image out
-  const flipY = ya.c2p(ys[ys.length - 1]) < ya.c2p(ys[0]);
-  let scale = full.colorscale;
-  if (full.reversescale) scale = scale.map(([at, colour]) => [1 - at, colour]).reverse();
-  const stops = scale.map(([at, colour]) => (
-    { at: full.zmin + at * (full.zmax - full.zmin), rgba: rgba(colour) }));
-  const canvas = document.createElement("canvas"), context = canvas.getContext("2d");
-  const colour = (value, out, at) => {  // linear between stops, clamped; NaN: transparent
-    let i = 1;
-    while (i < stops.length - 1 && value > stops[i].at) i++;
-    const lo = stops[i - 1], hi = stops[i], span = hi.at - lo.at;
-    const t = span > 0 ? Math.min(1, Math.max(0, (value - lo.at) / span)) : 0;
-    for (let c = 0; c < 4; c++) {
-      out[at + c] = Math.round(lo.rgba[c] + t * (hi.rgba[c] - lo.rgba[c]));
-    }
-    if (!Number.isFinite(value)) out[at + 3] = 0;
-  };
-  return (z) => {  // z: rows of equal length
-    const rows = z.length, cols = rows ? z[0].length : 0;
-    canvas.width = cols;
-    canvas.height = rows;
-    const pixels = context.createImageData(cols, rows);
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) {
-        const at = ((flipY ? rows - 1 - r : r) * cols + (flipX ? cols - 1 - c : c)) * 4;
-        colour(Number(z[r][c]), pixels.data, at);
-      }
-    }
-    context.putImageData(pixels, 0, 0);
-    const href = canvas.toDataURL("image/png");  // as plotly sets it
-    image.setAttributeNS("http://www.w3.org/1999/xlink", "xlink:href", href);
-  };
-}
-function titleSetter(div, text) {
-  // replaces the drawn title's text (one text node, or one tspan per line), or null where plotly
-  // must draw it (markup other than line breaks, another number of lines)
-  if (/<(?!br\s*\/?>)|&(?![#\w]+;)/i.test(text)) return null;
-  const node = div.querySelector(".gtitle");
-  if (!node || !text) return null;
-  const decoder = document.createElement("textarea");  // entities as plotly shows them
-  const lines = text.split(/<br\s*\/?>/i).map((line) => {
-    decoder.innerHTML = line;
-    return decoder.value;
-  });
-  const spans = node.querySelectorAll("tspan.line");
-  if (lines.length === 1 && spans.length === 0) return () => { node.textContent = lines[0]; };
-  if (spans.length !== lines.length) return null;
-  return () => spans.forEach((span, i) => { span.textContent = lines[i]; });
-}
 function fastPath(div) {
   // memo(...) before a full draw, remember(memo) once it is drawn; update(...) repaints or
   // answers null (then plotly must draw)
-  let drawn = null, painters = {};
-  const memo = (key, data, layout) => ({ key, z: data.map((trace) => trace.z),
-    title: titleText(layout), annotations: JSON.stringify(layout.annotations || []) });
-  const remember = (state) => { drawn = state; painters = {}; };
-  const apply = (data, layout, indices, title) => {  // false, having changed nothing, if it cannot
-    for (const i of indices) if (!painters[i]) painters[i] = heatmapPainter(div, i);
-    if (!indices.every((i) => painters[i])) return false;
-    const retitle = title ? titleSetter(div, titleText(layout)) : () => {};
-    if (!retitle) return false;
-    for (const i of indices) painters[i](decode(data[i].z));
-    retitle();
-    return true;
-  };
+  let drawn = null;
+  const figure = explainHeatmap.figure(div);
+  const memo = (key, data) => ({ key, z: data.map((trace) => trace.z) });
+  const remember = (state) => { drawn = state; figure.forget(); };
   const update = (Plotly, key, data, layout) => {
     // a promise of true once repainted (false: plotly must draw after all), or null if it cannot
     if (!drawn || key !== drawn.key || data.length !== drawn.z.length) return null;
-    const next = memo(key, data, layout);
-    if (next.annotations === drawn.annotations) {
-      const changed = data.map((_, i) => i).filter((i) => !sameValues(data[i].z, drawn.z[i]));
-      if (!apply(data, layout, changed, next.title !== drawn.title)) return null;
+    const next = memo(key, data);
+    const traces = data.map((_, i) => i).filter((i) => !sameValues(data[i].z, drawn.z[i]));
+    const painted = figure.paint(Plotly, { traces, z: traces.map((i) => decode(data[i].z)),
+      title: explainHeatmap.titleText(layout), annotations: layout.annotations || [] });
+    if (painted === false) return null;
+    if (painted === true) {
       drawn = next;
       return Promise.resolve(true);
     }
-    // new annotations: plotly lays them out, and redraws the traces and title from the data it
-    // holds (the last full draw's), so every heatmap and the title are painted again after it
-    drawn = null;
-    const heatmaps = data.map((_, i) => i).filter((i) => data[i].type === "heatmap");
-    const relaid = Plotly.relayout(div, { annotations: layout.annotations || [] });
-    return Promise.resolve(relaid).then(() => {
-      painters = {};
-      if (!apply(data, layout, heatmaps, Boolean(next.title))) return false;
-      drawn = next;
-      return true;
+    drawn = null;  // plotly lays the new annotations out first
+    return painted.then((done) => {
+      if (done) drawn = next;
+      return done;
     });
   };
   return { memo, remember, update, forget: () => remember(null) };
@@ -452,7 +363,7 @@ function render({ model, el }) {
         }
         const data = decodedData;
         fit(layout, data, drawnWidth, model.get("min_font") || 0, legendHeight, titleShift);
-        memo = fast.memo(key, raw, layout);
+        memo = fast.memo(key, raw);
         done = Promise.resolve(Plotly.react(div, data, layout, model.get("fig_config")));
       }
     } catch (error) {

@@ -4,11 +4,12 @@
 //
 // Why playing does not simply call Plotly.animate on every figure: any plotly data change
 // redraws every axis of the figure (measured: 200-400 ms a step for 2 x 4 heads on a busy
-// 2-core machine, 5 figures). While playing, only the figures in view are updated, and
-// heatmaps whose frames change only z (with a fixed colour range) are repainted straight into
-// the image plotly drew, one pixel per cell as plotly's own "fast" drawing does. When playback
-// stops, and for every slider move, plotly draws the step in every figure itself, so hover
-// values and downloads read the step shown.
+// 2-core machine, 5 figures). While playing, only the figures in view are updated, and those
+// whose frames change only heatmap z (with a fixed colour range), the title's text and the
+// annotations are painted by heatmap.js (in front of this script; the notebook widget paints
+// with it too): straight into the images plotly drew, one pixel per cell as plotly's own "fast"
+// drawing does. When playback stops, and for every slider move, plotly draws the step in every
+// figure itself, so hover values and downloads read the step shown.
 //
 // #timeline's data-step is the step the figures show; data-idle is "true" once plotly has
 // drawn it in every figure and nothing is playing; data-painted counts the figures painted
@@ -22,8 +23,8 @@
   var shown = document.getElementById("timeline-label");
   var button = document.getElementById("timeline-play");
   var playing = false, drawing = false, wanted = null, timer = null;
-  var painters = {};  // figure id -> its fast painter, or null where plotly must draw
-  var decoded = {};  // figure id + frame name -> the frame's z arrays, decoded once
+  var figures = {};  // figure id -> its painter (heatmap.js) since plotly last drew it
+  var decoded = {};  // figure id + frame name -> the frame as the painter takes it, or null
 
   function plots() {
     return data.figures.map(function (id) { return document.getElementById(id); })
@@ -39,89 +40,43 @@
     bar.dataset.idle = idle ? "true" : "false";
   }
 
-  // -- painting a heatmap's image without plotly --------------------------------------------
-  var XLINK = "http://www.w3.org/1999/xlink";
-  var probe = document.createElement("canvas").getContext("2d", {willReadFrequently: true});
-  function rgba(colour) {
-    probe.clearRect(0, 0, 1, 1);
-    probe.fillStyle = colour;
-    probe.fillRect(0, 0, 1, 1);
-    return Array.from(probe.getImageData(0, 0, 1, 1).data);
+  // -- painting a step without plotly ------------------------------------------------------
+  // The figure's painter (heatmap.js, in front of this script), made afresh after plotly draws.
+  function figureOf(div) {
+    if (!figures[div.id]) figures[div.id] = explainHeatmap.figure(div);
+    return figures[div.id];
   }
-  function decode(z) {  // plotly's typed-array spec {dtype: "f4", bdata, shape: "rows, cols"}
-    if (!z || z.dtype !== "f4" || typeof z.bdata !== "string") return null;
-    var text = atob(z.bdata), bytes = new Uint8Array(text.length);
-    for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    return {values: new Float32Array(bytes.buffer), shape: String(z.shape).split(",").map(Number)};
+  function onlyKeys(value, keys) {
+    return Object.keys(value).every(function (key) { return keys.indexOf(key) >= 0; });
   }
-  // A function painting one frame entry's z into trace `index`, or null if it cannot.
-  function heatmapPainter(div, index) {
-    var full = div._fullData[index], cd = div.calcdata && div.calcdata[index];
-    var group = cd && cd[0] && cd[0].node3;
-    var image = group && group.select("image").node();
-    if (!full || full.type !== "heatmap" || full.zauto !== false || !image) return null;
-    if (!/pixelated|crisp-edges|optimize/.test(image.getAttribute("style") || "")) return null;
-    var xa = div._fullLayout[full.xaxis.replace("x", "xaxis")];
-    var ya = div._fullLayout[full.yaxis.replace("y", "yaxis")];
-    var xs = cd[0].x, ys = cd[0].y;
-    var flipX = xa.c2p(xs[xs.length - 1]) < xa.c2p(xs[0]);
-    var flipY = ya.c2p(ys[ys.length - 1]) < ya.c2p(ys[0]);
-    var stops = full.colorscale.map(function (s) {
-      return {at: full.zmin + s[0] * (full.zmax - full.zmin), rgba: rgba(s[1])};
-    });
-    var canvas = document.createElement("canvas"), context = canvas.getContext("2d");
-    function colour(value, out, at) {
-      var i = 1;
-      while (i < stops.length - 1 && value > stops[i].at) i++;
-      var lo = stops[i - 1], hi = stops[i], span = hi.at - lo.at;
-      var t = span > 0 ? Math.min(1, Math.max(0, (value - lo.at) / span)) : 0;
-      for (var c = 0; c < 3; c++) out[at + c] = Math.round(lo.rgba[c] + t * (hi.rgba[c] - lo.rgba[c]));
-      out[at + 3] = isFinite(value) ? Math.round(lo.rgba[3] + t * (hi.rgba[3] - lo.rgba[3])) : 0;
-    }
-    return function (z) {
-      var rows = z.shape[0], cols = z.shape[1];
-      if (canvas.width !== cols || canvas.height !== rows) {
-        canvas.width = cols;
-        canvas.height = rows;
+  // Frame `name` of a figure as the painter takes it ({traces, z, title, annotations}), decoded
+  // once; null where it sets anything but heatmap z, the title's text and the annotations.
+  function paintable(div, name) {
+    var key = div.id + " " + name;
+    if (key in decoded) return decoded[key];
+    var frames = div._transitionData && div._transitionData._frameHash;
+    var frame = frames && frames[name], layout = (frame && frame.layout) || {}, out = null;
+    var title = layout.title;
+    var simple = frame && frame.data.every(function (entry) { return onlyKeys(entry, ["z"]); }) &&
+      onlyKeys(layout, ["title", "annotations"]) &&
+      (title === undefined || typeof title === "string" || onlyKeys(title, ["text"]));
+    if (simple) {
+      var z = frame.data.map(function (entry) { return explainHeatmap.rows(entry.z); });
+      if (z.every(Boolean)) {
+        out = {traces: frame.traces || z.map(function (_, i) { return i; }), z: z,
+          title: title === undefined ? undefined : explainHeatmap.titleText(layout),
+          annotations: layout.annotations};
       }
-      var pixels = context.createImageData(cols, rows);
-      for (var r = 0; r < rows; r++) {
-        for (var c = 0; c < cols; c++) {
-          var at = ((flipY ? rows - 1 - r : r) * cols + (flipX ? cols - 1 - c : c)) * 4;
-          colour(z.values[r * cols + c], pixels.data, at);
-        }
-      }
-      context.putImageData(pixels, 0, 0);
-      image.setAttributeNS(XLINK, "xlink:href", canvas.toDataURL("image/png"));  // as plotly does
-    };
-  }
-  // The figure's painter: frames -> paint, where every frame entry is a heatmap's z alone.
-  function painter(div) {
-    if (painters[div.id] !== undefined) return painters[div.id];
-    var frames = div._transitionData && div._transitionData._frameHash, paint = null;
-    var first = frames && frames[String(data.steps[0])];
-    var each = first && first.data.every(function (entry) {
-      return Object.keys(entry).join() === "z";
-    }) && first.traces.map(function (index) { return heatmapPainter(div, index); });
-    if (each && each.every(Boolean)) {
-      paint = function (name) {
-        var frame = frames[name], key = div.id + " " + name;
-        if (!frame) return false;
-        var zs = decoded[key] || (decoded[key] = frame.data.map(function (e) { return decode(e.z); }));
-        if (!zs.every(Boolean)) return false;
-        zs.forEach(function (z, j) { each[j](z); });
-        return true;
-      };
     }
-    painters[div.id] = paint;
-    return paint;
+    decoded[key] = out;
+    return out;
   }
 
   // -- drawing a step -----------------------------------------------------------------------
   // Through plotly, in every figure: resolves when all have drawn.
   function drawAll(i) {
     var name = String(data.steps[i]);
-    painters = {};  // plotly may draw new images or axes: look again before the next paint
+    figures = {};  // plotly draws new images, axes and titles: look again before the next paint
     return Promise.all(plots().map(function (div) { return Plotly.animate(div, [name], NOW); }))
       .then(function () { mark(name, !playing); });
   }
@@ -129,12 +84,16 @@
   function drawInView(i) {
     var name = String(data.steps[i]);
     return Promise.all(plots().filter(inView).map(function (div) {
-      var paint = painter(div);
-      if (paint && paint(name)) {
-        bar.dataset.painted = String(Number(bar.dataset.painted || 0) + 1);
-        return null;
-      }
-      return Plotly.animate(div, [name], NOW);
+      var frame = paintable(div, name);
+      return Promise.resolve(frame ? figureOf(div).paint(Plotly, frame) : false)
+        .then(function (painted) {
+          if (painted) {
+            bar.dataset.painted = String(Number(bar.dataset.painted || 0) + 1);
+            return null;
+          }
+          delete figures[div.id];  // plotly draws it
+          return Plotly.animate(div, [name], NOW);
+        });
     })).then(function () { mark(name, false); });
   }
   function show(i) {
