@@ -52,7 +52,8 @@ _DIMS = ["snapshot", "head", "q_pos", "k_pos"]
 
 # -- into a trace --------------------------------------------------------------------------------
 def _to_numpy(value: Any) -> np.ndarray:
-    """A numpy copy of an array or a torch tensor (any device, any float dtype)."""
+    """A numpy array of an array or a torch tensor (any device, any float dtype); a CPU
+    tensor's memory is shared, not copied."""
     if hasattr(value, "detach"):  # torch.Tensor, duck-typed so torch is never imported here
         value = value.detach().cpu()
         try:
@@ -120,8 +121,11 @@ def _layers(what: str, attentions: Any, q_len: int, k_len: int) -> list[np.ndarr
 
 
 def _is_causal(layers: list[np.ndarray]) -> bool:
-    """True when no query attends to a later key (exact zeros above the diagonal)."""
-    return all(not np.any(np.triu(layer[0], k=1)) for layer in layers)
+    """True when no query attends to a later key (exact zeros above the diagonal); read in
+    place, where ``np.triu`` copied every layer."""
+    n_q, n_k = layers[0].shape[-2:]
+    later = np.triu(np.ones((n_q, n_k), bool), k=1)  # (q, k): the key comes after the query
+    return not any(np.any(layer[0], where=later) for layer in layers)
 
 
 def from_attentions(
@@ -143,7 +147,9 @@ def from_attentions(
     is masked to earlier positions (None: read it from the weights). `meta` is merged in.
     Weights are stored as float32 under the names an explain trace uses
     (``blocks.{i}.attn.hook_pattern``; ``encoder.``/``decoder.`` prefixed and
-    ``decoder.blocks.{i}.cross.hook_pattern`` for an encoder-decoder).
+    ``decoder.blocks.{i}.cross.hook_pattern`` for an encoder-decoder). Float32 weights are not
+    copied: the trace reads them where they are (``Trace.from_arrays(..., copy=False)``), so
+    leave them unchanged while you use it.
 
     >>> import numpy as np
     >>> causal = np.tril(np.ones((3, 3))) / np.arange(1, 4)[:, None]  # [q_pos, k_pos]
@@ -216,7 +222,8 @@ def from_attentions(
         else:
             full_meta[key] = value
     # The batch axis of 1 becomes the snapshot axis: [snapshot, head, q_pos, k_pos].
-    return Trace.from_arrays(full_meta, np.zeros(1, np.int64), {}, np.zeros(1, np.int64), tensors)
+    steps = np.zeros(1, np.int64)
+    return Trace.from_arrays(full_meta, steps, {}, steps, tensors, copy=False)
 
 
 def _no_weights(outputs: Any, encoder_decoder: bool) -> bool:

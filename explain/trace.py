@@ -64,10 +64,11 @@ def _stored_dtype(name: str, array: np.ndarray) -> np.dtype:
     return np.dtype(np.float32) if array.dtype.kind == "f" else array.dtype
 
 
-def _stored(name: str, array: object) -> np.ndarray:
-    """Copy of `array` as stored in a trace (see `_stored_dtype`)."""
+def _stored(name: str, array: object, copy: bool = True) -> np.ndarray:
+    """`array` as stored in a trace (see `_stored_dtype`): a copy, or with ``copy=False`` the
+    array itself when it already has that dtype."""
     array = np.asarray(array)
-    return array.astype(_stored_dtype(name, array))  # a copy
+    return array.astype(_stored_dtype(name, array), copy=copy)
 
 
 def _grow(buffer: np.ndarray, needed: int, fill: float | int = 0) -> np.ndarray:
@@ -384,8 +385,15 @@ class Trace:
         scalars: Mapping[str, np.ndarray],
         snapshot_steps: np.ndarray,
         tensors: Mapping[str, np.ndarray],
+        *,
+        copy: bool = True,
     ) -> Trace:
         """A trace from whole arrays, validated; mismatches raise TraceError.
+
+        Tensors are copied, unless ``copy=False``: then a tensor that already has its stored
+        dtype (float32, ints, bools) is kept as it is, sharing its memory with the caller. The
+        trace never writes to it (appends go to new buffers); the caller must not change it
+        either. (Copying a 12 x 12 x 512-token attention, 150 MB, took 0.4-0.7 s on 2 cores.)
 
         >>> t = Trace.from_arrays({}, [0, 1], {"loss": [2.0, 1.0]}, [1], {"w": np.ones((1, 3))})
         >>> len(t), t.tensor("w", 1).tolist()
@@ -401,7 +409,7 @@ class Trace:
                     f"scalar {name!r} has shape {values.shape}; expected {steps.shape} like steps"
                 )
             trace._scalars[name] = values.copy()
-        stored = {name: _stored(name, array) for name, array in tensors.items()}
+        stored = {name: _stored(name, array, copy) for name, array in tensors.items()}
         for name, array in stored.items():
             if not isinstance(name, str) or not name or array.shape[:1] != snapshot_steps.shape:
                 raise TraceError(
