@@ -20,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import median_s  # noqa: E402
+
 import explain  # noqa: E402
 
 TARGET_S = 3.0
@@ -68,14 +70,15 @@ def main() -> None:
     import widgets
 
     view = widgets.HeadsView(run)
-    clicks = []
-    for layer, head in [(1, 0), (1, 0), (0, 2), (0, 2), (1, 3), (1, 3)]:
-        t0 = time.perf_counter()
+    clicks = [(1, 0), (1, 0), (0, 2), (0, 2), (1, 3), (1, 3)]  # (layer, head)
+
+    def click_head(i: int) -> None:
+        layer, head = clicks[i]
         view.grid.widget._handle_custom_msg(
             {"event": "click", "points": [{"curve": 0, "x": head, "y": layer, "index": 0}]}, []
         )
-        clicks.append(time.perf_counter() - t0)
-    click = statistics.median(clicks)
+
+    click = median_s(click_head, len(clicks))
     print(
         f"HeadsView click (ablate + evaluate + redraw), median of {len(clicks)}: "
         f"{click * 1000:.0f} ms; / target ({CLICK_TARGET_S * 1000:.0f} ms) = "

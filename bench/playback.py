@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from _chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from _common import training_scalars  # noqa: E402
 
 from explain import report  # noqa: E402
 from explain.trace import Trace  # noqa: E402
@@ -99,14 +100,8 @@ def demo_like_trace(layers: int, heads: int, tokens: int) -> Trace:
     for kind in ("grad", "update", "exp_avg", "exp_avg_sq"):
         values = rng.normal(size=(SNAPSHOTS, len(vocab), d_model)).astype(np.float32)
         tensors[f"{kind}/{TRACKED}"] = np.abs(values) if kind == "exp_avg_sq" else values
-    decay = np.exp(-steps / 60)
-    scalars = {
-        "loss": 2.4 * decay + 0.01,
-        "val_loss": np.where(steps % 25 == 0, 2.5 * decay + 0.01, np.nan),
-        "lr": np.full(len(steps), 3e-3),
-        "grad_norm": decay,
-        f"update_ratio/{TRACKED}": 1e-3 * decay + 1e-5,
-    }
+    scalars = training_scalars(steps, loss=2.4, floor=0.01, decay_steps=60, eval_every=25)
+    scalars[f"update_ratio/{TRACKED}"] = 1e-3 * scalars["grad_norm"] + 1e-5
     meta = {
         "model_config": {"n_layers": layers, "n_heads": heads, "d_model": d_model,
                          "positional": "sinusoidal"},

@@ -11,10 +11,9 @@ print the median of ``--repeats`` runs and its ratio to the target. No torch.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+from _common import median_s
 
 from explain import analysis, tasks
 from explain.schedule import RecordSchedule
@@ -47,13 +46,12 @@ def main() -> None:
     schedule = RecordSchedule() if args.schedule else RecordSchedule(every=1)
     steps = [step for step in range(args.steps + 1) if schedule(step)]
     trace = synthetic_trace(steps)
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
+
+    def score(i: int) -> None:
         analysis.head_scores(trace)
         analysis.emergence(trace)
-        times.append(time.perf_counter() - start)
-    median = statistics.median(times)
+
+    median = median_s(score, args.repeats)
     print(
         f"head_scores + emergence, {len(steps)} snapshots x 2 layers x 4 heads x "
         f"{len(trace.probe_tokens)} tokens: median {median * 1e3:.1f} ms of {args.repeats}; "

@@ -23,3 +23,19 @@ def require_chromium() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI=true: the browser tests must run, not skip)")
     pytest.skip(message)
+
+
+# Page function: decode an image URL (a data: URL from a plotly heatmap) and read its pixels
+# back through a canvas -> {width, height, pixels: [r, g, b, a, ...] row by row}.
+READ_PIXELS = """async (href) => {
+  const picture = new Image();
+  picture.src = href;
+  await picture.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = picture.naturalWidth;
+  canvas.height = picture.naturalHeight;
+  const context = canvas.getContext("2d");
+  context.drawImage(picture, 0, 0);
+  const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  return {width: canvas.width, height: canvas.height, pixels: Array.from(pixels)};
+}"""

@@ -336,15 +336,9 @@ def _model(hf, name: str, **attn):
         )  # fmt: skip
         return transformers.BartForConditionalGeneration(config).eval()
     config = transformers.T5Config(
-        d_model=16,
-        d_kv=8,
-        d_ff=32,
-        num_layers=2,
-        num_heads=2,
-        decoder_start_token_id=0,
-        **size,
-        **attn,
-    )
+        d_model=16, d_kv=8, d_ff=32, num_layers=2, num_heads=2, decoder_start_token_id=0,
+        **size, **attn,
+    )  # fmt: skip
     return transformers.T5ForConditionalGeneration(config).eval()
 
 
@@ -448,23 +442,34 @@ def open_offline(browser, path: pathlib.Path):
     return page, events
 
 
+def drawn_lines(page) -> list:
+    """What bertviz binds to each line of the picture, one attention weight each: [head, left
+    token, right token]."""
+    return page.evaluate("[...document.querySelectorAll('#attention line')].map(l => l.__data__)")
+
+
+def close_offline(page, events: dict[str, list], screenshot: str) -> None:
+    """Save the page as test-artifacts/``screenshot``.png, check it fetched nothing and raised
+    nothing, and close it."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{screenshot}.png", full_page=True)
+    assert events == {"requests": [], "errors": [], "dialogs": []}
+    page.close()
+
+
 @pytest.mark.browser
 def test_head_view_renders_offline_with_the_trace_numbers(browser, tmp_path):
     layers = decoder_layers()
     path = write_bertviz_html(from_attentions(layers, TOKENS), tmp_path / "head.html", "head")
     page, events = open_offline(browser, path)
-    # bertviz binds each attention weight to one line: [head, left token, right token]
-    drawn = page.evaluate("[...document.querySelectorAll('#attention line')].map(l => l.__data__)")
+    drawn = drawn_lines(page)
     np.testing.assert_array_equal(np.array(drawn).reshape(2, 6, 6), layers[0][0])
     texts = page.locator("#vis svg text").all_text_contents()
     assert texts == ["The", " cat", *TOKENS[2:]] * 2  # the XSS token shows as text
     page.select_option("#layer", "2")
-    drawn = page.evaluate("[...document.querySelectorAll('#attention line')].map(l => l.__data__)")
+    drawn = drawn_lines(page)
     np.testing.assert_array_equal(np.array(drawn).reshape(2, 6, 6), layers[2][0])
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "bertviz-head.png", full_page=True)
-    assert events == {"requests": [], "errors": [], "dialogs": []}
-    page.close()
+    close_offline(page, events, "bertviz-head")
 
 
 @pytest.mark.browser
@@ -477,10 +482,7 @@ def test_model_view_renders_offline(browser, tmp_path):
     page.wait_for_selector(f"#vis svg text >> text={XSS}")
     texts = page.locator("#vis svg text").all_text_contents()
     assert texts.count(XSS) == 2 and "Layer 0, Head 0" in texts
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "bertviz-model.png", full_page=True)
-    assert events == {"requests": [], "errors": [], "dialogs": []}
-    page.close()
+    close_offline(page, events, "bertviz-model")
 
 
 @pytest.mark.browser
@@ -493,9 +495,6 @@ def test_encoder_decoder_head_view_switches_parts(browser, tmp_path):
     page.select_option("#filter", "2")
     texts = page.locator("#vis svg text").all_text_contents()
     assert texts == parts["tokens"] + parts["source_tokens"]  # queries left, keys right
-    drawn = page.evaluate("[...document.querySelectorAll('#attention line')].map(l => l.__data__)")
+    drawn = drawn_lines(page)
     np.testing.assert_array_equal(np.array(drawn).reshape(2, 3, 4), parts["cross_attentions"][0][0])
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "bertviz-head-cross.png", full_page=True)
-    assert events == {"requests": [], "errors": [], "dialogs": []}
-    page.close()
+    close_offline(page, events, "bertviz-head-cross")

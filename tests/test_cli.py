@@ -141,18 +141,9 @@ def test_unknown_task_lists_the_tasks(capsys):
 
 def test_a_bad_model_shape_is_a_user_error(capsys, tmp_path):
     code, _, stderr = run(
-        capsys,
-        "train",
-        "--task",
-        "copy",
-        "--heads",
-        "3",
-        "--steps",
-        "1",
-        "--out",
-        tmp_path,
+        capsys, "train", "--task", "copy", "--heads", "3", "--steps", "1", "--out", tmp_path,
         "--quiet",
-    )
+    )  # fmt: skip
     assert code == 2 and "must be divisible by n_heads" in stderr and "Traceback" not in stderr
 
 
@@ -221,24 +212,9 @@ def test_demo_writes_everything_it_lists(tmp_path):
 @pytest.mark.slow
 def test_train_then_export(capsys, tmp_path):
     code, stdout, stderr = run(
-        capsys,
-        "train",
-        "--task",
-        "copy",
-        "--steps",
-        "12",
-        "--seed",
-        "3",
-        "--layers",
-        "1",
-        "--heads",
-        "2",
-        "--positional",
-        "learned",
-        "--out",
-        tmp_path / "run",
-        "--quiet",
-    )
+        capsys, "train", "--task", "copy", "--steps", "12", "--seed", "3", "--layers", "1",
+        "--heads", "2", "--positional", "learned", "--out", tmp_path / "run", "--quiet",
+    )  # fmt: skip
     assert code == 0, stderr
     assert {"trace.npz", "trace.json", "model.safetensors", "report.html"} <= {
         p.name for p in (tmp_path / "run").iterdir()
@@ -247,16 +223,9 @@ def test_train_then_export(capsys, tmp_path):
     assert meta["model_config"]["n_layers"] == 1 and meta["model_config"]["n_heads"] == 2
     assert meta["model_config"]["positional"] == "learned" and meta["train_config"]["seed"] == 3
     code, _, stderr = run(
-        capsys,
-        "export",
-        tmp_path / "run",
-        "--what",
-        "positional",
-        "--out",
-        tmp_path / "pos.gif",
-        "--max-frames",
-        "3",
-    )
+        capsys, "export", tmp_path / "run", "--what", "positional", "--out", tmp_path / "pos.gif",
+        "--max-frames", "3",
+    )  # fmt: skip
     assert code == 0, stderr
 
 

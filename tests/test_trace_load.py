@@ -48,6 +48,11 @@ GOOD_META = {"format": "explain-trace", "format_version": FORMAT_VERSION}
 EMPTY = {"steps": np.zeros(0, np.int64), "snapshot_steps": np.zeros(0, np.int64)}
 
 
+def _indices(steps: int, snapshots: int) -> dict[str, np.ndarray]:
+    """The step arrays of a trace that logged ``steps`` steps and kept ``snapshots`` snapshots."""
+    return {"steps": np.arange(steps), "snapshot_steps": np.arange(snapshots)}
+
+
 def test_npz_without_meta_or_with_wrong_format_or_future_version(tmp_path):
     with pytest.raises(TraceError, match="meta.json"):
         load_trace(_write_npz(tmp_path / "a.npz", None, **EMPTY))
@@ -68,13 +73,8 @@ def test_npz_without_meta_or_with_wrong_format_or_future_version(tmp_path):
 
 
 def test_misaligned_lengths(tmp_path):
-    path = _write_npz(
-        tmp_path / "m.npz",
-        GOOD_META,
-        steps=np.arange(3),
-        snapshot_steps=np.arange(2),
-        **{"scalar/loss": np.zeros(2), "tensor/w": np.zeros((2, 5))},
-    )
+    arrays = {**_indices(3, 2), "scalar/loss": np.zeros(2), "tensor/w": np.zeros((2, 5))}
+    path = _write_npz(tmp_path / "m.npz", GOOD_META, **arrays)
     with pytest.raises(TraceError, match="m.npz.*'loss'"):
         load_trace(path)
 
@@ -175,12 +175,7 @@ def test_bfloat16_values_take_half_the_bytes_and_read_back_bit_for_bit(tmp_path)
 
 
 def test_a_bfloat16_entry_that_is_not_uint16_is_refused(tmp_path):
-    bad = _write_npz(
-        tmp_path / "bad.npz",
-        GOOD_META,
-        steps=np.arange(1),
-        snapshot_steps=np.arange(1),
-        **{"bfloat16/x": np.zeros((1, 3), np.float32)},
-    )
+    arrays = {**_indices(1, 1), "bfloat16/x": np.zeros((1, 3), np.float32)}
+    bad = _write_npz(tmp_path / "bad.npz", GOOD_META, **arrays)
     with pytest.raises(TraceError, match=r"bad.npz: entry 'bfloat16/x' has dtype float32; expe"):
         load_trace(bad)

@@ -420,6 +420,27 @@ class Dom:
         for _ in range(times):
             handle.press(key)
 
+    def arrow_to_step(
+        self, key: str, times: int, step: int, before: int, layer: int, head: int
+    ) -> None:
+        """Press ``key`` ``times`` times on the step slider's handle to move it from step
+        ``before`` to ``step`` (whose patterns differ); wait until readout and heatmap show it."""
+        from playwright.sync_api import expect
+
+        shown = attention(self.trace, step, layer, head)
+        assert not np.allclose(shown, attention(self.trace, before, layer, head))
+        self.press_slider(key, times)
+        expect(self.find(".explain-step-slider .widget-readout").first).to_have_text(str(step))
+        self.wait_for_z(shown, f"step {step} after arrow keys")
+
+    def pick_head(self, step: int, layer: int, head: int, new_head: int) -> None:
+        """Pick ``new_head`` in the head dropdown (its pattern differs from ``head``'s at
+        ``step``) and wait until the heatmap shows it."""
+        shown = attention(self.trace, step, layer, new_head)
+        assert not np.allclose(shown, attention(self.trace, step, layer, head))
+        self.dropdown("head").select_option(label=str(new_head))
+        self.wait_for_z(shown, f"head {new_head} at step {step}")
+
     def title(self) -> Any:
         """The heatmap's title as drawn (an SVG text), e.g. "... layer 0 head 1 · step 20"."""
         return self.find(f"{HEATMAP} .gtitle").first

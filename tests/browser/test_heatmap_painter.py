@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _chromium import READ_PIXELS
 from _export_traces import OfflinePage
 
 from explain import report
@@ -81,18 +82,6 @@ SHOWN = """(id) => {
           annotations: Array.from(div.querySelectorAll(".annotation-text"), (a) => a.textContent),
           held: div.layout.title.text};
 }"""
-PIXELS = """async (href) => {
-  const picture = new Image();
-  picture.src = href;
-  await picture.decode();
-  const canvas = document.createElement("canvas");
-  canvas.width = picture.naturalWidth;
-  canvas.height = picture.naturalHeight;
-  const context = canvas.getContext("2d");
-  context.drawImage(picture, 0, 0);
-  return [canvas.width, canvas.height,
-          Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data)];
-}"""
 # Play from the first step to the end; what each figure showed at each step, as it was painted.
 PLAY_AND_RECORD = """([ids, read]) => new Promise((resolve) => {
   read = eval(read);
@@ -112,8 +101,8 @@ PLAY_AND_RECORD = """([ids, read]) => new Promise((resolve) => {
 
 
 def pixels(page: Any, href: str) -> np.ndarray:
-    width, height, flat = page.evaluate(PIXELS, href)
-    return np.asarray(flat, int).reshape(height, width, 4)
+    picture = page.evaluate(READ_PIXELS, href)
+    return np.asarray(picture["pixels"], int).reshape(picture["height"], picture["width"], 4)
 
 
 def check_same(page: Any, painted: dict, drawn: dict, what: str) -> None:

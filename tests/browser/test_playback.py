@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _chromium import READ_PIXELS
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -37,30 +38,18 @@ TOLERANCE = 2  # colour channels: float32 values, rounding
 
 # One instant of plots: the heatmap's title and the image in each plot's heatmap layer (read in
 # the same task, so they belong together), those images' pixels, and the plots' draw marks.
-SNAPSHOT = """async (selectors) => {
+SNAPSHOT = f"""async (selectors) => {{
   const hosts = selectors.map((selector) => document.querySelector(selector));
   const images = hosts.map((host) => host && host.querySelector("g.hm image"));
   if (!images.every(Boolean)) return null;
-  const title = (hosts[0].querySelector(".gtitle") || {}).textContent || "";
+  const title = (hosts[0].querySelector(".gtitle") || {{}}).textContent || "";
   const hrefs = images.map((image) => image.getAttributeNS("http://www.w3.org/1999/xlink", "href")
     || image.getAttribute("href"));
-  const marks = hosts.map((host) => ({painted: host.dataset.painted || null,
-    frame: host.dataset.frame || null, frames: host.dataset.frames || null}));
-  const read = async (href) => {
-    const picture = new Image();
-    picture.src = href;
-    await picture.decode();
-    const canvas = document.createElement("canvas");
-    canvas.width = picture.naturalWidth;
-    canvas.height = picture.naturalHeight;
-    const context = canvas.getContext("2d");
-    context.drawImage(picture, 0, 0);
-    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-    return {width: canvas.width, height: canvas.height, pixels: Array.from(pixels)};
-  };
-  const pictures = await Promise.all(hrefs.map(read));
-  return pictures.map((picture, i) => ({...picture, ...marks[i], title}));
-}"""
+  const marks = hosts.map((host) => ({{painted: host.dataset.painted || null,
+    frame: host.dataset.frame || null, frames: host.dataset.frames || null}}));
+  const pictures = await Promise.all(hrefs.map({READ_PIXELS}));
+  return pictures.map((picture, i) => ({{...picture, ...marks[i], title}}));
+}}"""
 # plotly's own state of the plot's first trace: z, and the colour scale it maps z with
 PLOTLY_STATE = """(selector) => {
   const gd = document.querySelector(selector + " .js-plotly-plot");
