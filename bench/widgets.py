@@ -1,11 +1,15 @@
 """Benchmark: Python-side time to update the views after a step, layer or head change.
 
-    python bench/widgets.py            # both sizes
+    python bench/widgets.py            # every case
     python bench/widgets.py --quick    # the small trace only
+    python bench/widgets.py --open     # the one-snapshot from_attentions open only
 
 Targets (issue 3): 4 layers x 4 heads x 32 tokens: updates <= 20 ms; 12 x 12 x 512 tokens:
-opens <= 2 s, updates <= 100 ms. The time is what the kernel spends (numpy, plotly validation,
-encoding the synced state); the browser's drawing is not included. Synthetic traces, no torch.
+opens <= 2 s, updates <= 100 ms. A GPT-2-small-shaped attention (12 x 12 x 512, one snapshot,
+per-layer [1, heads, T, T] arrays as HuggingFace returns them) opened with
+``AttentionView.from_attentions``, head-role badges included: <= 0.5 s (median of 5 opens).
+The time is what the kernel spends (numpy, plotly validation, encoding the synced state); the
+browser's drawing is not included. Synthetic traces, no torch.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import training_scalars  # noqa: E402
 
 from explain.trace import Trace  # noqa: E402
 from widgets import AttentionView, Dashboard  # noqa: E402
@@ -56,15 +62,10 @@ def synthetic_trace(layers: int, heads: int, tokens: int, snapshots: int, full: 
         for kind in ("grad", "update", "exp_avg"):
             tensors[f"{kind}/{PARAM}"] = rng.normal(size=(snapshots, d_model, d_model))
         tensors[f"exp_avg_sq/{PARAM}"] = rng.random((snapshots, d_model, d_model))
-        decay = np.exp(-steps / 200)
-        scalars = {
-            "loss": 2.5 * decay + 0.1,
-            "val_loss": np.where(steps % 50 == 0, 2.6 * decay + 0.1, np.nan),
-            "lr": np.full(len(steps), 3e-3),
-            "grad_norm": decay,
-            f"grad_norm/{PARAM}": decay,
-            f"update_ratio/{PARAM}": 1e-3 * decay + 1e-5,
-        }
+        scalars = training_scalars(steps, loss=2.5, floor=0.1, decay_steps=200, eval_every=50)
+        decay = scalars["grad_norm"]
+        scalars[f"grad_norm/{PARAM}"] = decay
+        scalars[f"update_ratio/{PARAM}"] = 1e-3 * decay + 1e-5
     return Trace.from_arrays(meta, steps, scalars, snapshot_steps, tensors)
 
 
@@ -157,14 +158,52 @@ def large(repeats: int) -> None:
     report("head change", median_ms(lambda i: view.open_head(view.layer, i % 12), repeats), 100)
 
 
+def gpt2_attentions(layers: int, heads: int, tokens: int) -> list[np.ndarray]:
+    """Per-layer [1, heads, T, T] causal attention like ``output_attentions``: in every layer
+    head 0 looks at the previous token, head 1 at the first and head 2 at itself (90% of each
+    row, so they earn badges); the other heads are random."""
+    rng = np.random.default_rng(0)
+    mask = np.tril(np.ones((tokens, tokens), np.float32))
+    query = np.arange(tokens)
+    targets = [np.maximum(query - 1, 0), np.zeros(tokens, np.int64), query]  # key of each row
+    attentions = []
+    for _ in range(layers):
+        pattern = rng.random((1, heads, tokens, tokens), dtype=np.float32) * mask
+        pattern /= pattern.sum(-1, keepdims=True)
+        for head, keys in enumerate(targets[:heads]):
+            pattern[0, head] *= 0.1
+            pattern[0, head, query, keys] += 0.9
+        attentions.append(pattern)
+    return attentions
+
+
+def one_snapshot(repeats: int = 5) -> None:
+    print("12 layers x 12 heads x 512 tokens, 1 snapshot, AttentionView.from_attentions")
+    attentions = gpt2_attentions(12, 12, 512)
+    tokens = [f"t{i % 64}" for i in range(512)]  # repeats: induction is scored too
+    views: list[AttentionView] = []
+
+    def open_view(i: int) -> None:
+        views[:] = [AttentionView.from_attentions(attentions, tokens)]  # the last one kept
+
+    gc.collect()
+    report("from_attentions open, with badges", median_ms(open_view, repeats), 500)
+    badges = len(views[0].grid.figure.layout.annotations)
+    print(f"  badges on the grid: {badges} (3 heads per layer show a pattern)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the small trace")
+    parser.add_argument("--open", action="store_true", help="only the from_attentions open")
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    small(args.repeats)
-    if not args.quick:
+    if not args.open:
+        small(args.repeats)
+    if not args.quick and not args.open:
         large(max(5, args.repeats // 3))
+    if not args.quick:
+        one_snapshot()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Self-attention worked by hand, in numpy: every number of softmax(q kᵀ / √d) v.
 
 Dot products ``q_i · k_j``, scaling by ``√d``, the causal mask, softmax, and the weighted sum of
-the values, kept step by step for :class:`widgets.ByHandView` to show with its formulas. The
+the values, kept step by step for :class:`widgets.ByHandView` to show with its formulas (its
+view model is :func:`explain.views.by_hand`, drawn by the by-hand view's builders). The
 default example is the classic one worked on the board: three tokens whose last query scores
 4.5, 2.3 and 2.5 after scaling, which softmax turns into 0.80, 0.09 and 0.11::
 

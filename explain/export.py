@@ -22,8 +22,11 @@ Formats: ``png``, ``svg``, ``pdf`` (one step, matplotlib, no browser), ``gif``, 
 ``head``), ``embeddings`` (``part``), ``positional``, ``loss``, ``optimizer`` (``parameter``).
 
 Every format draws the view model of :mod:`explain.views` (the one a widget shows as
-``view.data``); JSON is exactly its fields. ``theme`` is ``"light"``, ``"dark"`` or
-``"presentation"`` (larger text), as in the widgets; colour scales never change with it.
+``view.data``), with the figures the widget shows: the HTML is the widget's plotly figures
+(:func:`interactive`), the images and animations their matplotlib picture (the same panels,
+colours and titles); JSON is exactly the view model's fields. ``theme`` is ``"light"``,
+``"dark"`` or ``"presentation"`` (larger text), as in the widgets; colour scales never change
+with it.
 """
 
 from __future__ import annotations
@@ -107,6 +110,26 @@ def _view(trace: Trace | ViewData, what: str, options: dict[str, Any]) -> ViewDa
     return views.view(trace, what, **options)
 
 
+def _shown(
+    trace: Trace | ViewData, what: str, options: dict[str, Any]
+) -> tuple[ViewData, dict[str, Any]]:
+    """The view model a figure of ``what`` draws and the selection it shows (its builder's
+    state): for attention, every layer and head, the head drawn picked by ``layer``/``head``."""
+    from ._render import SHOWN
+
+    if not isinstance(trace, Trace):  # a view model: the keywords it shows are its state
+        keys = SHOWN.get(getattr(trace, "what", ""), ())
+        state = {key: options.pop(key) for key in keys if options.get(key) is not None}
+        return _view(trace, what, options), state
+    view = _view(trace, what, options)  # checks every choice, naming what the trace holds
+    keys = SHOWN.get(what, ())
+    state = {key: options[key] for key in keys if options.get(key) is not None}
+    if keys:
+        rest = {key: value for key, value in options.items() if key not in keys}
+        view = views.view(trace, what, **rest)  # type: ignore[arg-type]
+    return view, state
+
+
 def figure(
     trace: Trace,
     what: str = "attention",
@@ -125,10 +148,10 @@ def figure(
     from ._render import matplotlib as mpl
 
     theme = as_theme(theme)
-    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    view, state = _shown(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     with mpl.style(theme):
         index = views.step_index(view.steps, step)
-        return mpl.draw(view, index, marker=step is not None, theme=theme).figure
+        return mpl.draw(view, index, marker=step is not None, theme=theme, **state).figure
 
 
 def image(
@@ -194,19 +217,21 @@ def interactive(
     drawn by one builder, ``widget.figures()`` equals this less the slider (``frames``,
     ``layout.sliders``, ``layout.updatemenus``).
     """
+
+    options = dict(part=part, layer=layer, head=head, parameter=parameter)
+    view, shown = _shown(trace, what, options)
+    return _interactive(view, step, max_frames, as_theme(theme), {**shown, **state})
+
+
+def _interactive(
+    view: ViewData, step: int | None, max_frames: int, theme: Theme, state: dict[str, Any]
+) -> dict | list[dict]:
     from ._render import plotly
 
-    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
     index = views.step_index(view.steps, step)
     frames = views.frame_indices(len(view.steps), max_frames)
-    theme = as_theme(theme)
-    if plotly.builds_figures(view):
-        shown = [_plain(f) for f in plotly.page_figures(view, frames, index, theme, **state)]
-        return shown[0] if len(shown) == 1 else shown
-    if state:
-        raise ValueError(f"{what} takes no {', '.join(sorted(state))}")
-    marked = None if step is None else int(step)
-    return plotly.figure(view, frames, index, marked, theme)
+    shown = [_plain(f) for f in plotly.page_figures(view, frames, index, theme, **state)]
+    return shown[0] if len(shown) == 1 else shown
 
 
 def _plain(figure: dict) -> dict:
@@ -277,9 +302,11 @@ def save(
 ) -> Path:
     """Write ``what`` from ``trace`` to ``path`` as ``format`` (default: from the suffix).
 
-    - ``layer``/``head`` pick one attention head (default: the grid of all layers x heads);
-      ``part`` picks ``self`` or, in encoder-decoder traces, ``encoder``/``decoder``/``cross``
-      (default ``cross``) attention, or ``encoder``/``decoder`` embeddings.
+    - ``layer``/``head`` pick the attention head drawn beside the grid of every head, as
+      the widget shows it (default layer 0, head 0); JSON/CSV hold that head's numbers only
+      (default: every head). ``part`` picks ``self`` or, in encoder-decoder traces,
+      ``encoder``/``decoder``/``cross`` (default ``cross``) attention, or
+      ``encoder``/``decoder`` embeddings.
     - ``step``: the snapshot shown by images, the first one shown by HTML, the only one in
       JSON/CSV (default: the last snapshot; JSON/CSV: all). Animations show all snapshots, so
       ``step`` is an error there.
@@ -294,14 +321,18 @@ def save(
     format = _format(path, format)
     theme = as_theme(theme)
     _check_options(max_frames, fps, dpi)
-    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    options = dict(part=part, layer=layer, head=head, parameter=parameter)
+    if format in ("json", "csv"):  # the numbers of what was chosen
+        view, state = _view(trace, what, options), {}
+    else:  # the figure a widget shows with that choice
+        view, state = _shown(trace, what, options)
     if format in ANIMATED and step is not None:
         raise ValueError(
             f"step={step} cannot be used with {format}: an animation shows every snapshot "
             "(use png, svg, pdf or html for one step)"
         )
     index = views.step_index(view.steps, step)
-    writer = _writer(view, what, format, index, step, max_frames, fps, dpi, theme)
+    writer = _writer(view, what, format, index, step, max_frames, fps, dpi, theme, state)
     with atomic_path(path) as temp:
         writer(temp)
     log.info("wrote %s", path)
@@ -335,6 +366,7 @@ def _writer(
     fps: float,
     dpi: float | None,
     theme: Theme,
+    state: dict[str, Any],
 ) -> Callable[[Path], None]:
     if format in ("json", "csv"):
         from ._render import tables
@@ -346,9 +378,7 @@ def _writer(
             text = tables.csv_text(view, indices)
         return lambda temp: temp.write_text(text, encoding="utf-8")
     if format == "html":
-        figures = interactive(
-            view, step=step, max_frames=max_frames or MAX_HTML_FRAMES, theme=theme
-        )
+        figures = _interactive(view, step, max_frames or MAX_HTML_FRAMES, theme, state)
         title = f"{what} · task {view.task}" if view.task else what
         text = _html_page(figures, title, theme)
         return lambda temp: temp.write_text(text, encoding="utf-8")
@@ -363,7 +393,7 @@ def _writer(
             # write (a full disk) behind an AttributeError from its own clean-up.
             target = io.BytesIO() if format == "pdf" else temp
             with mpl.style(theme):
-                drawn = mpl.draw(view, index, marker=step is not None, theme=theme)
+                drawn = mpl.draw(view, index, marker=step is not None, theme=theme, **state)
                 drawn.figure.savefig(
                     target, format=format, dpi=dpi or 150, metadata=_metadata(format)
                 )
@@ -373,19 +403,25 @@ def _writer(
         return write_static
 
     def write_animation(temp: Path) -> None:
-        _write_frames(temp, format, _render(view, max_frames, dpi, theme), fps)
+        _write_frames(temp, format, _render(view, max_frames, dpi, theme, state), fps)
 
     return write_animation
 
 
-def _render(view: ViewData, max_frames: int | None, dpi: float | None, theme: Theme) -> Frames:
+def _render(
+    view: ViewData,
+    max_frames: int | None,
+    dpi: float | None,
+    theme: Theme,
+    state: dict[str, Any],
+) -> Frames:
     """The animation's frames, drawn once for every file written."""
     from ._render import animate
     from ._render import matplotlib as mpl
 
     frames = views.frame_indices(len(view.steps), max_frames or MAX_FRAMES)
     with mpl.style(theme):
-        drawn = mpl.draw(view, int(frames[-1]), marker=True, theme=theme)
+        drawn = mpl.draw(view, int(frames[-1]), marker=True, theme=theme, **state)
         images = animate.frames(drawn, frames, dpi=dpi or 80)
     drawn.figure.clear()
     return images
@@ -456,8 +492,8 @@ def save_animation(
     if wrong:
         raise ValueError(f"save_animation writes .gif or .mp4 files; got {', '.join(wrong)}")
     _check_options(max_frames, fps, dpi)
-    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
-    images = _render(view, max_frames, dpi, as_theme(theme))
+    view, state = _shown(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    images = _render(view, max_frames, dpi, as_theme(theme), state)
 
     abandon = threading.Event()  # set when the caller is interrupted or a sibling fails
 

@@ -70,12 +70,14 @@ td.ok { color: #1a7f37; } td.bad { color: #c62828; font-weight: 600; }
 #timeline button { font-size: 14px; min-width: 3em; }
 #timeline output { font-variant-numeric: tabular-nums; min-width: 7em; }
 nav a { margin-right: 12px; font-size: 14px; }
+.figures { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
 """
 
 # The page's one timeline (a slider and a play button over the snapshot steps): every figure with
 # step frames follows it. Its script says how it plays fast enough (>= 20 steps a second); it
-# paints heatmaps with the painter the notebook widget uses too (heatmap.js, in front of it).
-TIMELINE_JS = ("_render/js/heatmap.js", "_render/js/report_timeline.js")
+# paints heatmaps with the painter the notebook widget uses too (js/heatmap.js, which every
+# page inlines in its head: `explain._render.page.page`).
+TIMELINE_JS = ("_render/js/report_timeline.js",)
 
 
 def _timeline_js() -> str:
@@ -284,19 +286,22 @@ def _figure_section(
     mine = [int(i) for i in np.flatnonzero(np.isin(view.steps, snapshots))]
     if len(mine) != len(snapshots):
         mine = []
-    figure = plotly.figure(view, mine, len(view.steps) - 1, theme=theme)
-    div_id = f"figure-{anchor}"
-    if figure.get("frames") and not isinstance(view, views.LensData):  # its frames: positions
-        ids.append(div_id)
-        # the page's timeline drives this figure: no slider or play button of its own
-        figure["layout"] = {
-            key: value
-            for key, value in figure["layout"].items()
-            if key not in ("sliders", "updatemenus")
-        }
+    shown = plotly.page_figures(view, mine, len(view.steps) - 1, theme)
+    divs = []
+    for number, figure in enumerate(shown):
+        div_id = f"figure-{anchor}" + (f"-{number}" if number else "")
+        if figure.get("frames") and not isinstance(view, views.LensData):  # its: positions
+            ids.append(div_id)
+            # the page's timeline drives this figure: no slider or play button of its own
+            figure["layout"] = {
+                key: value
+                for key, value in figure["layout"].items()
+                if key not in ("sliders", "updatemenus")
+            }
+        divs.append(f'<div class="figure">{page.div(figure, div_id)}</div>')
     return (
         f'<section id="{anchor}"><h2>{_esc(title)}</h2><p class="note">{note}</p>'
-        f'<div class="figure">{page.div(figure, div_id)}</div></section>'
+        f"<div class=\"figures\">{''.join(divs)}</div></section>"
     )
 
 
@@ -306,7 +311,8 @@ def _heads_note(trace: Trace) -> str:
         "Left: how much each head matters (the gradient of the loss with respect to a gate on "
         "the head's output, Michel et al. 2019) and the pattern it shows at the chosen step. "
         "Middle: accuracy as heads are removed, least important first. Right: how different "
-        "the heads' final patterns are; alike heads sit next to each other."
+        "the heads' final patterns are; alike heads sit next to each other. The second figure: "
+        "every head's score for the clearest pattern over training, a dot where it appeared."
     )
     try:
         lines = views.heads(trace).circuits
@@ -345,9 +351,10 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
         parts = attention_parts(trace.attention_names())
         for part in sorted(parts, key=("self", "cross", "encoder", "decoder").index):
             note = (
-                "Each square is one head: row = the position looking (query), column = the "
-                "position looked at (key); each row sums to 1. Drag the timeline at the top or "
-                "press its ▶ to watch the pattern form. " + _esc(HINTS.get(name, ""))
+                "One head's pattern (layer 0, head 0): row = the position looking (query), "
+                "column = the position looked at (key); each row sums to 1. Beside it, every "
+                "head of every layer in a grid, badged with what it does. Drag the timeline at "
+                "the top or press its ▶ to watch the patterns form. " + _esc(HINTS.get(name, ""))
             )
             add(
                 f"attention-{part}",
@@ -382,8 +389,9 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
         add(
             "positional",
             "Positional encoding",
-            "Left: the vector added for each position (rotary: the cos/sin table). Right: how "
-            "similar positions are; neighbours look alike, far positions differ.",
+            "The encoding table (the vector added for each position; rotary: the cos/sin "
+            "table), its first dimensions as curves over position, and how similar positions "
+            "are: neighbours look alike, far positions differ.",
             lambda: views.positional(trace),
         )
     add(
@@ -398,9 +406,10 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
         add(
             "optimizer",
             "Optimizer steps",
-            "Top: how much each weight matrix changes per step relative to its size, and the "
-            "gradient norm. Bottom: for one tracked matrix, the gradient, the update actually "
-            "applied and the optimizer's running moments at the chosen step.",
+            "For one tracked matrix: its gradient norm and applied-update norm (top), the "
+            "optimizer's running moments (middle) and the update relative to the weights "
+            "(bottom) over training; on the right, the histogram of every weight's update at "
+            "the chosen step.",
             lambda: views.optimizer(trace),
         )
     nav = "".join(f'<a href="#{anchor}">{_esc(short)}</a>' for anchor, short, _ in sections)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -45,8 +46,32 @@ def without_controls(figure: dict) -> dict:
 def assert_same_figures(shown: list[dict], exported: dict | list[dict]) -> None:
     exported = exported if isinstance(exported, list) else [exported]
     assert len(shown) == len(exported)
-    for ours, theirs in zip(shown, exported, strict=True):
-        assert as_json(ours) == as_json(without_controls(theirs))
+    for number, (ours, theirs) in enumerate(zip(shown, exported, strict=True)):
+        difference = first_difference(as_json(ours), as_json(without_controls(theirs)))
+        assert difference is None, f"figure {number}: {difference}"
+
+
+def first_difference(a: object, b: object, where: str = "") -> str | None:
+    """Where two pieces of JSON first differ (None where they are equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{where}.{key}: only in {'the view' if key in a else 'the export'}"
+            found = first_difference(a[key], b[key], f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where}: {len(a)} items in the view, {len(b)} in the export"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = first_difference(x, y, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return None  # a gap in a heatmap, in both
+    return None if a == b else f"{where}: {str(a)[:80]} in the view, {str(b)[:80]} in the export"
 
 
 def assert_png_from_the_view_model(view, step: int | None, marker: bool = True, **state) -> None:

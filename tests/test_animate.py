@@ -69,16 +69,19 @@ def test_each_cell_shows_the_colour_scale_at_its_weight(trace, theme):
         view, drawn = drawn_view(trace)
         frames = _animate.frames(drawn, indices, dpi=80)
     assert frames.palette is not None  # drawn from the arrays, not per frame by matplotlib
-    panels = drawn.figure.axes[:4]  # row by row: layer 0 heads 0, 1, then layer 1
+    head, grid = [axes for axes in drawn.figure.axes if axes.images][:2]
     expected = weights()
+    cell = len(TOKENS) + 1  # the grid: a thumbnail per head (whole under 32 tokens), a gap
     for index, frame in zip(indices, frames.images, strict=True):
-        for number, axes in enumerate(panels):
-            layer, head = divmod(number, 2)
-            for row in range(len(TOKENS)):
-                for column in range(len(TOKENS)):
-                    y, x = cell_pixel(axes, row, column, frame.shape[0])
-                    want = scale_colour(expected[index, layer, head, row, column])
-                    assert np.abs(frame[y, x] - want).max() <= 3, (index, number, row, column)
+        for row in range(len(TOKENS)):
+            for column in range(len(TOKENS)):
+                y, x = cell_pixel(head, row, column, frame.shape[0])  # layer 0, head 0
+                want = scale_colour(expected[index, 0, 0, row, column])
+                assert np.abs(frame[y, x] - want).max() <= 3, (index, row, column)
+                for layer, h in np.ndindex(2, 2):
+                    y, x = cell_pixel(grid, layer * cell + row, h * cell + column, frame.shape[0])
+                    want = scale_colour(expected[index, layer, h, row, column])
+                    assert np.abs(frame[y, x] - want).max() <= 3, (index, layer, h, row, column)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -17,6 +18,7 @@ from _export_traces import SOURCE, TOKENS, TRACKED, XSS, real_trace, synthetic_t
 
 from explain import export
 from explain.export import ANIMATED, FORMATS, STATIC, WHATS
+from explain.style import short
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG, PDF, GIF = b"\x89PNG\r\n\x1a\n", b"%PDF", b"GIF89a"
@@ -137,7 +139,7 @@ def test_encoder_decoder_cross_attention_by_default(encdec, tmp_path):
 def test_heatmap_row_zero_on_top_with_tokens_on_both_axes(trace):
     figure = export.figure(trace, "attention", layer=0, head=1, step=4)
     heatmaps = [ax for ax in figure.axes if ax.images]
-    assert len(heatmaps) == 1
+    assert len(heatmaps) == 2  # the head chosen, then the grid of every head (as the widget)
     ax = heatmaps[0]
     np.testing.assert_array_equal(
         ax.images[0].get_array(),
@@ -150,8 +152,18 @@ def test_heatmap_row_zero_on_top_with_tokens_on_both_axes(trace):
 
 
 def test_grid_of_every_layer_and_head(trace):
-    figure = export.figure(trace)
-    assert len([ax for ax in figure.axes if ax.images]) == 4  # 2 layers x 2 heads
+    figure = export.figure(trace, step=4)
+    grid = [ax for ax in figure.axes if ax.images][1]
+    mosaic = grid.images[0].get_array()
+    q = len(TOKENS)  # under 32 tokens: a thumbnail is the pattern itself
+    assert mosaic.shape == (2 * (q + 1) - 1, 2 * (q + 1) - 1)  # 2 layers x 2 heads, gaps between
+    for layer in (0, 1):
+        for head in (0, 1):
+            cell = mosaic[
+                layer * (q + 1) : layer * (q + 1) + q, head * (q + 1) : head * (q + 1) + q
+            ]
+            expected = pattern(trace, f"blocks.{layer}.attn.hook_pattern", 4)[head]
+            np.testing.assert_allclose(cell, expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("what", WHATS)
@@ -248,21 +260,31 @@ def test_an_interrupted_save_animation_leaves_no_file_from_either_writer(
 def test_html_is_offline_with_one_plotly_and_escaped_tokens(trace, tmp_path, what):
     text = export.save(trace, tmp_path / f"{what}.html", what=what).read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=", text)  # nothing loaded from anywhere
-    assert text.count("Plotly.newPlot(") == 1 + text.count("Plotly.newPlot=")
+    figures = export.interactive(trace, what)
+    count = len(figures) if isinstance(figures, list) else 1  # attention: the head and the grid
+    assert text.count("Plotly.newPlot(") == count + text.count("Plotly.newPlot=")
     assert len(re.findall(r"plotly\.js (?:\([^)]*\) )?v\d", text)) == 1  # plotly.js inlined once
     assert "<script>alert(1)" not in text
     ours = re.sub(r"<script>/\*\*\s*\n?\s*\* plotly\.js .*?</script>", "", text, flags=re.S)
     assert len(ours) < len(text) - 1_000_000  # the bundle was found and cut out
-    assert "http://" not in ours and "https://" not in ours  # no URL outside plotly.js
+    # no URL outside plotly.js (an XML namespace name, never fetched, is not one)
+    ours = ours.replace('"http://www.w3.org/1999/xlink"', "")
+    assert "http://" not in ours and "https://" not in ours
 
 
 def test_html_figure_frames_follow_the_snapshots(trace):
-    figure = export.interactive(trace, "attention", step=4)
-    assert [f["name"] for f in figure["frames"]] == [str(s) for s in trace.snapshot_steps]
-    assert figure["layout"]["sliders"][0]["active"] == 2
-    assert len(figure["data"]) == 4 and all(d["type"] == "heatmap" for d in figure["data"])
-    assert figure["layout"]["yaxis"]["autorange"] == "reversed"
-    assert XSS not in json.dumps(figure)  # tokens reach plotly escaped
+    heatmap, grid = export.interactive(trace, "attention", step=4)
+    for figure in (heatmap, grid):
+        assert [f["name"] for f in figure["frames"]] == [str(s) for s in trace.snapshot_steps]
+        assert figure["layout"]["sliders"][0]["active"] == 2
+        assert [d["type"] for d in figure["data"]] == ["heatmap"]
+        assert figure["layout"]["yaxis"]["autorange"] == "reversed"
+    frame = heatmap["frames"][0]
+    np.testing.assert_array_equal(  # a frame is that step's head, the title says the step
+        frame["data"][0]["z"], pattern(trace, "blocks.0.attn.hook_pattern", 0)[0]
+    )
+    assert frame["layout"]["title"]["text"].endswith("layer 0 head 0 · step 0")
+    assert XSS not in json.dumps(heatmap, default=str)  # tokens reach plotly escaped
 
 
 # -- choices and errors ----------------------------------------------------------------------
@@ -409,6 +431,7 @@ def test_exported_html_renders_offline(trace, tmp_path, browser, what):
         expected = {
             "embeddings": "scatter",
             "loss": "scatter",
+            "optimizer": "scatter",
             "scores": "scatter",
             "pruning": "scatter",
         }.get(what, "heatmap")
@@ -429,14 +452,18 @@ def test_exported_html_slider_moves_the_heatmap_and_shows_tokens_as_text(trace, 
         page.open(path)
         before = page.page.evaluate(FIRST_Z)
         assert "step 16" in page.page.locator(".slider-label").first.text_content()
-        rail = page.page.locator(".slider-rail-rect").bounding_box()
+        rail = page.page.locator(".slider-rail-rect").first.bounding_box()  # the head's figure
         page.page.mouse.click(rail["x"] + 2, rail["y"] + rail["height"] / 2)  # to step 0
         page.page.wait_for_function(f"() => ({FIRST_Z})() !== {json.dumps(before)}")
         assert "step 0" in page.page.locator(".slider-label").first.text_content()
         expected = pattern(trace, "blocks.0.attn.hook_pattern", 0)[1]
         np.testing.assert_allclose(json.loads(page.page.evaluate(FIRST_Z)), expected, atol=1e-6)
         ticks = page.page.locator(".xtick text").all_text_contents()
-        assert XSS in ticks and "&<>\"'" in ticks  # shown literally, as text
+        assert short(XSS) in ticks and "&<>\"'" in ticks  # shown literally, as text, shortened
+        hover = page.page.evaluate(  # the whole token on hover, as the widget shows it
+            "() => document.querySelector('.js-plotly-plot').data[0].customdata"
+        )
+        assert [html.escape(XSS, quote=False)] * 2 in [cell for row in hover for cell in row]
         assert page.dialogs == [] and page.blocked == [] and page.errors == []
     finally:
         page.close()

@@ -39,7 +39,9 @@ def test_badges_and_events_mark_where_a_pattern_appeared():
     attention.step = 20
     (badge,) = attention.grid.figure.layout.annotations
     assert badge.text == "prev"
-    rows, cols = attention._cell_size()
+    from explain._render import attention_grid
+
+    rows, cols = attention_grid.cell_size(attention.data)
     assert badge.x == -0.5 and badge.y == (rows + 1) - 0.5  # the cell of layer 1 head 0
     loss = widgets.LossView(trace)
     (event,) = loss.data.events
@@ -93,7 +95,8 @@ def test_heads_view_click_switches_a_head_off_and_back():
     assert view.off == {(layer, head)}
     expected = explain.lab.evaluate(run.model, run.task, [(layer, head)])
     assert view.result == pytest.approx(expected)
-    assert f"L{layer}H{head}" in view.effect.value
+    # what switching it off costs is drawn in the figure (the export draws it too)
+    assert f"L{layer}H{head}" in view.grid.figure.layout.annotations[-1].text
     assert view.grid.figure.data[0].text[layer][head] == "off"
     assert view.toggle(layer, head) == pytest.approx(explain.lab.evaluate(run.model, run.task))
     assert view.off == set()

@@ -200,7 +200,7 @@ def test_the_matplotlib_figure_writes_each_top_token_in_its_cell(view):
 def test_the_interactive_figure_has_a_frame_per_position(view):
     from explain._render import plotly
 
-    figure = plotly.figure(view.data, [0], 0)
+    (figure,) = plotly.page_figures(view.data, [0], 0)
     assert [frame["name"] for frame in figure["frames"]] == [
         str(p) for p in range(len(view.data.tokens))
     ]
@@ -213,18 +213,19 @@ def test_the_interactive_figure_has_a_frame_per_position(view):
 
 @pytest.mark.slow
 def test_the_position_dropdown_changes_the_bars(view):
+    # one figure: the table (trace 0), the rollout (2) and the bars (3), as the page has them
     before = view.position
-    bars = np.array(view.bars.figure.data[0].x)
+    bars = np.array(view.figure.data[3].x)
     np.testing.assert_allclose(bars, view.data.saliency[before], rtol=1e-6)
     chosen = len(view.data.tokens) - 1
     view.position_select.value = chosen
-    after = np.array(view.bars.figure.data[0].x)
+    after = np.array(view.figure.data[3].x)
     assert view.position == view.data.position == chosen
     np.testing.assert_allclose(after, view.data.saliency[chosen], rtol=1e-6)
     assert not np.allclose(after, bars)
-    assert view.table.figure.layout.shapes[0].x0 == chosen - 0.5  # the column outlined
-    assert view.rollout.figure.layout.shapes[0].y0 == chosen - 0.5  # and its rollout row
-    assert f"position {chosen}" in view.bars.figure.layout.title.text
+    assert view.figure.layout.shapes[0].x0 == chosen - 0.5  # the column outlined
+    assert view.figure.layout.shapes[1].y0 == chosen - 0.5  # and its rollout row
+    assert f"position {chosen}" in view.figure.layout.xaxis3.title.text
     view.position = before
     assert view.position_select.value == before
     with pytest.raises(ValueError, match="position 99 is out of range"):
@@ -237,7 +238,7 @@ def test_the_widget_shows_a_saved_trace_and_pictures_it(run, view, tmp_path):
     replay = widgets.LensView(loaded, position=8)
     assert replay.run is None and replay.position == 8
     np.testing.assert_allclose(replay.data.probs, view.data.probs, atol=1e-6)
-    np.testing.assert_allclose(replay.table.figure.data[0].z, view.data.top_prob, atol=1e-6)
+    np.testing.assert_allclose(replay.figure.data[0].z, view.data.top_prob, atol=1e-6)
     ((png, alt),) = replay._static_images()
     assert png.startswith(b"\x89PNG") and "position 8" in alt
 
@@ -275,7 +276,7 @@ def test_tokens_like_html_tags_are_escaped(tmp_path):
     assert not [s for s in shown if "<b>" in s or "\n" in s]
     assert any("&lt;b&gt;" in s for s in shown) and any("↵" in s for s in shown)
     lens_view = widgets.LensView(trace)
-    figure = lens_view.table.figure
+    figure = lens_view.figure
     assert "&lt;b&gt;" in figure.layout.xaxis.ticktext
     texts = [t for row in figure.data[0].text for t in row]
     assert "<b>" not in texts and "<b>" not in "".join(figure.layout.xaxis.ticktext)

@@ -10,7 +10,7 @@ from _figures import assert_png_from_the_view_model, assert_same_figures
 from _widget_traces import get_reverse_trace
 
 from explain import export
-from widgets import LossView
+from widgets import AttentionView, LossView
 
 
 # -- loss ------------------------------------------------------------------------------------
@@ -42,3 +42,43 @@ def test_three_panels_in_the_notebook_and_on_the_slide():
     assert len(panels) == 3  # loss, learning rate, gradient norm, stacked
     figure = export.figure(trace, "loss")
     assert len([ax for ax in figure.axes if ax.get_ylabel() in ("loss", "lr", "grad norm")]) == 3
+
+
+# -- attention -------------------------------------------------------------------------------
+@pytest.mark.parametrize("theme", ["light", "presentation"])
+def test_attention_view_shows_the_exported_figures(theme):
+    trace = get_reverse_trace()
+    view = AttentionView(trace, theme=theme)
+    for step, layer, head in (
+        (int(trace.snapshot_steps[2]), 0, 0),
+        (int(trace.snapshot_steps[-1]), 1, 3),
+    ):
+        view.open_head(layer, head)
+        view.step = step
+        exported = export.interactive(
+            trace, "attention", step=step, layer=layer, head=head, theme=theme
+        )
+        assert len(exported) == 2  # the head and the grid of every head
+        assert_same_figures(view.figures(), exported)
+        assert_png_from_the_view_model(view, step, **view.state())
+
+
+def test_attention_grid_click_and_part_change_keep_the_figures_equal():
+    from _widget_traces import get_translate_trace
+
+    trace = get_translate_trace()
+    view = AttentionView(trace, part="encoder")
+    view.open_head(1, 1, part="cross")
+    exported = export.interactive(trace, "attention", part="cross", layer=1, head=1, step=view.step)
+    assert_same_figures(view.figures(), exported)
+
+
+def test_the_attention_slide_has_the_notebook_panels():
+    trace = get_reverse_trace()
+    heatmap, grid = export.interactive(trace, "attention", layer=1, head=2)
+    figure = export.figure(trace, "attention", layer=1, head=2)
+    left, right = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"][:2]
+    assert left.get_xlabel() == heatmap["layout"]["xaxis"]["title"]["text"] == "key"
+    assert left.get_ylabel() == heatmap["layout"]["yaxis"]["title"]["text"] == "query"
+    assert right.get_title() == grid["layout"]["title"]["text"]
+    assert left.get_title().replace("·", "·") == heatmap["layout"]["title"]["text"]

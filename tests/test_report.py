@@ -57,8 +57,10 @@ def test_every_section_is_there(page_text):
         "optimizer",
     ):
         assert f'id="{anchor}"' in page_text, anchor
-    assert page_text.count("Plotly.newPlot(") == 7
-    # one copy of plotly.js for seven figures: the vendored cartesian bundle, not the full one
+    # every figure of every section drawn (attention: the head and the grid; heads: its panels)
+    figures = page_text.count('<div class="figure">')
+    assert page_text.count("Plotly.newPlot(") == figures >= 8
+    # one copy of plotly.js for all figures: the vendored cartesian bundle, not the full one
     assert page_text.count("plotly.js (cartesian - minified) v") == 1
     assert not re.search(r"plotly\.js v\d", page_text)
     assert not re.search(r"<script[^>]+src=", page_text)
@@ -96,8 +98,11 @@ def test_an_unknown_bundle_is_named():
 def test_every_trace_type_of_the_report_is_in_the_bundle(encoder_decoder):
     trace = synthetic_trace(encoder_decoder=encoder_decoder)
     figures = [
-        _plotly_views.figure(view, range(len(view.steps)), len(view.steps) - 1, LIGHT)
+        figure
         for view in _report_views(trace)
+        for figure in _plotly_views.page_figures(
+            view, range(len(view.steps)), len(view.steps) - 1, LIGHT
+        )
     ]
     used = {t.get("type", "scatter") for f in figures for t in f["data"]}  # plotly's default
     assert {"heatmap", "scatter"} <= used
@@ -135,13 +140,19 @@ def test_timeline_drives_the_figures_with_frames(page_text):
     ).group(1)
     timeline = json.loads(data)
     assert timeline["steps"] == [0, 2, 4, 8, 16]
-    # positional is learned here (it changes), so it animates too; loss moves its step marker
+    # every figure that changes with the step follows it, each view's figures as its widget
+    # shows them; positional is learned here (it changes), so it animates too
     assert timeline["figures"] == [
-        "figure-attention-self",
+        "figure-attention-self",  # the head
+        "figure-attention-self-1",  # the grid of every head, badged
         "figure-heads",  # the role badges follow the step
+        "figure-heads-1",  # the pattern scores, the step marked
         "figure-embeddings",
+        "figure-embeddings-1",  # cosine similarity
         "figure-positional",
-        "figure-loss",
+        "figure-positional-1",  # the first dimensions as curves
+        "figure-positional-2",  # similarity of positions
+        "figure-loss",  # the step marked
         "figure-optimizer",
     ]
     # the timeline is the only step control: the figures it drives have no slider or play
@@ -258,12 +269,12 @@ def test_report_renders_offline_and_the_timeline_moves_every_figure(trace, tmp_p
         page.open(path)
         page.page.wait_for_function("() => document.querySelectorAll('.main-svg').length >= 10")
         plots = page.page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length")
-        assert plots == 7
+        assert plots == path.read_text(encoding="utf-8").count('<div class="figure">')
         heatmaps = page.page.evaluate(
-            "() => document.getElementById('figure-attention-self')"
-            ".data.filter(t => t.type === 'heatmap').length"
+            "() => ['figure-attention-self', 'figure-attention-self-1'].map(id => document"
+            ".getElementById(id).data.filter(t => t.type === 'heatmap').length)"
         )
-        assert heatmaps == 4
+        assert heatmaps == [1, 1]  # the head, and the grid of every head
         before = {
             fid: page.page.evaluate(Z, fid)
             for fid in ("figure-attention-self", "figure-positional")

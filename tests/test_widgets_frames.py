@@ -162,7 +162,7 @@ def test_views_drawn_through_the_kernel_follow_a_play_sparingly_and_catch_up(
     loss, attention = dashboard.views["loss"], dashboard.views["attention"]
     steps = dashboard.step_control.steps
 
-    def cursor() -> float:  # the step cursor as the page has it (widgets._plot.step_cursor)
+    def cursor() -> float:  # the step marker as the page has it (rules.step_marker)
         shapes = loss.figure_plot.widget.fig_layout["shapes"]
         (x,) = [s["x0"] for s in shapes if s.get("line", {}).get("dash") == "dot"]
         return x

@@ -17,7 +17,8 @@ PARAM = "embed.W_E.weight"
 def test_history_and_histogram_are_the_trace():
     reverse_trace = get_reverse_trace()
     view = OptimizerView(reverse_trace, parameter=PARAM, step=20, playground=False)
-    grad, applied, first, second, ratio = view.history.figure.data
+    # one figure: the histogram's bars, then the curves over steps
+    bars, grad, applied, first, second, ratio = view.history.figure.data
     steps, norms = reverse_trace.scalar(f"grad_norm/{PARAM}")
     np.testing.assert_array_equal(grad.x, steps)
     np.testing.assert_array_equal(grad.y, norms)
@@ -32,7 +33,7 @@ def test_history_and_histogram_are_the_trace():
     values = reverse_trace.tensor(f"update/{PARAM}", 20).ravel()
     reach = np.abs(values).max()
     counts, edges = np.histogram(values, bins=41, range=(-reach, reach))
-    bars = view.histogram.figure.data[0]
+    assert view.histogram.figure.data[0] is bars
     np.testing.assert_array_equal(bars.y, counts)
     np.testing.assert_allclose(bars.x, (edges[1:] + edges[:-1]) / 2, rtol=1e-5, atol=1e-9)
     assert view.history.figure.layout.shapes[0].x0 == 20
@@ -45,8 +46,12 @@ def test_parameter_switch_and_click():
     view.parameter_select.value = other
     values = reverse_trace.tensor(f"update/{other}", 5).ravel()
     assert view.histogram.figure.data[0].y.sum() == values.size
-    view.history.widget._handle_custom_msg(
-        {"event": "click", "points": [{"curve": 0, "x": 17.2, "y": 0.1, "index": 17}]}, []
+    view.history.widget._handle_custom_msg(  # trace 1: the gradient norm (0: the bars)
+        {"event": "click", "points": [{"curve": 1, "x": 17.2, "y": 0.1, "index": 17}]}, []
+    )
+    assert view.step == 17
+    view.history.widget._handle_custom_msg(  # a bar's x is an update size, not a step
+        {"event": "click", "points": [{"curve": 0, "x": 1e-4, "y": 3, "index": 30}]}, []
     )
     assert view.step == 17
     with pytest.raises(ValueError, match=r"not in this trace \(tracked parameters\); available"):

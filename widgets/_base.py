@@ -8,6 +8,7 @@ dashboard hands one control to every view so they move together.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,11 +16,10 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from explain.style import short, visible
 from explain.trace import Trace
 
 from ._plot import Plot, box, plotly_library
-from ._static import figure_png, figure_title, static_bundle, wants_html
+from ._static import static_bundle, wants_html
 from .theme import LIGHT, Theme, restyle, theme_classes
 from .theme import theme as as_theme
 
@@ -46,52 +46,6 @@ def require_index(what: str, value: object, count: int) -> int:
     if not 0 <= value < count:
         raise ValueError(f"{what} {value} is out of range; expected 0..{count - 1}")
     return int(value)
-
-
-def _averaging(size: int, blocks: int) -> np.ndarray:
-    """[blocks, size] matrix whose row b averages block b of an even split of ``size``."""
-    edges = np.linspace(0, size, blocks + 1).round().astype(np.int64)
-    matrix = np.zeros((blocks, size), np.float32)
-    for block in range(blocks):
-        matrix[block, edges[block] : edges[block + 1]] = 1.0 / (edges[block + 1] - edges[block])
-    return matrix
-
-
-def downsample(matrix: np.ndarray, max_size: int) -> np.ndarray:
-    """Block-average the last two axes to at most ``max_size`` each: [..., q, k] -> [..., q', k'].
-
-    Blocks are as even as possible (sizes differ by at most one), so no row is dropped.
-    """
-    out = np.asarray(matrix, dtype=np.float32)
-    rows, cols = out.shape[-2:]
-    lead = out.shape[:-2]
-    scale = 1.0
-    if rows > max_size:
-        if rows % max_size == 0:  # sum blocks of whole rows: one pass over the data
-            out = out.reshape(*lead, max_size, rows // max_size, cols).sum(axis=-2)
-            scale /= rows // max_size
-        else:
-            out = _averaging(rows, max_size) @ out
-    if cols > max_size:
-        if cols % max_size == 0:
-            out = out.reshape(*lead, out.shape[-2], max_size, cols // max_size).sum(axis=-1)
-            scale /= cols // max_size
-        else:
-            out = out @ _averaging(cols, max_size).T
-    if scale != 1.0:
-        out = out * np.float32(scale)
-    return np.ascontiguousarray(out, dtype=np.float32)
-
-
-def label_tokens(tokens: Sequence[str], max_ticks: int = 64) -> tuple[list[int], list[str]]:
-    """Tick positions and token labels, blanks made visible (``explain.style.visible``), long
-    ones shortened (``explain.style.short``: hover shows them whole) and HTML-escaped (every
-    k-th one past ``max_ticks``)."""
-    import html
-
-    every = max(1, int(np.ceil(len(tokens) / max_ticks)))
-    positions = list(range(0, len(tokens), every))
-    return positions, [html.escape(short(visible(tokens[i]))) for i in positions]
 
 
 # -- the shared step -------------------------------------------------------------------------
@@ -161,6 +115,10 @@ class StepControl:
     @value.setter
     def value(self, step: int) -> None:
         self.slider.value = self._checked(step)
+
+    def checked(self, step: object) -> int:
+        """``step`` as an int if it has a snapshot, else a ValueError naming the snapshots."""
+        return self._checked(step)
 
     def _checked(self, step: object) -> int:
         if isinstance(step, bool) or not isinstance(step, int | np.integer):
@@ -320,7 +278,8 @@ class View:
             step_control.value = step
         self.step_control = step_control
         self._links: list[Any] = []  # the page's links from the play button to played plots
-        self._updated_at, self._behind = 0.0, False  # following a play through the kernel
+        # following a play through the kernel: when it last drew (never yet), whether it is behind
+        self._updated_at, self._behind = -math.inf, False
         self._connected = False
         self.widget: ipywidgets.Box = ipywidgets.VBox()
 
@@ -413,20 +372,10 @@ class View:
     def _static_images(self) -> list[tuple[bytes, str]]:
         """(PNG, alt text) pictures of the view as it is now, for :meth:`_repr_mimebundle_`.
 
-        The default draws each plot not hidden in the layout with
-        :func:`widgets._static.figure_png` (~30-150 ms a figure); a view may draw its view
-        model instead. A figure that cannot be drawn is logged and left out.
+        A view draws its view model with ``explain.export.image`` (its matplotlib builder:
+        the picture "export this view" gives); the base has none to draw.
         """
-        pictures = []
-        for plot in self.plots:
-            if plot.widget.layout.display == "none":
-                continue
-            try:
-                alt = figure_title(plot.figure) or f"{type(self).__name__} figure"
-                pictures.append((figure_png(plot.figure), alt))
-            except Exception:
-                log.warning("no static picture of a %s figure", type(self).__name__, exc_info=True)
-        return pictures
+        return []
 
     # -- for subclasses ------------------------------------------------------------------------
     def _plot(self, figure: Any, *classes: str) -> Plot:

@@ -367,31 +367,6 @@ class Plot:
                 log.warning("ignored click: %s", error)
 
 
-def step_cursor(step: int) -> dict[str, Any]:
-    """A dotted vertical line at ``step`` across the whole plot (a ``layout.shapes`` entry)."""
-    return {
-        "type": "line",
-        "xref": "x",
-        "yref": "paper",
-        "x0": step,
-        "x1": step,
-        "y0": 0,
-        "y1": 1,
-        "line": {"color": "#D55E00", "width": 2, "dash": "dot"},
-    }
-
-
-def base_figure(**layout: Any) -> go.Figure:
-    """An empty figure with no plotly template (themes set colours and fonts explicitly)."""
-    defaults: dict[str, Any] = {
-        "template": "none",
-        "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
-        "uirevision": "explain",  # keep the user's zoom across updates
-    }
-    defaults.update(layout)
-    return go.Figure(layout=defaults)
-
-
 def box(children: Sequence[ipywidgets.Widget], vertical: bool = True, **kwargs: Any) -> Any:
     """A VBox/HBox of ``children``."""
     cls = ipywidgets.VBox if vertical else ipywidgets.HBox

@@ -2,16 +2,10 @@
 
 ipywidgets need a live kernel, so GitHub, nbviewer and ``jupyter nbconvert --to html`` show
 nothing of a view. Beside the widget, a view's mime bundle also carries ``text/html`` made of
-PNG pictures of its figures as they are now (:func:`static_bundle`); JupyterLab, Voila, VS Code
-and Colab prefer the widget, the others fall back to the pictures.
+PNG pictures of it as it is now (:func:`static_bundle`); JupyterLab, Voila, VS Code and Colab
+prefer the widget, the others fall back to the pictures. Each picture is the view model drawn by
+its matplotlib builder (``explain.export.image``), the same picture "export this view" gives.
 
-This module holds that HTML and mime-bundle part. The pictures are drawn by :func:`figure_png`
-(re-exported here from :mod:`widgets._png_traces`, which draws the traces on the page of
-:mod:`widgets._png_page`, reading plotly's values with :mod:`widgets._png_values`).
-
-    >>> import plotly.graph_objects as go
-    >>> figure_png(go.Figure(go.Heatmap(z=[[0, 1], [1, 0]])))[:8]
-    b'\\x89PNG\\r\\n\\x1a\\n'
     >>> wants_html(include=None, exclude={"text/html"})
     False
 """
@@ -23,18 +17,9 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from ._png_traces import figure_png
-from ._png_values import _spec, plain_text
-
-__all__ = ["figure_png", "figure_title", "plain_text", "static_bundle", "static_html"]
+__all__ = ["static_bundle", "static_html", "wants_html"]
 
 HTML = "text/html"
-
-
-def figure_title(figure: Any) -> str:
-    """The figure's title as plain text ("" without one)."""
-    title = _spec(figure)[1].get("title")
-    return plain_text(title.get("text") if isinstance(title, dict) else title)
 
 
 # -- the mime bundle --------------------------------------------------------------------------

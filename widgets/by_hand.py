@@ -12,6 +12,10 @@ view computes every number; nothing is typed in::
 ``ByHandView.from_model(model, tokens, layer, head)`` takes a model's real q, k and v for one
 head instead (torch is imported only there) and checks the result against the model's own
 ``hook_pattern`` and ``hook_z``.
+
+The view shows its view model ``view.data`` (:class:`explain.views.ByHandData`), drawn by the
+by-hand view's one plotly builder (``explain.export.interactive(view.data)`` is the same two
+figures) and its one matplotlib builder (the static picture, ``explain.export.image``).
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets
 import numpy as np
 
+from explain import export, views
+from explain._render import plotly as builders
+from explain._render.rules import label
 from explain.by_hand import (
     DEFAULT_K,
     DEFAULT_Q,
@@ -38,10 +46,9 @@ from explain.by_hand import (
     parse_matrix,
 )
 from explain.names import attention_name
-from explain.style import colorscale, visible
+from explain.style import visible
 
 from ._base import View
-from ._plot import base_figure
 from .theme import LIGHT, Theme
 
 __all__ = [
@@ -55,29 +62,14 @@ __all__ = [
 ]
 
 
-def _tokens(tokens: Any, n: int) -> list[str]:
-    if tokens is None:
-        return [f"t{i}" for i in range(n)]
-    if isinstance(tokens, str):
-        tokens = tokens.split()
-    tokens = [str(t) for t in tokens]
-    if len(tokens) != n:
-        raise ValueError(f"got {len(tokens)} tokens for {n} rows of q, k and v; expected {n}")
-    return tokens
-
-
-def _show(token: str) -> str:
-    """A token as an HTML label: the project's glyphs for blanks, then escaped."""
-    return html.escape(visible(token))
-
-
 # -- the view --------------------------------------------------------------------------------
 class ByHandView(View):
     """Self-attention by hand: edit q, k, v (one line per token) and follow every step.
 
-    ``view.result`` is the :class:`AttentionByHand` shown; ``query_select`` picks the row
-    whose arithmetic is written out; ``scores_plot`` (signed scores, diverging scale centred on
-    0) and ``weights_plot`` (weights in [0, 1]) hold the matrices. Bad text in a box shows a
+    ``view.data`` is the view model shown (:class:`explain.views.ByHandData`), ``view.result``
+    its :class:`AttentionByHand`; ``query_select`` picks the row whose arithmetic is written out
+    (outlined in both matrices); ``scores_plot`` (signed scores, diverging scale centred on 0)
+    and ``weights_plot`` (weights in [0, 1]) hold the matrices. Bad text in a box shows a
     message in the view; :meth:`set_vectors` raises ValueError. It shows numbers, not a trace,
     so it has no step.
     """
@@ -103,7 +95,6 @@ class ByHandView(View):
         if not any(given):
             q, k, v = DEFAULT_Q, DEFAULT_K, DEFAULT_V
             tokens = DEFAULT_TOKENS if tokens is None else tokens
-        self.source = ""  # where the vectors came from (set by from_model)
         self.model_pattern: np.ndarray | None = None  # [q_pos, k_pos] the model's hook_pattern
         self.model_z: np.ndarray | None = None  # [q_pos, d_head] the model's hook_z
         self._hold = False
@@ -116,14 +107,10 @@ class ByHandView(View):
         self.query_select = ipywidgets.Dropdown(description="explain row")
         self.message = ipywidgets.HTML()
         self.formulas = ipywidgets.HTML()
-        self.scores_plot = self._plot(
-            self._matrix_figure("scaled scores q·k/√d (masked: −∞)", signed=True),
-            "explain-byhand-scores",
-        )
-        self.weights_plot = self._plot(
-            self._matrix_figure("weights = softmax(row)", signed=False), "explain-byhand-weights"
-        )
         self._set(q, k, v, tokens=tokens, causal=None, query=query)
+        scores, weights = builders.figures(self.data, 0, self.theme)
+        self.scores_plot = self._plot(scores, "explain-byhand-scores")
+        self.weights_plot = self._plot(weights, "explain-byhand-weights")
         for control in (self.q_text, self.k_text, self.v_text, self.tokens_text):
             control.continuous_update = False
             control.observe(self._on_text, names="value")
@@ -167,16 +154,26 @@ class ByHandView(View):
 
     # -- public --------------------------------------------------------------------------------
     @property
+    def source(self) -> str:
+        """Where the vectors came from ("the model's layer 0, head 1", ...)."""
+        return self.data.source
+
+    @source.setter
+    def source(self, text: str) -> None:
+        self.data = replace(self.data, source=str(text))
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.data.tokens
+
+    @property
     def query(self) -> int:
         """The row whose arithmetic is written out."""
         return int(self.query_select.value)
 
     @query.setter
     def query(self, row: int) -> None:
-        n = self.result.q.shape[0]
-        if isinstance(row, bool) or not isinstance(row, int | np.integer) or not 0 <= row < n:
-            raise ValueError(f"query must be a row index in [0, {n - 1}]; got {row!r}")
-        self.query_select.value = int(row)
+        self.query_select.value = self.data.with_query(row).query  # ValueError outside the rows
 
     def set_vectors(
         self,
@@ -206,15 +203,14 @@ class ByHandView(View):
     ) -> AttentionByHand:
         """Compute and hold new vectors, and write them in the boxes (drawn by ``_update``)."""
         causal = self.causal_box.value if causal is None else bool(causal)
-        result = attention_by_hand(q, k, v, causal=causal)
-        n = result.q.shape[0]
-        if result.k.shape[0] != n:
-            raise ValueError(f"self-attention needs one q, k and v row per token; got {n} q rows "
-                             f"and {result.k.shape[0]} k rows")  # fmt: skip
-        labels = _tokens(tokens, n)
-        if query is not None and not 0 <= query < n:
-            raise ValueError(f"query must be a row index in [0, {n - 1}]; got {query!r}")
-        self.result, self.tokens = result, labels
+        keep = self.query_select.value if self.query_select.options else None
+        source = self.data.source if hasattr(self, "data") else ""
+        data = views.by_hand(q, k, v, tokens=tokens, causal=causal, query=query, source=source)
+        n = len(data.tokens)
+        if query is None and keep is not None and keep < n:
+            data = data.with_query(keep)  # the row explained stays, if it still exists
+        self.data, self.result = data, data.result
+        result, labels = self.result, data.tokens
         self._hold = True
         try:
             self.q_text.value = matrix_text(result.q)
@@ -224,34 +220,12 @@ class ByHandView(View):
             self.causal_box.value = causal
             # Option labels are plain text (not HTML): glyphs, no escaping.
             options = [(f"{i}: {visible(t)}", i) for i, t in enumerate(labels)]
-            keep = self.query_select.value if self.query_select.options else None
             self.query_select.options = options
-            row = query if query is not None else (keep if keep is not None and keep < n else n - 1)
-            self.query_select.value = row
+            self.query_select.value = data.query
         finally:
             self._hold = False
         self.message.value = ""
         return result
-
-    @staticmethod
-    def _matrix_figure(title: str, signed: bool) -> Any:
-        """A [query, key] heatmap with each cell's number written in it."""
-        margin = {"l": 70, "r": 20, "t": 50, "b": 80}
-        figure = base_figure(width=360, height=370, title={"text": title}, margin=margin)
-        # Scores are signed: the diverging scale centred on 0. Weights lie in [0, 1].
-        if signed:
-            scale = {"colorscale": colorscale("puor"), "zmid": 0.0}
-        else:
-            scale = {"colorscale": colorscale("viridis"), "zmin": 0.0, "zmax": 1.0}
-        figure.add_heatmap(
-            texttemplate="%{text}",
-            colorbar={"thickness": 10},
-            hovertemplate="query %{y}<br>key %{x}<br>%{text}<extra></extra>",
-            **scale,
-        )
-        figure.update_yaxes(autorange="reversed", title_text="query")
-        figure.update_xaxes(title_text="key", tickangle=-45)
-        return figure
 
     def _on_text(self, change: dict) -> None:
         if self._hold:
@@ -280,22 +254,19 @@ class ByHandView(View):
             self._update()
 
     def _update(self) -> None:
-        r = self.result
-        labels = [_show(t) for t in self.tokens]
-        shown = np.where(r.mask, r.scaled, np.nan)
-        score_text = np.where(r.mask, np.vectorize(lambda x: f"{x:.2f}")(r.scaled), "−∞")
-        weight_text = np.vectorize(lambda x: f"{x:.2f}")(r.weights)
-        ticks = list(range(len(labels)))
-        for plot, z, text in (
-            (self.scores_plot, shown, score_text),
-            (self.weights_plot, r.weights, weight_text),
+        if self.data.query != self.query:  # the dropdown moved: the row outlined follows
+            self.data = self.data.with_query(self.query)
+        for plot, figure in zip(
+            self.plots, builders.figures(self.data, 0, self.theme), strict=True
         ):
-            with plot.batch_update() as figure:
-                trace = figure.data[0]
-                trace.z, trace.text = z, text.tolist()
-                figure.layout.xaxis.update(tickvals=ticks, ticktext=labels)
-                figure.layout.yaxis.update(tickvals=ticks, ticktext=labels)
-        self.formulas.value = _formulas(r, self.tokens, self.query, self._check_text())
+            plot.show(figure)
+        self.formulas.value = _formulas(self.result, self.tokens, self.query, self._check_text())
+
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """Both matrices, drawn from the view model as the exports do."""
+        row = self.data.query
+        alt = f"{self.data.title}: scores and weights, query row {row} ({self.tokens[row]})"
+        return [(export.image(self.data, None, theme=self.theme, marker=True), alt)]
 
     def _check_text(self) -> str:
         if self.model_pattern is None or self.model_z is None:
@@ -317,7 +288,7 @@ def _vector(values: np.ndarray) -> str:
 def _formulas(r: AttentionByHand, tokens: list[str], i: int, note: str) -> str:
     """The five steps for query row ``i``, as HTML."""
     d, n_k = r.d, r.k.shape[0]
-    name = [f"<i>{_show(t)}</i>" for t in tokens]
+    name = [f"<i>{label(t)}</i>" for t in tokens]
     root = math.sqrt(d)
     lines = [f"<p>{note}</p>" if note else ""]
     lines.append(f"<h4>Query row {i} ({name[i]}): q = {_vector(r.q[i])}, d = {d}</h4><ol>")

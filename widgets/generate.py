@@ -12,6 +12,11 @@ adds a row to the attention map: where the model looked when it chose that token
 Importing this module does not import torch; building a view does (it runs the model).
 Encoder-decoder models (``translate``) take the prompt as the source sentence and generate the
 target from ``<bos>``; their attention map can show the cross-attention over the source.
+
+Both plots are the generate view's one plotly builder (``explain._render.plotly.generate``)
+drawing ``view.data`` (:class:`explain.views.GenerateData`), so
+``explain.export.interactive(view.data)`` is the same figures with a slider over the generated
+tokens, and the static picture is its matplotlib builder.
 """
 
 from __future__ import annotations
@@ -22,21 +27,17 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from explain.names import attention_name, default_part
-from explain.style import colorscale, visible
+from explain import export, views
+from explain._render import plotly as builders
+from explain._render.plotly.generate import bars_title
+from explain.names import default_part
 
 from ._base import View
-from ._plot import base_figure
 from .theme import LIGHT, Theme
 
 __all__ = ["GenerateView"]
 
 _ERROR = "<b style='color:#D55E00'>{}</b>"
-
-
-def _show(token: str) -> str:
-    """A token as an HTML label: the project's glyphs for blanks, then escaped."""
-    return html.escape(visible(token))
 
 
 def _resolve(model_or_run: Any, tokenizer: Any) -> tuple[Any, Any, Any]:
@@ -82,7 +83,8 @@ class GenerateView(View):
     ``step()``, ``generate(n)``, ``reset()``; ``probabilities()`` is the distribution sampled
     from next and ``error`` the message shown for a prompt that cannot run ("" when fine).
     Plots: ``bars`` (next-token probabilities, top ``top_n`` tokens by logit) and ``attention``
-    (one row per generated token, selected part/layer/head).
+    (one row per generated token, selected part/layer/head), both drawn from ``data`` (the view
+    model, :func:`explain.views.generation`) at its last frame.
 
     This view runs a model rather than reading a trace, so it has no trace, no step control and
     no snapshot step: ``step`` is overridden by the *method* ``step()``, which generates one
@@ -128,6 +130,7 @@ class GenerateView(View):
         self._next: tuple[np.ndarray, dict[str, np.ndarray], int] | None = None
         self._source_ids: list[int] | None = None
         self._error = ""
+        self._settings: list[tuple[float, int]] = []  # (temperature, top-k) of each drawn token
 
         self.prompt_text = ipywidgets.Text(
             description="source" if self.encoder_decoder else "prompt",
@@ -165,21 +168,26 @@ class GenerateView(View):
             control.layout.width = "180px"
         self.message = ipywidgets.HTML()
         self.text_html = ipywidgets.HTML()
-        self.bars = self._plot(self._bars_figure(), "explain-generate-bars")
-        self.attention = self._plot(self._attention_figure(), "explain-generate-attention")
         self.prompt_text.value = (
             _default_prompt(self.task, self.tokenizer, self.encoder_decoder)
             if prompt is None
             else str(prompt)
         )
         self._restart()
+        bars, attention = self._figures()
+        self.bars = self._plot(bars, "explain-generate-bars")
+        self.attention = self._plot(attention, "explain-generate-attention")
 
         self.prompt_text.observe(lambda _: self._prompt_changed(), names="value")
         self.seed_box.observe(lambda _: self.reset(), names="value")
-        self.temperature_slider.observe(lambda _: self._update_bars(), names="value")
-        self.top_k_slider.observe(lambda _: self._update_bars(), names="value")
-        for control in (self.part_select, self.layer_select, self.head_select):
-            control.observe(lambda _: self._update_attention(), names="value")
+        for control in (
+            self.temperature_slider,
+            self.top_k_slider,
+            self.part_select,
+            self.layer_select,
+            self.head_select,
+        ):
+            control.observe(lambda _: self._draw(), names="value")
         self.step_button.on_click(lambda _: self.step())
         self.more_button.on_click(lambda _: self.generate(10))
         self.reset_button.on_click(lambda _: self.reset())
@@ -276,6 +284,7 @@ class GenerateView(View):
         self.generation.steps.append(
             self._gen.GenerationStep(token, logits, probs, attention, start)
         )
+        self._settings.append((self.temperature, self.top_k))
         self._next = self._gen.next_token_logits(self.model, self.generation.ids, self._source_ids)
         self._update()
         return self.vocab[token]
@@ -322,6 +331,7 @@ class GenerateView(View):
         """The generation state for the prompt (drawn by ``_update``)."""
         self._rng = np.random.default_rng(int(self.seed_box.value))
         self.generation, self._next, self._error = None, None, ""
+        self._settings = []
         try:
             prompt_ids, source = self._encode(self.prompt)
             self.generation = self._gen.Generation(prompt_ids, source_ids=source)
@@ -370,8 +380,7 @@ class GenerateView(View):
     def _update(self) -> None:
         self._update_message()
         self._update_text()
-        self._update_bars()
-        self._update_attention()
+        self._draw()
 
     def _update_message(self) -> None:
         """The message line and the step buttons (blocked while the prompt cannot run)."""
@@ -407,82 +416,34 @@ class GenerateView(View):
     def _char_level(self) -> bool:
         return all(len(t) == 1 for t in self.tokenizer.vocab)
 
-    def _bars_figure(self) -> Any:
-        figure = base_figure(
-            width=520, height=340, barmode="overlay", title={"text": "next token"},
-            legend={"orientation": "h", "y": -0.25},
-        )  # fmt: skip
-        figure.add_bar(name="model (T=1, all tokens)", marker_color="#BBBBBB", opacity=0.9)
-        figure.add_bar(name="sampled from (temperature, top-k)", marker_color="#0072B2", width=0.5)
-        figure.update_yaxes(range=[0, 1], title_text="probability")
-        return figure
-
-    def _attention_figure(self) -> Any:
-        figure = base_figure(width=520, height=340, title={"text": "attention of each new token"})
-        figure.add_heatmap(
-            zmin=0.0,
-            zmax=1.0,
-            colorscale=colorscale("viridis"),  # attention weights in [0, 1]
-            colorbar={"thickness": 10},
-            hovertemplate="%{y}<br>looks at %{x}<br>weight %{z:.3f}<extra></extra>",
+    def _view_model(self) -> views.GenerateData:
+        """The view model of what is shown: the generation, each token's settings and the
+        current ones for the next, the chosen attention."""
+        settings = [*self._settings, (self.temperature, self.top_k)]
+        return views.generation(
+            self.vocab,
+            self.generation if self._next is not None else None,
+            None if self._next is None else self._next[0],
+            temperature=[t for t, _ in settings],
+            top_k=[k for _, k in settings],
+            top_n=self.top_n,
+            part=self.part_select.value,
+            layer=self.layer_select.value,
+            head=self.head_select.value,
         )
-        figure.update_yaxes(autorange="reversed", title_text="new token")
-        figure.update_xaxes(title_text="position", tickangle=-60)
-        return figure
 
-    def _update_bars(self) -> None:
-        with self.bars.batch_update() as figure:
-            if self._next is None:
-                figure.data[0].x = figure.data[0].y = figure.data[1].x = figure.data[1].y = []
-                figure.layout.title.text = "next token: (no valid prompt)"
-                return
-            logits = self.logits()
-            order = np.argsort(-logits, kind="stable")[: self.top_n]  # fixed as T and k change
-            model = self._gen.next_token_probs(logits, 1.0, None)
-            sampled = self.probabilities()
-            labels = [_show(self.vocab[i]) for i in order]
-            x = np.arange(len(order))
-            figure.data[0].x, figure.data[0].y = x, model[order]
-            figure.data[1].x, figure.data[1].y = x, sampled[order]
-            for bar in figure.data:
-                bar.hovertext = labels
-                bar.hovertemplate = "%{hovertext}: %{y:.3f}"
-            figure.layout.xaxis.update(tickvals=x.tolist(), ticktext=labels)
-            k = "all" if self.top_k == 0 else str(self.top_k)
-            figure.layout.title.text = (
-                f"next token (top {len(order)} by logit) · T = {self.temperature:g}, top-k = {k}"
-            )
+    def _figures(self) -> list[dict]:
+        """``data`` made anew and the builder's figures of its last frame (bars, attention)."""
+        self.data = self._view_model()
+        return builders.figures(self.data, len(self.data.steps) - 1, self.theme)
 
-    def _update_attention(self) -> None:
-        part, layer, head = self.part_select.value, self.layer_select.value, self.head_select.value
-        with self.attention.batch_update() as figure:
-            trace = figure.data[0]
-            steps = [] if self.generation is None else self.generation.steps
-            if not steps:
-                trace.z, trace.x, trace.y = None, None, None
-                figure.layout.title.text = "attention of each new token (press “next token”)"
-                return
-            name = attention_name(layer, part)
-            ids = self.generation.ids
-            if part == "cross":
-                columns = [self.vocab[i] for i in self._source_ids]
-            else:
-                columns = [self.vocab[i] for i in ids[:-1]]  # the last token has not looked yet
-            z = np.full((len(steps), len(columns)), np.nan)
-            rows = []
-            offset = len(self.generation.prompt_ids) - 1  # query position of the first step
-            for r, chosen in enumerate(steps):
-                row = chosen.attention[name][head]  # [k_pos] within the window
-                start = 0 if part == "cross" else chosen.window_start
-                z[r, start : start + len(row)] = row
-                query = offset + r
-                rows.append(
-                    f"{_show(self.vocab[ids[query]])} → {_show(self.vocab[chosen.token_id])}"
-                )
-            trace.z = z
-            trace.x, trace.y = np.arange(len(columns)), np.arange(len(steps))
-            figure.layout.xaxis.update(
-                tickvals=list(range(len(columns))), ticktext=[_show(t) for t in columns]
-            )
-            figure.layout.yaxis.update(tickvals=list(range(len(steps))), ticktext=rows)
-            figure.layout.title.text = f"{part} attention · layer {layer} head {head}"
+    def _draw(self) -> None:
+        bars, attention = self._figures()
+        self.bars.show(bars)
+        self.attention.show(attention)
+
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """Both plots as the builders draw ``data`` at its last frame, as the exports do."""
+        step = int(self.data.steps[-1])
+        picture = export.image(self.data, step, theme=self.theme)
+        return [(picture, bars_title(self.data, len(self.data.steps) - 1))]

@@ -1,165 +1,184 @@
-"""2-D optimizer playground maths (numpy): surfaces and GD / momentum / Adam trajectories.
+"""OptimizerPlayground: GD, momentum and Adam race on a small 2-D surface.
 
-The update rules are the ones torch uses, so what the playground shows is what the trainer does:
+The numbers (surfaces, trajectories, the view model) live in :mod:`explain.playground`, and the
+figure in its one plotly builder; this module adds the controls. The names of
+:mod:`explain.playground` are re-exported here for code that imported them from the widget.
 
-- GD:        theta <- theta - lr * g
-- momentum:  v <- beta1 * v + g;  theta <- theta - lr * v            (torch.optim.SGD, momentum)
-- Adam:      m <- beta1 * m + (1 - beta1) * g;  v <- beta2 * v + (1 - beta2) * g^2
-             theta <- theta - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
-
-    >>> path = trajectory("bowl", "gd", start=(2.0, 1.0), lr=0.1, steps=3)
-    >>> path.shape
-    (4, 2)
+    >>> SURFACES["valley"].start
+    (-9.0, 1.5)
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import Any
 
+import ipywidgets
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "SURFACES", "Surface", "trajectory"]
+from explain import export
+from explain._render import plotly as builders
+from explain.playground import (
+    OPTIMIZERS,
+    SURFACES,
+    PlaygroundData,
+    Surface,
+    playground,
+    surface_grid,
+    trajectory,
+)
 
-OPTIMIZERS = ("gd", "momentum", "adam")
-ESCAPE = 1e6  # stop a trajectory whose coordinates pass this (it diverged)
+from ._base import View
+from ._plot import ClickPoint
+from .theme import LIGHT, Theme
 
-
-@dataclass(frozen=True)
-class Surface:
-    """A loss surface f(x, y) with its gradient, a view window and a suggested start and lr."""
-
-    name: str
-    formula: str  # LaTeX
-    f: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    grad: Callable[[float, float], tuple[float, float]]
-    x_range: tuple[float, float]
-    y_range: tuple[float, float]
-    start: tuple[float, float]
-    lr: float
-    log_scale: bool = False  # contour log(1 + f) for surfaces with a huge range
-
-
-SURFACES = {
-    # A long narrow valley along x, 90 times steeper across it (y): at lr 0.2 each GD step
-    # overshoots the floor (y <- -0.8 y, a zig-zag) and creeps along it (x <- 0.98 x), while
-    # momentum piles up the small, steady x gradient and runs along the valley.
-    "valley": Surface(
-        "valley",
-        r"f(x, y) = \tfrac{1}{20}x^2 + \tfrac{9}{2}y^2",
-        lambda x, y: x**2 / 20 + 4.5 * y**2,
-        lambda x, y: (x / 10, 9.0 * y),
-        (-10.0, 10.0),
-        (-3.0, 3.0),
-        (-9.0, 1.5),
-        0.2,
-    ),
-    "bowl": Surface(
-        "bowl",
-        r"f(x, y) = \tfrac{1}{2}(x^2 + 5y^2)",
-        lambda x, y: 0.5 * (x**2 + 5 * y**2),
-        lambda x, y: (x, 5.0 * y),
-        (-4.0, 4.0),
-        (-3.0, 3.0),
-        (-3.5, 2.0),
-        0.1,
-    ),
-    "rosenbrock": Surface(
-        "rosenbrock",
-        r"f(x, y) = (1 - x)^2 + 100(y - x^2)^2",
-        lambda x, y: (1 - x) ** 2 + 100 * (y - x**2) ** 2,
-        lambda x, y: (-2.0 * (1 - x) - 400.0 * x * (y - x**2), 200.0 * (y - x**2)),
-        (-2.0, 2.0),
-        (-1.0, 3.0),
-        (-1.5, 2.0),
-        0.001,
-        True,
-    ),
-    "saddle": Surface(
-        "saddle",
-        r"f(x, y) = \tfrac{1}{2}(x^2 - y^2)",
-        lambda x, y: 0.5 * (x**2 - y**2),
-        lambda x, y: (x, -y),
-        (-3.0, 3.0),
-        (-3.0, 3.0),
-        (-2.5, 0.05),
-        0.1,
-    ),
-}
+__all__ = [
+    "OPTIMIZERS",
+    "SURFACES",
+    "OptimizerPlayground",
+    "PlaygroundData",
+    "Surface",
+    "surface_grid",
+    "trajectory",
+]
 
 
-def _number(name: str, value: object, low: float, high: float, closed_high: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    value = float(value)
-    inside = low <= value <= high if closed_high else low <= value < high
-    if not math.isfinite(value) or not inside:
-        bracket = "]" if closed_high else ")"
-        raise ValueError(f"{name} must be in [{low}, {high}{bracket}; got {value!r}")
-    return value
+class OptimizerPlayground(View):
+    """GD, momentum and Adam side by side on a 2-D surface (valley, bowl, Rosenbrock, saddle).
 
-
-def trajectory(
-    surface: str | Surface,
-    optimizer: str,
-    start: Sequence[float],
-    lr: float,
-    steps: int,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-8,
-) -> np.ndarray:
-    """Positions [n, 2] visited by ``optimizer`` from ``start`` (row 0) for ``steps`` updates.
-
-    ``momentum`` uses ``beta1`` as its coefficient. A trajectory that diverges (non-finite or
-    beyond 1e6) stops there, so it has fewer than ``steps + 1`` rows.
+    Click anywhere on the surface (or type x0/y0) to move the start; sliders set lr, beta1 (also
+    the momentum coefficient), beta2 and the number of steps. ``paths`` holds each trajectory;
+    ``data`` is the view model (:func:`explain.playground.playground`) the figure is drawn from,
+    so ``explain.export.interactive(view.data)`` is the same figure with a slider over the
+    updates, and ``explain.export.image(view.data)`` its picture.
     """
-    if isinstance(surface, str):
+
+    css_class = "explain-playground"
+    trace_optional = True
+
+    def __init__(self, surface: str = "valley", *, theme: Theme | str = LIGHT) -> None:
+        super().__init__(None, theme=theme)
         if surface not in SURFACES:
             raise ValueError(f"surface must be one of {list(SURFACES)}; got {surface!r}")
-        surface = SURFACES[surface]
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}; got {optimizer!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= 100_000:
-        raise ValueError(f"steps must be an integer in [0, 100000]; got {steps!r}")
-    start = [float(s) for s in start] if isinstance(start, Sequence | np.ndarray) else []
-    if len(start) != 2 or not all(math.isfinite(s) for s in start):
-        raise ValueError(f"start must be two finite numbers (x, y); got {start!r}")
-    lr = _number("lr", lr, 0.0, 100.0)
-    beta1 = _number("beta1", beta1, 0.0, 1.0, closed_high=False)
-    beta2 = _number("beta2", beta2, 0.0, 1.0, closed_high=False)
-    theta = np.array(start, dtype=np.float64)
-    m = np.zeros(2)
-    v = np.zeros(2)
-    path = [theta.copy()]
-    with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(1, steps + 1):
-            g = np.array(surface.grad(theta[0], theta[1]), dtype=np.float64)
-            if optimizer == "gd":
-                theta = theta - lr * g
-            elif optimizer == "momentum":
-                m = beta1 * m + g
-                theta = theta - lr * m
-            else:
-                m = beta1 * m + (1 - beta1) * g
-                v = beta2 * v + (1 - beta2) * g * g
-                m_hat = m / (1 - beta1**t)
-                v_hat = v / (1 - beta2**t)
-                theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
-            if not np.all(np.isfinite(theta)) or np.abs(theta).max() > ESCAPE:
-                break
-            path.append(theta.copy())
-    return np.array(path)
+        spec = SURFACES[surface]
+        self.surface_select = ipywidgets.Dropdown(
+            options=list(SURFACES), value=surface, description="surface"
+        )
+        self.lr_slider = _slider(
+            ipywidgets.FloatLogSlider, "lr", spec.lr, -5, 0.5, 0.05, ".2e", base=10
+        )
+        self.beta1_slider = _slider(ipywidgets.FloatSlider, "β1", 0.9, 0.0, 0.999, 0.001, ".3f")
+        self.beta2_slider = _slider(ipywidgets.FloatSlider, "β2", 0.999, 0.9, 0.9999, 0.0001, ".4f")
+        self.steps_slider = ipywidgets.IntSlider(
+            value=100, min=1, max=1000, description="steps", continuous_update=False
+        )
+        self.x0 = ipywidgets.FloatText(value=spec.start[0], description="x0")
+        self.y0 = ipywidgets.FloatText(value=spec.start[1], description="y0")
+        self.hint = ipywidgets.HTML("<i>click the surface to move the start</i>")
+        self.formulas = ipywidgets.HTMLMath(_FORMULAS)
+        controls = (
+            self.surface_select,
+            self.lr_slider,
+            self.beta1_slider,
+            self.beta2_slider,
+            self.steps_slider,
+            self.x0,
+            self.y0,
+        )
+        for control in controls:
+            control.add_class("explain-playground-control")
+        self.surface_select.add_class("explain-surface-select")
+        self.data = self._data()
+        self.plot = self._plot(self._figure(), "explain-playground-plot")
+        self.plot.on_click(self._on_click)
+        self.surface_select.observe(self._on_surface, names="value")
+        for control in controls[1:]:
+            control.observe(lambda _: self._update(), names="value")
+        self._quiet = False
+        column = ipywidgets.VBox([*controls, self.hint])
+        self.widget = self._root([ipywidgets.HBox([column, self.plot.widget, self.formulas])])
+        self._ready()
+
+    @property
+    def paths(self) -> dict[str, np.ndarray]:
+        """Each optimizer's positions [n, 2] from the start (row 0), as drawn."""
+        return self.data.paths
+
+    def set_start(self, x: float, y: float) -> None:
+        """Move the start to (x, y) and rerun the three optimizers (what a click does)."""
+        for name, value in (("x", x), ("y", y)):
+            if not np.isfinite(value):
+                raise ValueError(f"start {name} must be a finite number; got {value!r}")
+        with self.x0.hold_trait_notifications(), self.y0.hold_trait_notifications():
+            self._quiet = True
+            try:
+                self.x0.value, self.y0.value = float(x), float(y)
+            finally:
+                self._quiet = False
+        self._update()
+
+    def _on_click(self, points: list[ClickPoint]) -> None:
+        point = points[0]
+        if point.x is not None and point.y is not None:
+            self.set_start(float(point.x), float(point.y))
+
+    def _on_surface(self, change: dict) -> None:
+        spec = SURFACES[change["new"]]
+        self._quiet = True
+        try:
+            self.lr_slider.value = spec.lr
+            self.x0.value, self.y0.value = spec.start
+        finally:
+            self._quiet = False
+        self._update()
+
+    def _static_images(self) -> list[tuple[bytes, str]]:
+        """The surface and the paths, drawn from the view model as the exports draw them."""
+        return [(export.image(self.data, theme=self.theme), self.data.title)]
+
+    def _data(self) -> PlaygroundData:
+        """The view model of the controls' settings."""
+        return playground(
+            self.surface_select.value,
+            start=(float(self.x0.value), float(self.y0.value)),
+            lr=self.lr_slider.value,
+            steps=self.steps_slider.value,
+            beta1=self.beta1_slider.value,
+            beta2=self.beta2_slider.value,
+        )
+
+    def _figure(self) -> dict:
+        """The builder's figure at the last update: every path whole."""
+        (figure,) = builders.figures(self.data, len(self.data.steps) - 1, self.theme)
+        return figure
+
+    def _update(self) -> None:
+        if self._quiet:
+            return
+        self.data = self._data()
+        self.plot.show(self._figure())
+        self.formulas.value = _FORMULAS.replace("SURFACE", self.data.formula)
 
 
-def surface_grid(
-    surface: Surface, resolution: int = 80
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x [r], y [r], z [r, r]) over the surface's window; z is log(1 + f) for log surfaces."""
-    x = np.linspace(*surface.x_range, resolution)
-    y = np.linspace(*surface.y_range, resolution)
-    z = surface.f(x[None, :], y[:, None])  # rows are y, columns x (plotly's contour layout)
-    if surface.log_scale:
-        z = np.log1p(z)
-    return x, y, z
+def _slider(
+    kind: type, description: str, value: float, low: float, high: float, step: float,
+    readout: str, **options: Any
+) -> ipywidgets.Widget:
+    """A ``kind`` slider from ``low`` to ``high`` that reports a value only once released
+    (each value reruns the three optimizers)."""
+    return kind(
+        value=value, min=low, max=high, step=step, description=description,
+        readout_format=readout, continuous_update=False, **options
+    )  # fmt: skip
+
+
+_FORMULAS = r"""
+<div class="explain-formulas" style="max-width: 300px">
+<p>$$SURFACE$$</p>
+<p><b>GD</b> $$\theta \leftarrow \theta - \eta\, g$$</p>
+<p><b>momentum</b> $$v \leftarrow \beta_1 v + g,\quad \theta \leftarrow \theta - \eta\, v$$</p>
+<p><b>Adam</b> $$m \leftarrow \beta_1 m + (1-\beta_1) g$$
+$$v \leftarrow \beta_2 v + (1-\beta_2) g^2$$
+$$\theta \leftarrow \theta - \eta\,
+\frac{m / (1-\beta_1^t)}{\sqrt{v / (1-\beta_2^t)} + \epsilon}$$</p>
+</div>
+"""

@@ -27,15 +27,6 @@ function decode(value) {
   for (const key of Object.keys(value)) out[key] = decode(value[key]);
   return out;
 }
-function withHoverLabels(trace) {
-  // meta.hover_rows / meta.hover_cols: one label per row / column; plotly reads them per
-  // point from customdata, which is built here so Python sends O(n) labels, not O(n^2).
-  const meta = trace.meta;
-  if (!meta || !meta.hover_rows || !meta.hover_cols) return trace;
-  const rows = meta.hover_rows, cols = meta.hover_cols;
-  trace.customdata = rows.map((r) => cols.map((c) => [r, c]));
-  return trace;
-}
 // -- fitting the figure to the width it gets ------------------------------------------------
 const TOOLBAR_PX = 30;  // plotly's toolbar (shown on hover) sits in the top 30 px: titles below
 const PLOTLY_FONT = '"Open Sans", verdana, arial, sans-serif';  // plotly's default family
@@ -359,7 +350,7 @@ function render({ model, el }) {
         if (raw !== decodedFrom || model.get("min_font") !== decodedMin) {
           decodedFrom = raw;
           decodedMin = model.get("min_font");
-          decodedData = decode(raw).map(withHoverLabels);
+          decodedData = decode(raw).map(explainHeatmap.hoverLabels);
         }
         const data = decodedData;
         fit(layout, data, drawnWidth, model.get("min_font") || 0, legendHeight, titleShift);

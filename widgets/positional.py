@@ -4,8 +4,9 @@ as curves over position, and the position-by-position cosine similarity.
 Without a trace it shows the sinusoidal formula with sliders for d_model and length; with one,
 the encoding the model actually used (sinusoidal, learned, or rotary as cos/sin columns) at
 any step, and a toggle back to the formula. ``view.data`` is the view model drawn
-(:func:`explain.views.positional`, or :func:`explain.views.positional_formula`), the one the
-exports draw too.
+(:func:`explain.views.positional`, or :func:`explain.views.positional_formula`) by the
+positional view's one plotly builder: ``explain.export.interactive(view.data, **view.state())``
+is the same figures.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import ipywidgets
 import numpy as np
 
 from explain import export, views
+from explain._render import plotly as builders
+from explain._render.plotly.positional import MAX_CURVES
 from explain.trace import Trace
 
 from ._base import View
-from ._plot import base_figure
 
 __all__ = ["PositionalView"]
 
-MAX_CURVES = 8  # curve traces are built once; a selection shows up to this many
 MAX_SIZE = 512  # slider limit for d_model and length
 
 
@@ -77,20 +78,10 @@ class PositionalView(View):
         ):
             control.add_class(name)
         self._set_dims(dims)
-        self.heatmap = self._plot(
-            self._position_heatmap(
-                "dimension", "position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>"
-            ),
-            "explain-positional-heatmap",
-        )
-        self.curves = self._plot(self._curves_figure(), "explain-positional-curves")
-        self.similarity = self._plot(
-            self._position_heatmap(
-                "position",
-                "position %{y} · position %{x}<br>cosine %{z:.4f}<extra></extra>",
-            ),
-            "explain-positional-similarity",
-        )
+        heatmap, curves, similarity = self._figures()
+        self.heatmap = self._plot(heatmap, "explain-positional-heatmap")
+        self.curves = self._plot(curves, "explain-positional-curves")
+        self.similarity = self._plot(similarity, "explain-positional-similarity")
         for control in (self.d_model_slider, self.length_slider, self.source_toggle):
             control.observe(self._on_shape, names="value")
         self.dims_select.observe(lambda _: self._update(), names="value")
@@ -133,8 +124,8 @@ class PositionalView(View):
     def _static_images(self) -> list[tuple[bytes, str]]:
         """Table and similarity at this step, drawn from the view model as the exports do."""
         step = int(self.data.steps[self._index()])
-        alt = self.data.title + ("" if self.source == "formula" else f" · step {step}")
-        return [(export.image(self.data, step, theme=self.theme), alt)]
+        alt = self.data.title + ("" if self.data.formula else f" · step {step}")
+        return [(export.image(self.data, step, theme=self.theme, **self.state()), alt)]
 
     def _set_dims(self, dims: Sequence[int]) -> None:
         width = self.table().shape[1]
@@ -149,57 +140,16 @@ class PositionalView(View):
         self._update()
 
     # -- figures ---------------------------------------------------------------------------------
-    @staticmethod
-    def _position_heatmap(x_title: str, hover: str) -> Any:
-        """A heatmap with one row per position, row 0 at the top, centred on zero."""
-        figure = base_figure(width=420, height=420)
-        figure.add_heatmap(zmid=0.0, colorbar={"thickness": 12}, hovertemplate=hover)  # puor
-        figure.update_yaxes(autorange="reversed", title_text="position")
-        figure.update_xaxes(title_text=x_title)
-        return figure
+    def state(self) -> dict[str, Any]:
+        """The selection the builder takes: ``dims``, the dimensions drawn as curves (the
+        first ``MAX_CURVES`` of those selected)."""
+        return {"dims": tuple(int(d) for d in self.dims_select.value)[:MAX_CURVES]}
 
-    def _curves_figure(self) -> Any:
-        figure = base_figure(width=420, height=420, legend={"orientation": "h", "y": -0.2})
-        for _ in range(MAX_CURVES):
-            figure.add_scatter(x=[], y=[], mode="lines", visible=False)
-        figure.update_xaxes(title_text="position")
-        figure.update_yaxes(title_text="value")
-        return figure
+    def _figures(self) -> list[dict]:
+        return builders.figures(self.data, self._index(), self.theme, **self.state())
 
     def _update(self) -> None:
-        data, index = self.data, self._index()
-        table = data.table[index]
-        n_pos, width = table.shape
-        kind = data.kind
-        where = "" if self.source == "formula" else f" · step {self.step}"
-        dims = list(self.dims_select.value)[:MAX_CURVES]
-        shown = getattr(self, "_shown", None)
-        if shown is not None and shown[1] == dims and np.array_equal(shown[0], table):
-            # A fixed table (sinusoidal, rope) is the same at every step: only retitle.
-            for plot in (self.heatmap, self.curves, self.similarity):
-                with plot.batch_update(data=False) as figure:
-                    title = figure.layout.title.text or ""
-                    figure.layout.title.text = title.split(" · step")[0] + where
-            return
-        self._shown = (table, dims)
-        positions = np.arange(n_pos)
-        with self.heatmap.batch_update() as figure:
-            heat = figure.data[0]
-            heat.z = table.astype(np.float32)
-            heat.zmin, heat.zmax = -data.limit, data.limit
-            heat.x, heat.y = np.arange(width), positions
-            figure.layout.title.text = f"{kind} [{n_pos} x {width}]{where}"
-        with self.curves.batch_update() as figure:
-            for i, curve in enumerate(figure.data):
-                if i < len(dims):
-                    curve.x, curve.y = positions, table[:, dims[i]]
-                    curve.name, curve.visible = f"dim {dims[i]}", True
-                else:
-                    curve.x, curve.y, curve.visible = [], [], False
-            figure.layout.title.text = f"selected dimensions{where}"
-        with self.similarity.batch_update() as figure:
-            heat = figure.data[0]
-            heat.z = data.similarity[index].astype(np.float32)  # [pos, pos]
-            heat.zmin, heat.zmax = -1.0, 1.0
-            heat.x, heat.y = positions, positions
-            figure.layout.title.text = f"cosine similarity of positions{where}"
+        for plot, figure in zip(
+            (self.heatmap, self.curves, self.similarity), self._figures(), strict=True
+        ):
+            plot.show(figure)

@@ -89,7 +89,10 @@ VIEW_CSS = "\n".join(
         _block(_scoped([".widget-hbox", ".widget-vbox", ".widget-box"], ROOTS),
                {"max-width": "100%", "flex-wrap": "wrap"}),  # fmt: skip
         _block(_scoped([".jupyter-widgets"], ROOTS), {"max-width": "calc(100% - 4px)"}),
-        _block(".explain-plot", {"flex": "0 1 auto", "min-width": "0", "overflow": "hidden"}),
+        _block(
+            ".explain-plot",
+            {"flex": "0 1 auto", "min-width": "0", "max-width": "100%", "overflow": "hidden"},
+        ),
         # dark: the view's own background between and around plots, and dark controls
         _block(".explain-dark", {
             **_DARK_VARIABLES,

@@ -23,30 +23,42 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from explain import views
+from explain import playground, views
 
-# view-model type -> (module under plotly/ and matplotlib/, builder function in both)
-REGISTRY: dict[type, tuple[str, str]] = {
-    views.AttentionData: ("attention", "attention"),
-    views.EmbeddingData: ("embeddings", "embeddings"),
-    views.PositionalData: ("positional", "positional"),
-    views.LossData: ("loss", "loss"),
-    views.OptimizerData: ("optimizer", "optimizer"),
-    views.HeadsData: ("heads", "heads"),
-    views.ScoresData: ("heads", "scores"),
-    views.PruningData: ("heads", "pruning"),
-    views.LensData: ("lens", "lens"),
-}
+# view-model type -> its renderers' module under plotly/ (``figures``) and matplotlib/ (the
+# function named like the module)
+REGISTRY: dict[type, str] = {
+    views.AttentionData: "attention",
+    views.EmbeddingData: "embeddings",
+    views.PositionalData: "positional",
+    views.LossData: "loss",
+    views.OptimizerData: "optimizer",
+    playground.PlaygroundData: "playground",
+    views.HeadsData: "heads",
+    views.ScoresData: "scores",
+    views.PruningData: "pruning",
+    views.LensData: "lens",
+    views.ByHandData: "by_hand",
+    views.CompareData: "compare",
+    views.GenerateData: "generate",
+}  # fmt: skip
+
+
+# Selection keywords a figure shows as its state rather than cutting the data: the attention
+# view draws one head next to the grid of every head, so `layer`/`head` pick the head drawn.
+SHOWN: dict[str, tuple[str, ...]] = {"attention": ("layer", "head")}
 
 
 def builder(view: object, library: str) -> Callable[..., Any]:
-    """The ``library`` ("plotly" or "matplotlib") builder of ``view``'s type."""
+    """The ``library`` ("plotly" or "matplotlib") builder of ``view``'s type: the plotly
+    module's ``figures``, the matplotlib module's function of the module's name."""
     try:
-        module, function = REGISTRY[type(view)]
+        module = REGISTRY[type(view)]
     except KeyError:
         known = ", ".join(t.__name__ for t in REGISTRY)
         raise TypeError(
             f"no renderer for {type(view).__name__}; expected a view model of explain.views "
             f"({known})"
         ) from None
-    return getattr(importlib.import_module(f"{__name__}.{library}.{module}"), function)
+    found = importlib.import_module(f"{__name__}.{library}.{module}")
+    return getattr(found, "figures" if library == "plotly" else module)

@@ -32,6 +32,8 @@ def div(figure: dict, div_id: str) -> str:
         validate=False,
         div_id=div_id,
         default_height=f"{height}px",
+        # hover labels from meta.hover_rows/cols, as the widget fills them (js/heatmap.js)
+        post_script="explainHeatmap.labelHover(Plotly, document.getElementById('{plot_id}'));",
     )
 
 
@@ -64,8 +66,9 @@ p.note { color: #555; margin: 4px 0 8px; max-width: 900px; line-height: 1.45; }
 
 
 def page(title: str, body: str, css: str = "", bundle: str = "full") -> str:
-    """A complete offline HTML page: plotly.js (``bundle``, see `plotly_js`) inlined once in
-    <head>, then ``body``.
+    """A complete offline HTML page: plotly.js (``bundle``, see `plotly_js`) and the page's
+    heatmap script (hover labels, fast repaints: ``js/heatmap.js``) inlined once in <head>,
+    then ``body``.
 
     ``title`` is escaped here; ``body`` must already be safe HTML.
     """
@@ -74,5 +77,11 @@ def page(title: str, body: str, css: str = "", bundle: str = "full") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}{css}</style>\n"
         '<script>window.PlotlyConfig = {MathJaxConfig: "local"};</script>\n'
-        f"<script>{plotly_js(bundle)}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+        f"<script>{plotly_js(bundle)}</script>\n<script>{_script('heatmap.js')}</script>\n"
+        f"</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
+
+
+def _script(name: str) -> str:
+    """One of the page scripts shipped in ``explain/_render/js/``."""
+    return (importlib.resources.files("explain") / "_render" / "js" / name).read_text("utf-8")

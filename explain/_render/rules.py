@@ -2,8 +2,8 @@
 
 How a token or name from a trace becomes text, how many tick labels an axis shows, how the
 current step is marked on a curve, the colours of events and phases, which parameters count as
-weight matrices, and which selection keywords each view takes. Change a rule here and the
-notebook, the page and the slide change together.
+weight matrices. Change a rule here and the notebook, the page and the slide change together.
+(Which selection keywords each view takes is the view models' rule: ``explain.views.SELECTIONS``.)
 
     >>> label("<b>"), label(" ")
     ('&lt;b&gt;', '␣')
@@ -29,17 +29,6 @@ STEP_MARKER_WIDTH = 2
 
 EVENT_COLOUR = "#009E73"  # where a head's pattern appeared (dashed)
 PHASE_COLOUR = "#222222"  # where a phase, e.g. fine-tuning, starts (solid)
-
-# What each view's selection keywords pick (`explain.views.view`, exports, the CLI).
-SELECTIONS: dict[str, tuple[str, ...]] = {
-    "attention": ("part", "layer", "head"),
-    "embeddings": ("part",),
-    "optimizer": ("parameter",),
-    "heads": ("part",),
-    "scores": ("part",),
-    "lens": (),  # the widget picks the saliency position; exports show the default
-}
-
 
 def label(text: object) -> str:
     """A token or name as plotly/HTML text: whitespace and control characters made visible

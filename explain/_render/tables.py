@@ -17,10 +17,12 @@ import numpy as np
 
 from explain.views import (
     AttentionData,
+    ByHandData,
     EmbeddingData,
     HeadsData,
     LensData,
     LossData,
+    OptimizerData,
     PositionalData,
     PruningData,
     ScoresData,
@@ -140,6 +142,24 @@ def _rows(view: ViewData, indices: Sequence[int]) -> tuple[list[str], Iterable[l
         return ["step", *names], (
             [step, *(_cell(columns[n].get(step, math.nan)) for n in names)]
             for step in view.steps.tolist()
+        )
+    if isinstance(view, ByHandData):
+        header = ["query_pos", "query_token", "key_pos", "key_token", "score", "scaled", "weight"]
+        return header, (
+            [
+                q,
+                view.tokens[q],
+                k,
+                view.tokens[k],
+                _cell(float(view.scores[q, k])),
+                _cell(float(view.scaled[q, k])) if view.mask[q, k] else "",
+                _cell(float(view.weights[q, k])),
+            ]
+            for q, k in np.ndindex(view.weights.shape)
+        )
+    if not isinstance(view, OptimizerData):
+        raise ValueError(
+            f"the {view.what} view has no CSV table; write it as json (every field, exactly)"
         )
     names = sorted(view.update_ratio)
     header = ["step", "grad_norm", *(f"update_ratio/{n}" for n in names)]

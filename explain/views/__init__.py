@@ -21,6 +21,7 @@ from __future__ import annotations
 from ..style import visible
 from ..trace import Trace
 from ._attention import AttentionData, attention
+from ._by_hand import ByHandData, by_hand
 from ._common import (
     describe_steps,
     frame_indices,
@@ -30,8 +31,11 @@ from ._common import (
     step_index,
     to_dict,
 )
+from ._compare import CompareData, compare
+from ._generate import GenerateData, generation
 from ._heads import (
     ROLE_BADGES,
+    ROLE_THRESHOLD,
     HeadsData,
     PruningData,
     ScoresData,
@@ -39,6 +43,7 @@ from ._heads import (
     heads,
     pruning,
     roles_at,
+    roles_of,
     scored_part,
     scores,
 )
@@ -69,10 +74,15 @@ __all__ = [
     "LOSS_SCALARS",
     "OPTIMIZER_TENSORS",
     "ROLE_BADGES",
+    "ROLE_THRESHOLD",
+    "SELECTIONS",
     "WHATS",
     "AttentionData",
+    "ByHandData",
+    "CompareData",
     "Curve",
     "EmbeddingData",
+    "GenerateData",
     "HeadsData",
     "LensData",
     "ScoresData",
@@ -83,9 +93,12 @@ __all__ = [
     "ViewData",
     "attention",
     "badges_at",
+    "by_hand",
+    "compare",
     "describe_steps",
     "embeddings",
     "frame_indices",
+    "generation",
     "heads",
     "lens",
     "scored_part",
@@ -99,6 +112,7 @@ __all__ = [
     "pruning",
     "require_finite",
     "roles_at",
+    "roles_of",
     "step_index",
     "to_dict",
     "update_histogram",
@@ -116,6 +130,9 @@ ViewData = (
     | ScoresData
     | PruningData
     | LensData
+    | ByHandData
+    | CompareData
+    | GenerateData
 )
 WHATS = (
     "attention",
@@ -128,7 +145,8 @@ WHATS = (
     "pruning",
     "lens",
 )
-_OPTIONS = {
+# The selection keywords each view takes (exports, the CLI, widgets); the one place they live.
+SELECTIONS: dict[str, tuple[str, ...]] = {
     "attention": ("part", "layer", "head"),
     "embeddings": ("part",),
     "optimizer": ("parameter",),
@@ -151,7 +169,7 @@ def view(
     if what not in WHATS:
         raise ValueError(f"unknown what={what!r}; expected one of {', '.join(WHATS)}")
     given = {"part": part, "layer": layer, "head": head, "parameter": parameter}
-    allowed = _OPTIONS.get(what, ())
+    allowed = SELECTIONS.get(what, ())
     extra = [name for name, value in given.items() if value is not None and name not in allowed]
     if extra:
         takes = f"takes only {', '.join(allowed)}" if allowed else "takes none of them"

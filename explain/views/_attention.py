@@ -51,6 +51,10 @@ class AttentionData(ViewModel):
     zmin: float = 0.0
     zmax: float = 1.0
     dims: tuple[str, ...] = ("step", "layer", "head", "query_pos", "key_pos")
+    # the trace it was read from, for the pattern scores (`explain.views.roles_of`); a memo of
+    # what is derived from the arrays (the scores, the renderers' grid thumbnails)
+    source: Trace | None = dataclasses.field(default=None, repr=False, compare=False)
+    cache: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
     def patterns(self) -> np.ndarray:
@@ -135,4 +139,5 @@ def attention(
         key_tokens=list(keys),
         task=task,
         title=titled(PART_TITLES.get(part, part), task),
+        source=trace,
     )

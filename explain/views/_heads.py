@@ -24,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from .. import analysis
+from .._scores import emergence_from
 from ..names import attention_parts
 from ..style import WEIGHT
 from ..trace import Trace
@@ -159,7 +160,8 @@ def scored_part(trace: Trace, part: str | None = None) -> str:
 def scores(trace: Trace, part: str | None = None) -> ScoresData:
     """Every head's pattern scores at every snapshot (:func:`explain.analysis.head_scores`)."""
     part = scored_part(trace, part)
-    found = analysis.head_scores(trace, part=part)
+    found = analysis.head_scores(trace, part=part)  # once: emergence reads these too
+    steps = trace.snapshot_steps
     first = next(iter(found.values()))
     _, n_layers, n_heads = first.shape
     task = task_name(trace)
@@ -170,12 +172,27 @@ def scores(trace: Trace, part: str | None = None) -> ScoresData:
         labels=[f"L{layer}H{head}" for layer in range(n_layers) for head in range(n_heads)],
         patterns=tuple(found),
         threshold=ROLE_THRESHOLD,
-        steps=trace.snapshot_steps,
+        steps=steps,
         scores=found,
-        emergence=analysis.emergence(trace, threshold=ROLE_THRESHOLD, part=part),
+        emergence=emergence_from(found, steps, threshold=ROLE_THRESHOLD),
         task=task,
         title=titled("what each head does", task),
     )
+
+
+def roles_of(view: _attention.AttentionData) -> ScoresData | None:
+    """The pattern scores of the attention ``view``'s part (:func:`scores`: what each head
+    does), computed once per view model, on first use; None for cross-attention or where they
+    do not apply."""
+    if "roles" not in view.cache:
+        found = None
+        if view.source is not None and view.part != "cross":
+            try:
+                found = scores(view.source, view.part)
+            except ValueError:
+                found = None
+        view.cache["roles"] = found
+    return view.cache["roles"]
 
 
 def _lab(trace: Trace) -> dict:

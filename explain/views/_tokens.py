@@ -98,6 +98,9 @@ def embeddings(trace: Trace, part: str | None = None) -> EmbeddingData:
 
 
 # -- positional ------------------------------------------------------------------------------
+FORMULA_KIND = "sinusoidal (formula)"  # the kind of positional_formula's table
+
+
 @dataclass(frozen=True)
 class PositionalData(ViewModel):
     """The positional-encoding table at every snapshot and how alike the positions are."""
@@ -119,6 +122,12 @@ class PositionalData(ViewModel):
     def changes(self) -> bool:
         """Whether the table differs between snapshots (learned encodings do)."""
         return len(self.table) > 1 and bool(np.ptp(self.table, axis=0).max() > 0)
+
+    @property
+    def formula(self) -> bool:
+        """Whether this is the formula without a trace (:func:`positional_formula`): it has
+        no training steps, so nothing names one."""
+        return self.kind == FORMULA_KIND
 
 
 def _positional(kind: str, steps: np.ndarray, table: np.ndarray, task: str) -> PositionalData:
@@ -158,4 +167,4 @@ def positional_formula(length: int, d_model: int) -> PositionalData:
     from ..positional import sinusoidal
 
     table = sinusoidal(length, d_model)[None]  # [1, pos, dim]
-    return _positional("sinusoidal (formula)", np.zeros(1, np.int64), table, "")
+    return _positional(FORMULA_KIND, np.zeros(1, np.int64), table, "")

@@ -324,6 +324,30 @@ var explainHeatmap = (function () {
     return {paint: paint, forget: forget};
   }
 
+  // -- hover labels --------------------------------------------------------------------------
+  // meta.hover_rows / meta.hover_cols: one label per row / column; plotly reads them per point
+  // from customdata, built here so Python sends O(n) labels, not O(n^2) (the widget and pages).
+  function hoverLabels(trace) {
+    var meta = trace.meta;
+    if (!meta || !meta.hover_rows || !meta.hover_cols) return trace;
+    var cols = meta.hover_cols;
+    trace.customdata = meta.hover_rows.map(function (r) {
+      return cols.map(function (c) { return [r, c]; });
+    });
+    return trace;
+  }
+  // A page's plotly figure (div) given its hover labels: restyled once after it is drawn.
+  function labelHover(Plotly, div) {
+    var found = [], data = [];
+    (div.data || []).forEach(function (trace, index) {
+      if (trace.meta && trace.meta.hover_rows && trace.meta.hover_cols) {
+        found.push(index);
+        data.push(hoverLabels({meta: trace.meta}).customdata);
+      }
+    });
+    return found.length ? Plotly.restyle(div, {customdata: data}, found) : null;
+  }
+
   return {rows: rows, painter: painter, titleText: titleText, titleSetter: titleSetter,
-    figure: figure};
+    figure: figure, hoverLabels: hoverLabels, labelHover: labelHover};
 })();

@@ -1,52 +1,89 @@
-"""Matplotlib figure of the attention view: a grid of every layer x head."""
+"""The attention view's matplotlib figure: the panels of its plotly figures
+(`explain._render.plotly.attention`) side by side: the chosen head's pattern with its tokens,
+and the grid of every layer x head with the same badges and the chosen head outlined."""
 
 from __future__ import annotations
 
-import numpy as np
+from matplotlib.patches import Rectangle
 
 from explain.style import LIGHT, Theme
 from explain.views import AttentionData
 
-from .common import Drawn, colormap, heading, new_figure, token_ticks
+from ..attention_grid import badges, cell_size, mosaic
+from ..plotly.attention import GRID_TITLE
+from ..rules import STEP_MARKER_COLOUR
+from .common import Drawn, colormap, new_figure, text, token_ticks
 
 
-def attention(view: AttentionData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
-    """Grid of heatmaps, one row per layer and one column per head; row 0 (query 0) on top."""
-    rows, cols = len(view.layers), len(view.heads)
-    q, k = len(view.query_tokens), len(view.key_tokens)
-    panel = float(np.clip(0.19 * max(q, k), 1.8, 4.0))
-    figure = new_figure(panel * cols + 1.3, panel * rows + 1.0)
-    axes = figure.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
-    images = []
-    shown = view.at(index)
-    cmap = colormap(view.colorscale)
-    for r, layer in enumerate(view.layers):
-        for c, head in enumerate(view.heads):
-            ax = axes[r, c]
-            images.append(
-                ax.imshow(
-                    shown[r, c],
-                    cmap=cmap,
-                    vmin=view.zmin,
-                    vmax=view.zmax,
-                    interpolation="nearest",
-                )
-            )
-            ax.set_title(f"layer {layer} · head {head}")
-            token_ticks(ax, "x", view.key_tokens)
-            token_ticks(ax, "y", view.query_tokens)
-            if r == rows - 1:
-                ax.set_xlabel("key: attended to")
-            if c == 0:
-                ax.set_ylabel("query: looking")
-    figure.colorbar(images[0], ax=axes, shrink=min(1.0, 0.5 + 0.25 * rows), label="weight")
-    title = figure.suptitle("")
+def attention(
+    view: AttentionData,
+    index: int,
+    marker: bool = False,
+    theme: Theme = LIGHT,
+    layer: int = 0,
+    head: int = 0,
+) -> Drawn:
+    """The heatmap of ``head`` of ``layer`` (row 0, query 0, on top) and the grid of heads."""
+    row, column = view.layers.index(layer), view.heads.index(head)
+    rows, cols = cell_size(view)
+    tiled = mosaic(view, index)
+    figure = new_figure(9.6, 4.6)
+    left, right = figure.subplots(1, 2, width_ratios=[1.15, 1.0])
+    cmap = colormap(view.colorscale).with_extremes(bad=(0, 0, 0, 0))  # the grid's gaps: clear
+    pattern = view.layer_patterns[row][index, column]
+    image = left.imshow(pattern, cmap=cmap, vmin=view.zmin, vmax=view.zmax, interpolation="nearest")
+    token_ticks(left, "x", view.key_tokens)
+    token_ticks(left, "y", view.query_tokens)
+    left.set(xlabel="key", ylabel="query")
+    figure.colorbar(image, ax=left, shrink=0.8, label="weight")
+    thumbnails = right.imshow(
+        tiled, cmap=cmap, vmin=view.zmin, vmax=view.zmax, interpolation="nearest"
+    )
+    n_layers, n_heads = len(view.layers), len(view.heads)
+    right.set_xticks([h * (cols + 1) + (cols - 1) / 2 for h in range(n_heads)], view.heads)
+    right.set_yticks([i * (rows + 1) + (rows - 1) / 2 for i in range(n_layers)], view.layers)
+    right.set(xlabel="head", ylabel="layer", title=text(GRID_TITLE))
+    right.tick_params(length=0)
+    for spine in right.spines.values():
+        spine.set_visible(False)
+    right.add_patch(
+        Rectangle(
+            (column * (cols + 1) - 0.5, row * (rows + 1) - 0.5),
+            cols,
+            rows,
+            fill=False,
+            edgecolor=STEP_MARKER_COLOUR,
+            linewidth=2.5,
+        )
+    )
+    # one label per cell, shown where the head has a badge at the frame: fixed artists, so
+    # an animation redraws them per frame like the images
+    labels = {
+        (r, c): right.text(
+            c * (cols + 1) - 0.5,
+            r * (rows + 1) - 0.5,
+            "",
+            ha="left",
+            va="top",
+            fontsize="x-small",
+            color="#ffffff",
+            bbox={"facecolor": (0, 0, 0, 0.55), "edgecolor": "none", "pad": 1},
+            visible=False,
+        )
+        for r in range(n_layers)
+        for c in range(n_heads)
+    }
+    heading = figure.suptitle("")
 
     def update(i: int) -> None:
-        for image, pattern in zip(images, view.at(i).reshape(rows * cols, q, k), strict=True):
-            image.set_data(pattern)
-        title.set_text(heading(view, int(view.steps[i])))
+        image.set_data(view.layer_patterns[row][i, column])
+        thumbnails.set_data(mosaic(view, i))
+        shown = {(r, c): badge for r, c, badge in badges(view, i)}
+        for cell, label in labels.items():
+            label.set_text(text(shown.get(cell, "")))
+            label.set_visible(cell in shown)
+        step = int(view.steps[i])
+        heading.set_text(text(f"{view.title} · layer {layer} head {head} · step {step}"))
 
     update(index)
-    spines = [spine for ax in axes.flat for spine in ax.spines.values()]
-    return Drawn(figure, update, view.steps, [*images, *spines, title])
+    return Drawn(figure, update, view.steps, [image, thumbnails, heading, *labels.values()])

@@ -19,7 +19,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, LinearSegmentedColormap, to_rgb
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, FigureBase
 
 from explain.style import COLORSCALES, LIGHT, Theme
 from explain.views import ViewData
@@ -77,7 +77,11 @@ class Drawn:
 
 
 def new_figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), layout="constrained")
+    """A figure of ``width`` x ``height`` inches at the light theme's text size, grown with the
+    theme's text (inside :func:`style`): presentation text needs the room, or titles and tick
+    labels are cut or squeeze the panels."""
+    grow = max(1.0, matplotlib.rcParams["font.size"] / STYLE["font.size"])
+    figure = Figure(figsize=(width * grow, height * grow), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
@@ -104,6 +108,13 @@ def step_markers(axes: Sequence[Axes], step: int, shown: bool) -> list:
     return [
         ax.axvline(step, color=STEP_MARKER_COLOUR, lw=1.2, ls=":", visible=shown) for ax in axes
     ]
+
+
+def curve_legend(figure: FigureBase, lines: Sequence[Artist], loc: str) -> None:
+    """One legend for the curves of every panel of ``figure`` (or a subfigure), three entries a
+    row, outside the panels at ``loc`` ("outside upper left", ...)."""
+    labels = [line.get_label() for line in lines]
+    figure.legend(lines, labels, loc=loc, ncols=3, fontsize="small", frameon=False)
 
 
 def positive_log(ax: Axes, values: Sequence[np.ndarray]) -> None:

@@ -11,7 +11,7 @@ from explain.views import LOSS_SCALARS, LossData
 
 from ..plotly.loss import CURVES, colours, title
 from ..rules import EVENT_COLOUR, PHASE_COLOUR
-from .common import Drawn, new_figure, positive_log, step_markers, text
+from .common import Drawn, curve_legend, new_figure, positive_log, step_markers, text
 
 LABELS = {"y": "loss", "y3": "lr", "y4": "grad norm"}
 
@@ -54,17 +54,10 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
         accuracy.spines["right"].set_visible(True)
         accuracy.set(ylim=(-0.02, 1.02), yticks=[0, 0.25, 0.5, 0.75, 1], ylabel="accuracy")
     bottom.set_xlabel("step")
-    figure.legend(
-        lines,
-        [line.get_label() for line in lines],
-        loc="outside upper left",
-        ncols=3,
-        fontsize="small",
-        frameon=False,
-    )
+    curve_legend(figure, lines, "outside lower center")  # clear of the title
     for event in view.events:  # where a head's pattern appeared: dashed, on the loss panel
         top.axvline(event.step, color=EVENT_COLOUR, lw=1, ls="--", zorder=0)
-        top.annotate(
+        note = top.annotate(
             text(event.label),
             (event.step, 1.0),
             xycoords=("data", "axes fraction"),
@@ -75,10 +68,11 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
             fontsize="x-small",
             color=EVENT_COLOUR,
         )
+        note.set_in_layout(False)  # a long label runs down the panels, as in the widget
     for phase in view.boundaries:  # where fine-tuning (or another phase) starts: every panel
         for ax in panels.values():
             ax.axvline(phase.first_step, color=PHASE_COLOUR, lw=1.5, ls="-", zorder=1)
-        top.annotate(
+        note = top.annotate(
             text(phase.label),
             (phase.first_step, 0.0),
             xycoords=("data", "axes fraction"),
@@ -89,6 +83,7 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
             fontsize="x-small",
             color=PHASE_COLOUR,
         )
+        note.set_in_layout(False)
     markers = step_markers(list(panels.values()), int(view.steps[index]), marker)
     heading = figure.suptitle("", x=0.99, ha="right")
 

@@ -1,88 +1,85 @@
-"""Matplotlib figure of the optimizer view."""
+"""The optimizer view's matplotlib figure: the panels, curves, colours and titles of its plotly
+figure (`explain._render.plotly.optimizer`): on the left the tracked parameter's norms, moments
+and update/weight ratio stacked over one step axis, on the right the histogram of its update at
+the step."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from explain.style import LIGHT, WEIGHT, Theme
+from explain.style import LIGHT, Theme
 from explain.views import OptimizerData
 
-from ..rules import matrix_names
-from .common import (
-    Drawn,
-    colormap,
-    heading,
-    new_figure,
-    positive_log,
-    step_markers,
-    text,
-    token_ticks,
+from ..plotly.optimizer import (
+    CURVES,
+    HEIGHT,
+    HISTOGRAM_COLUMN,
+    HISTOGRAM_TITLE,
+    HISTORY_COLUMN,
+    PANELS,
+    RATIO_PANEL,
+    WIDTH,
+    colours,
+    curves,
+    optimizer_name,
+    title,
 )
+from .common import Drawn, curve_legend, new_figure, step_markers, text
+
+PIXELS_PER_INCH = 80  # the plotly figures' size in pixels, at the loss view's scale
+BAR_WIDTH = 0.95  # of the bin: plotly's bargap 0.05
 
 
 def optimizer(view: OptimizerData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
-    """Update size of each weight matrix per step, the gradient norm, and one tracked
-    parameter's gradient, applied update and optimizer moments at the step."""
-    kinds = list(view.tensors)
-    figure = new_figure(max(10.0, 2.9 * len(kinds)), 7.0 if kinds else 3.8)
-    upper, lower = figure.subfigures(2, 1, height_ratios=[1.0, 1.15]) if kinds else (figure, None)
-    ratio_ax, norm_ax = upper.subplots(1, 2)
-    names = matrix_names(sorted(view.update_ratio))
-    for name in names:
-        ratio_ax.plot(
-            view.scalar_steps,
-            view.update_ratio[name],
-            lw=0.8,
-            label=text(name.removesuffix(".weight")),
-        )
-    positive_log(ratio_ax, [view.update_ratio[n][1:] for n in names])
-    ratio_ax.set(xlabel="step", ylabel="‖Δw‖ / ‖w‖", title="update size per weight matrix")
-    if names:
-        ratio_ax.legend(fontsize="x-small", ncol=2, loc="lower left")
-    norm_ax.plot(view.scalar_steps, view.grad_norm, lw=0.8, color="C4")
-    positive_log(norm_ax, [view.grad_norm[1:]])
-    norm_ax.set(xlabel="step", ylabel="‖g‖ before clipping", title="global gradient norm")
-    step = int(view.steps[index])
-    markers = step_markers([ratio_ax, norm_ax], step, marker)
-    # Each panel shows x / max|x| of its frame (the title says max|x|): gradients shrink by
-    # orders of magnitude over training, and fixed colour bars keep the layout still.
-    images, titles = [], []
-    if lower is not None:
-        for ax, kind in zip(np.atleast_1d(lower.subplots(1, len(kinds))), kinds, strict=True):
-            positive = kind == "exp_avg_sq"
-            images.append(
-                ax.imshow(
-                    np.zeros((1, 1)),
-                    cmap=colormap(WEIGHT if positive else view.colorscale),
-                    aspect="auto",
-                    interpolation="nearest",
-                    vmin=0.0 if positive else -1.0,
-                    vmax=1.0,
-                )
-            )
-            titles.append(ax.set_title(""))
-            lower.colorbar(images[-1], ax=ax, label="x / max |x|")
-            ax.set_xlabel("column")
-            if view.row_labels is not None:
-                token_ticks(ax, "y", view.row_labels)
-            else:
-                ax.set_ylabel("row")
-        lower.suptitle(
-            text(f"{view.parameter} ({view.optimizer or 'optimizer'})"), fontsize="medium"
-        )
-    title = figure.suptitle("")
+    """History and histogram as the widget shows them; ``marker`` marks the step (the widget
+    always does; a slide may leave it out)."""
+    figure = new_figure(WIDTH / PIXELS_PER_INCH, HEIGHT / PIXELS_PER_INCH)
+    widths = [HISTORY_COLUMN[1] - HISTORY_COLUMN[0], HISTOGRAM_COLUMN[1] - HISTOGRAM_COLUMN[0]]
+    left, right = figure.subfigures(1, 2, width_ratios=widths)
+    panels = left.subplots(3, 1, sharex=True, gridspec_kw={"hspace": 0.12})
+    axes = dict(zip([yaxis for yaxis, _, _ in (*PANELS, RATIO_PANEL)], panels, strict=True))
+    colour = colours(theme)
+    lines = []
+    for (name, _, yaxis, mode), (x, y, legend) in zip(CURVES, curves(view).values(), strict=True):
+        if not len(x):
+            continue
+        style = {"marker": "o", "ms": 3} if "markers" in mode else {}
+        lines += axes[yaxis].plot(x, y, color=colour[name], label=text(legend), **style)
+    for yaxis, _, ylabel in (*PANELS, RATIO_PANEL):
+        axes[yaxis].set_ylabel(ylabel)
+    if len(axes["y3"].get_lines()):
+        axes["y3"].set_yscale("log")
+    axes["y3"].set_xlabel("step")
+    axes["y2"].text(
+        0.01, 0.97, text(optimizer_name(view)), transform=axes["y2"].transAxes, va="top"
+    )
+    curve_legend(left, lines, "outside lower left")
+    heading = figure.suptitle("", x=0.01, ha="left")
+    markers = step_markers(list(axes.values()), int(view.steps[index]), marker)
+
+    ax = right.subplots()
+    bins = view.histogram_counts.shape[1] if view.histogram_counts.ndim == 2 else 0
+    bars = ax.bar(np.zeros(bins), np.zeros(bins), color=colour["update"]).patches
+    ax.set(xlabel="applied update", ylabel="count")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    ax.set_title(HISTOGRAM_TITLE)
 
     def update(i: int) -> None:
         step = int(view.steps[i])
         for line in markers:
             line.set_xdata([step, step])
-        for image, panel_title, kind in zip(images, titles, kinds, strict=True):
-            values = view.tensors[kind][i]  # [rows, cols]; √v for exp_avg_sq
-            largest = float(np.abs(values).max()) or 1e-12
-            image.set_data(values / largest)
-            image.set_extent((-0.5, values.shape[1] - 0.5, values.shape[0] - 0.5, -0.5))
-            panel_title.set_text(f"{view.tensor_titles[kind]}\nmax |x| = {largest:.2g}")
-        title.set_text(heading(view, step))
+        heading.set_text(text(title(view, step)))
+        if not bins:
+            return
+        centres, counts = view.histogram_centres[i], view.histogram_counts[i]
+        spacing = float(centres[1] - centres[0]) if len(centres) > 1 else 1.0
+        for bar, centre, count in zip(bars, centres, counts, strict=True):
+            bar.set_x(centre - BAR_WIDTH * spacing / 2)
+            bar.set_width(BAR_WIDTH * spacing)
+            bar.set_height(count)
+        ax.set_xlim(centres[0] - spacing / 2, centres[-1] + spacing / 2)
+        ax.set_ylim(0, max(1, int(counts.max())) * 1.05)
 
     update(index)
-    return Drawn(figure, update, view.steps, [*markers, *images, *titles, title])
+    # the histogram's axes change with the step (range, ticks): drawn whole at every frame
+    return Drawn(figure, update, view.steps, [*markers, heading, ax])

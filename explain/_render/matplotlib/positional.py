@@ -1,21 +1,33 @@
-"""Matplotlib figure of the positional view: encoding table and similarity."""
+"""The positional view's matplotlib figure: the panels, colours and titles of its plotly
+figures (`explain._render.plotly.positional`): the encoding table, chosen dimensions as curves
+over position, and the cosine similarity of positions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from explain.style import LIGHT, Theme
 from explain.views import PositionalData
 
-from .common import Drawn, colormap, heading, new_figure
+from ..plotly.positional import chosen, colours, column, titles, value_range
+from .common import Drawn, colormap, new_figure, text
 
 
 def positional(
-    view: PositionalData, index: int, marker: bool = False, theme: Theme = LIGHT
+    view: PositionalData,
+    index: int,
+    marker: bool = False,
+    theme: Theme = LIGHT,
+    dims: Sequence[int] | None = None,
 ) -> Drawn:
-    """The encoding table [position, dimension] and the cosine similarity of positions."""
-    figure = new_figure(10.5, 4.4)
-    left, right = figure.subplots(1, 2, width_ratios=[1.6, 1.0])
+    """Table, curves of ``dims`` (default: the first four) and similarity side by side, as the
+    widget shows them (``marker``: no step marker here, nothing is drawn over steps)."""
+    picked = chosen(view, dims)
+    figure = new_figure(13.0, 4.4)
+    left, middle, right = figure.subplots(1, 3, width_ratios=[1.0, 1.0, 1.0])
     limit, cmap = view.limit, colormap(view.colorscale)
     table = left.imshow(
         view.table[index],
@@ -25,22 +37,36 @@ def positional(
         aspect="auto",
         interpolation="nearest",
     )
-    column = "column (cos even, sin odd)" if view.kind == "rope" else "dimension"
-    left.set(xlabel=column, ylabel="position", title="table [position, column]")
+    left.set(xlabel=column(view), ylabel="position")
     left.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.colorbar(table, ax=left)
-    similarity = right.imshow(view.similarity[index], cmap=cmap, vmin=-1, vmax=1)
-    right.set(xlabel="position", ylabel="position", title="cosine similarity")
-    right.yaxis.set_major_locator(MaxNLocator(integer=True))
-    right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    positions = np.arange(view.table.shape[1])
+    colour = colours(theme)
+    lines = [
+        middle.plot(positions, view.table[index][:, d], color=colour[i], label=f"dim {d}")[0]
+        for i, d in enumerate(picked)
+    ]
+    middle.set(xlabel="position", ylabel="value")
+    middle.set_ylim(*value_range(limit))
+    middle.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=4, frameon=False, fontsize="small"
+    )
+    similarity = right.imshow(
+        view.similarity[index], cmap=cmap, vmin=-1, vmax=1, aspect="auto", interpolation="nearest"
+    )
+    right.set(xlabel="position", ylabel="position")
+    for axis in (right.xaxis, right.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))
     figure.colorbar(similarity, ax=right)
-    title = figure.suptitle("")
+    headings = [ax.set_title("") for ax in (left, middle, right)]
 
     def update(i: int) -> None:
         table.set_data(view.table[i])
+        for line, d in zip(lines, picked, strict=True):
+            line.set_ydata(view.table[i][:, d])
         similarity.set_data(view.similarity[i])
-        title.set_text(heading(view, int(view.steps[i])))
+        for heading, words in zip(headings, titles(view, i), strict=True):
+            heading.set_text(text(words))
 
     update(index)
-    spines = [spine for ax in (left, right) for spine in ax.spines.values()]
-    return Drawn(figure, update, view.steps, [table, similarity, *spines, title])
+    return Drawn(figure, update, np.asarray(view.steps), [table, *lines, similarity, *headings])

@@ -9,7 +9,6 @@ step slider made from the same builder at every frame (:func:`page_figures`).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,26 +17,13 @@ import numpy as np
 from explain.style import LIGHT, Theme
 from explain.views import ViewData
 
-from .. import REGISTRY, builder
+from .. import builder
 from . import blocks
-
-
-def _module(view: object) -> Any:
-    module, _ = REGISTRY[type(view)] if type(view) in REGISTRY else (None, None)
-    if module is None:
-        builder(view, "plotly")  # raises the TypeError naming what is drawn
-    return importlib.import_module(f"{__name__}.{module}")
-
-
-def builds_figures(view: object) -> bool:
-    """Whether ``view``'s builder is the one its widget shows (``figures``)."""
-    module, function = REGISTRY[type(view)]
-    return function == module and hasattr(_module(view), "figures")
 
 
 def figures(view: ViewData, index: int, theme: Theme = LIGHT, **state: Any) -> list[dict]:
     """The figures ``view`` shows at frame ``index`` with ``state`` (see the module doc)."""
-    build = _module(view).figures
+    build = builder(view, "plotly")
     try:
         return build(view, int(index), theme, **state)
     except TypeError as error:
@@ -58,18 +44,3 @@ def page_figures(
     frames, active = blocks.initial(frames, index)
     at = {i: (shown if i == index else figures(view, i, theme, **state)) for i in frames}
     return blocks.with_frames(shown, at, steps, active)
-
-
-def figure(
-    view: ViewData,
-    frames: Sequence[int],
-    index: int,
-    marked: int | None = None,
-    theme: Theme = LIGHT,
-) -> dict:
-    """One plotly figure dict of ``view`` with frames at ``frames``, showing ``index`` first
-    (the first of :func:`page_figures` for views built that way); ``marked``: a step to mark
-    on curves (None: none)."""
-    if builds_figures(view):
-        return page_figures(view, frames, index, theme)[0]
-    return builder(view, "plotly")(view, frames, index, marked, theme)

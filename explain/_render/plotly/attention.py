@@ -1,81 +1,158 @@
-"""The plotly figure of the attention view: a grid of every layer x head over training."""
+"""The attention view's plotly figures: the chosen head's pattern (row = query, column = key,
+row 0 on top), and the grid of every layer x head (block-averaged thumbnails, a badge on each
+head that shows a pattern, the chosen head outlined)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 
 from explain import views
 from explain.style import Theme, colorscale
 
+from ..attention_grid import badges, cell_size, mosaic
+from ..rules import STEP_MARKER_COLOUR, label, token_ticks
 from . import blocks as P
 
+HEATMAP_SIZE = 480
+GRID_WIDTH = 420
+MARGIN = {"l": 50, "r": 20, "t": 40, "b": 40}
+GRID_TITLE = "all heads (click one)"
 
-def attention(
-    view: views.AttentionData, frames: Sequence[int], index: int, marked: int | None, theme: Theme
-) -> dict:
-    rows, cols = len(view.layers), len(view.heads)
-    q, k = len(view.query_tokens), len(view.key_tokens)
-    shown = view.at(index)
-    cells = P.grid(rows, cols, gap_y=0.14 if rows > 1 else 0.1)
-    hover = [
-        [f"{P.label(view.query_tokens[i])} → {P.label(view.key_tokens[j])}" for j in range(k)]
-        for i in range(q)
-    ]
-    data, layout_axes, titles = [], {}, []
-    for (r, c), cell in zip(np.ndindex(rows, cols), cells, strict=True):
-        x, y = P.axis_ids(cell["n"])
-        data.append(
-            {
-                "type": "heatmap",
-                "z": P.typed(shown[r, c]),
-                "xaxis": x,
-                "yaxis": y,
-                "zmin": view.zmin,
-                "zmax": view.zmax,
-                "colorscale": colorscale(view.colorscale),
-                "showscale": cell["n"] == 1,
-                "colorbar": {"title": {"text": "weight"}, "len": 0.8},
-                "text": hover,
-                "hovertemplate": "%{text}<br>weight %{z:.3f}<extra></extra>",
-                "xgap": 0,
-                "ygap": 0,
-            }
-        )
-        name = "" if cell["n"] == 1 else str(cell["n"])
-        layout_axes[f"xaxis{name}"] = {
-            "domain": cell["x"],
-            "anchor": y,
-            **P.ticks(view.key_tokens),
-            "tickangle": -90 if k > 6 else 0,
-        }
-        layout_axes[f"yaxis{name}"] = {
-            "domain": cell["y"],
-            "anchor": x,
-            "autorange": "reversed",
-            "scaleanchor": x,
-            "constrain": "domain",
-            **P.ticks(view.query_tokens),
-        }
-        titles.append(P.panel_title(cell, f"layer {view.layers[r]} · head {view.heads[c]}"))
-    frames, active = P.initial(frames, index)
-    panel = int(np.clip(20 * max(q, k), 190, 420))
-    figure = {
-        "data": data,
-        "layout": P.layout(
-            view.title,
-            panel * rows + 200,
-            theme,
-            annotations=titles,
-            **layout_axes,
-            **P.slider(view.steps, frames, active),
+
+def title(view: views.AttentionData, layer: int, head: int, step: int) -> str:
+    return f"{label(view.title)} · layer {layer} head {head} · step {step}"
+
+
+def figures(
+    view: views.AttentionData, index: int, theme: Theme, layer: int = 0, head: int = 0
+) -> list[dict]:
+    """The heatmap of ``head`` of ``layer`` and the grid, at frame ``index``."""
+    return [heatmap(view, index, theme, layer, head), grid(view, index, theme, layer, head)]
+
+
+def heatmap(view: views.AttentionData, index: int, theme: Theme, layer: int, head: int) -> dict:
+    row, column = view.layers.index(layer), view.heads.index(head)
+    pattern = view.layer_patterns[row][index, column]  # [q_pos, k_pos]
+    n_q, n_k = pattern.shape
+    q_ticks, q_text = token_ticks(view.query_tokens)
+    k_ticks, k_text = token_ticks(view.key_tokens)
+    trace = {
+        "type": "heatmap",
+        "z": np.asarray(pattern, np.float32),
+        "x": np.arange(n_k),
+        "y": np.arange(n_q),
+        "zmin": view.zmin,
+        "zmax": view.zmax,
+        "colorscale": colorscale(view.colorscale),
+        "colorbar": {"title": {"text": "weight"}, "thickness": 12},
+        "hovertemplate": (
+            "query %{y} %{customdata[0]}<br>key %{x} %{customdata[1]}<br>weight %{z}<extra></extra>"
         ),
-        "frames": P.frame_list(
-            view.steps,
-            frames,
-            list(range(rows * cols)),
-            lambda i: [{"z": P.typed(z)} for z in view.at(i).reshape(rows * cols, q, k)],
-        ),
+        # plot.js fills customdata from these (one label per row and column, not per cell)
+        "meta": {
+            "hover_rows": [label(t) for t in view.query_tokens],
+            "hover_cols": [label(t) for t in view.key_tokens],
+        },
     }
-    return figure
+    layout = {
+        "width": HEATMAP_SIZE,
+        "height": HEATMAP_SIZE,
+        "margin": MARGIN,
+        "uirevision": "explain",
+        "title": {"text": title(view, layer, head, int(view.steps[index]))},
+        "xaxis": {
+            "title": {"text": "key"},
+            "tickangle": -60,
+            "tickvals": k_ticks,
+            "ticktext": k_text,
+        },
+        "yaxis": {
+            "title": {"text": "query"},
+            "autorange": "reversed",
+            "tickvals": q_ticks,
+            "ticktext": q_text,
+        },
+    }
+    return P.themed({"data": [trace], "layout": layout}, theme)
+
+
+def grid(view: views.AttentionData, index: int, theme: Theme, layer: int, head: int) -> dict:
+    rows, cols = cell_size(view)
+    tiled = mosaic(view, index)
+    height, width = tiled.shape
+    n_layers, n_heads = len(view.layers), len(view.heads)
+    area = GRID_WIDTH - MARGIN["l"] - MARGIN["r"]
+    trace = {
+        "type": "heatmap",
+        "z": tiled,
+        "x": np.arange(width),
+        "y": np.arange(height),
+        "zmin": view.zmin,
+        "zmax": view.zmax,
+        "colorscale": colorscale(view.colorscale),
+        "showscale": False,
+        "hoverongaps": False,
+        "hovertemplate": (
+            "layer %{customdata[0]} head %{customdata[1]}<br>mean weight %{z:.3f}<extra></extra>"
+        ),
+        "meta": {
+            "hover_rows": [str(view.layers[r // (rows + 1)]) for r in range(height)],
+            "hover_cols": [str(view.heads[c // (cols + 1)]) for c in range(width)],
+        },
+    }
+    row, column = view.layers.index(layer), view.heads.index(head)
+    left, top = column * (cols + 1) - 0.5, row * (rows + 1) - 0.5
+    layout = {
+        "width": GRID_WIDTH,
+        "height": int(np.clip(MARGIN["t"] + MARGIN["b"] + area * height / width, 200, 700)),
+        "margin": MARGIN,
+        "uirevision": "explain",
+        "title": {"text": GRID_TITLE},
+        "xaxis": {
+            "title": {"text": "head"},
+            "showgrid": False,
+            "constrain": "domain",
+            "tickvals": [h * (cols + 1) + (cols - 1) / 2 for h in range(n_heads)],
+            "ticktext": [str(h) for h in view.heads],
+        },
+        # square pixels: a cell keeps its q x k aspect whatever the number of layers and heads
+        "yaxis": {
+            "title": {"text": "layer"},
+            "autorange": "reversed",
+            "showgrid": False,
+            "scaleanchor": "x",
+            "constrain": "domain",
+            "tickvals": [i * (rows + 1) + (rows - 1) / 2 for i in range(n_layers)],
+            "ticktext": [str(i) for i in view.layers],
+        },
+        "annotations": grid_annotations(view, index),
+        "shapes": [
+            {
+                "type": "rect",
+                "x0": left,
+                "x1": left + cols,
+                "y0": top,
+                "y1": top + rows,
+                "line": {"color": STEP_MARKER_COLOUR, "width": 3},
+            }
+        ],
+    }
+    return P.themed({"data": [trace], "layout": layout}, theme)
+
+
+def grid_annotations(view: views.AttentionData, index: int) -> list[dict]:
+    """The grid's badges at frame ``index`` (`attention_grid.badges`) as plotly annotations."""
+    rows, cols = cell_size(view)
+    return [
+        {
+            "x": c * (cols + 1) - 0.5,
+            "y": r * (rows + 1) - 0.5,
+            "xanchor": "left",
+            "yanchor": "top",
+            "text": badge,
+            "showarrow": False,
+            "font": {"size": 10, "color": "#ffffff"},
+            "bgcolor": "rgba(0,0,0,0.55)",
+        }
+        for r, c, badge in badges(view, index)
+    ]

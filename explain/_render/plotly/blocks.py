@@ -9,7 +9,8 @@ text, so ``<`` and ``&`` are escaped and a token like ``<b>`` shows as itself.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -175,6 +176,32 @@ def line(x: np.ndarray, y: np.ndarray, name: str, color: str, **extra: object) -
     }
 
 
+def legend_height(names: list[str], theme: Theme, width: int) -> int:
+    """Pixels a horizontal legend of ``names`` (`legend_below`) takes below the panels of a
+    figure ``width`` wide: rows of entries (about 0.6 em a character plus the line sample) in
+    the theme's font."""
+    room, rows, used = width - 20, 1, 0.0
+    for name in names:
+        entry = 0.6 * theme.font_size * len(name) + 50
+        if used and used + entry > room:
+            rows, used = rows + 1, 0.0
+        used += entry
+    return round(rows * 1.7 * theme.font_size) + 8
+
+
+def legend_below() -> dict:
+    """A horizontal legend at the bottom left of the figure, under the axes: the layout's
+    bottom margin holds it (`legend_height` pixels of it)."""
+    return {
+        "orientation": "h",
+        "x": 0,
+        "xanchor": "left",
+        "y": 0,
+        "yanchor": "bottom",
+        "yref": "container",
+    }
+
+
 def vertical(step: int | None, yref: str) -> list[dict]:
     """The step marker (:func:`explain._render.rules.step_marker`) on the axes of ``yref``."""
     return [] if step is None else [step_marker(step, f"{yref} domain")]
@@ -320,12 +347,14 @@ def with_frames(
     out = []
     for n, figure in enumerate(shown):
         trace_keys: dict[int, set[str]] = {}
-        layout_keys: set[str] = set()
+        layout_keys: dict[str, set[str] | None] = {}  # key -> the sub-keys that vary, or all
         for i in indices:
             traces, layout = changes(figure, at[i][n])
             for t, keys in traces.items():
                 trace_keys.setdefault(t, set()).update(keys)
-            layout_keys.update(layout)
+            for key in layout:
+                before, after = figure["layout"].get(key), at[i][n]["layout"].get(key)
+                layout_keys[key] = _varying(before, after, layout_keys.get(key, set()))
         if not trace_keys and not layout_keys:
             out.append(figure)
             continue
@@ -341,12 +370,32 @@ def with_frames(
                 "traces": order,
             }
             if layout_keys:
-                frame["layout"] = {k: built["layout"].get(k) for k in sorted(layout_keys)}
+                frame["layout"] = {
+                    key: _part(built["layout"].get(key), keys) for key, keys in layout_keys.items()
+                }
             frames.append(frame)
         figure = {**figure, "frames": frames}
         figure["layout"] = {**figure["layout"], **slider(steps, indices, active)}
         out.append(figure)
     return out
+
+
+def _varying(before: object, after: object, known: set[str] | None) -> set[str] | None:
+    """The sub-keys of a layout dict (a title, an axis) that differ, added to ``known``; None
+    where the whole value must travel (not dicts on both sides, or a sub-key comes or goes)."""
+    if known is None or not (isinstance(before, dict) and isinstance(after, dict)):
+        return None
+    if before.keys() != after.keys():
+        return None
+    return known | {k for k in after if not same(before[k], after[k])}
+
+
+def _part(value: object, keys: set[str] | None) -> object:
+    """``value`` cut to ``keys`` (a frame carries only what changes, e.g. a title's text, so
+    the page's painter can paint it), or whole for None."""
+    if keys is None or not isinstance(value, dict):
+        return value
+    return {k: value[k] for k in sorted(keys)}
 
 
 def typed_arrays(value: object) -> object:
@@ -361,3 +410,25 @@ def typed_arrays(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+# What a builder computes once per view model (or one of its arrays) rather than at every step:
+# id(owner) -> (owner, {key: value}). A widget's step change then rebuilds only what moves, and
+# Plot.show finds the rest unchanged by identity (blocks.same), not value by value.
+_CACHE: dict[int, tuple[object, dict]] = {}
+CACHE_SIZE = 16
+
+
+def cached(owner: object, key: Hashable, make: Callable[[], Any]) -> Any:
+    """``make()``, computed once for ``owner`` and ``key`` (``owner`` is kept alive while
+    cached). The value goes into figures as it is, so nothing may change it afterwards: traces
+    are cached already themed, and the figure's layout alone is themed per call."""
+    hit = _CACHE.get(id(owner))
+    if hit is None or hit[0] is not owner:
+        if len(_CACHE) >= CACHE_SIZE:
+            _CACHE.clear()
+        hit = _CACHE[id(owner)] = (owner, {})
+    values = hit[1]
+    if key not in values:
+        values[key] = make()
+    return values[key]

@@ -1,238 +1,242 @@
-"""Interactive (plotly) figures of the lab's view models, for HTML exports and the report."""
+"""The heads view's figures, as HeadsView shows them: first the three panels (each head's
+importance with the pattern it shows at the step, the pruning curve, how different the heads'
+final patterns are) with the heads switched off crossed out and what that costs at the top
+right; then every head's score for one pattern over training (:mod:`.scores`).
+
+State (what HeadsView holds; the export draws it too): ``off``, the (layer, head) pairs
+switched off; ``result``, the loss and accuracy measured with them off (``{"loss": ...,
+"accuracy": ...}``; None: not measured, as in a page made from a trace); ``pattern``, the
+pattern of the scores figure (None: the one some head shows most clearly at the end).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from explain.style import LIGHT, Theme, colorscale
-from explain.views import HeadsData, PruningData, ScoresData, badges_at
+from explain import views
+from explain.style import OKABE_ITO, Theme, colorscale
 
+from ..rules import label
 from . import blocks as P
+from . import pruning, scores
+from .blocks import cached
+
+OFF_COLOUR = OKABE_ITO[5]  # vermillion: a head switched off is crossed out
+# the panels across the figure (paper x), with each heatmap's colour bar after its panel
+GRID, PRUNING, SIMILARITY = [0.0, 0.24], [0.40, 0.60], [0.74, 0.92]
+GRID_BAR, SIMILARITY_BAR = 0.255, 0.935
+NO_RECORD = "role (no lab record: no importance)"
 
 
-def _badges(view: HeadsData, index: int) -> list[list[str]]:
-    """[layer][head] "mirror<br>0.97" where a head shows a pattern at frame ``index``, or ""."""
+def heads_off(view: views.HeadsData, off: Iterable) -> list[tuple[int, int]]:
+    """``off`` as sorted (layer, head) pairs, each checked against the view's heads."""
+    pairs = []
+    for pair in off:
+        try:
+            layer, head = (int(v) for v in pair)
+        except (TypeError, ValueError):
+            raise ValueError(f"off must hold (layer, head) pairs; got {pair!r}") from None
+        if not (0 <= layer < view.layers and 0 <= head < view.heads):
+            raise ValueError(
+                f"head ({layer}, {head}) is out of range; expected layers 0..{view.layers - 1}, "
+                f"heads 0..{view.heads - 1}"
+            )
+        pairs.append((layer, head))
+    return sorted(set(pairs))
+
+
+def grid_top(view: views.HeadsData) -> float:
+    """The top of the grid's colour range: 1 for role scores, the largest importance."""
+    if not known(view):
+        return 1.0
+    top = float(np.max(view.importance)) if view.importance.size else 0.0
+    return top if top > 0 else 1.0
+
+
+def known(view: views.HeadsData) -> bool:
+    """Whether the lab measured the importance (else the grid shows the role scores)."""
+    return bool(np.isfinite(view.importance).all())
+
+
+def badges(view: views.HeadsData, index: int, off: list[tuple[int, int]]) -> list[list[str]]:
+    """[layer][head] the pattern a head shows at frame ``index`` ("mirror 0.97", see
+    :func:`explain.views.badges_at`), or "off" where it is switched off."""
+    shown = cached(
+        view.scores, ("badges", index), lambda: views.badges_at(view.scores, view.patterns, index)
+    )
+    if off:
+        shown = [list(row) for row in shown]  # the cached badges stay as they are
+        for layer, head in off:
+            shown[layer][head] = "off"
+    return shown
+
+
+def effect(view: views.HeadsData, off: list[tuple[int, int]], result: Mapping | None) -> str:
+    """The line above the panels: which heads are off and what the model scores then."""
+
+    def number(value: object, digits: str) -> str:
+        value = float(value) if value is not None else float("nan")
+        return format(value, digits) if np.isfinite(value) else "?"
+
+    loss, accuracy = view.baseline_loss, view.baseline_accuracy
+    if off:
+        names = ", ".join(view.head_label(layer, head) for layer, head in off)
+        line = f"heads off: {names}"
+        if result is not None:
+            line += (
+                f" · loss {number(loss, '.3f')} → {number(result.get('loss'), '.3f')}"
+                f" · accuracy {number(accuracy, '.2f')} → {number(result.get('accuracy'), '.2f')}"
+            )
+        return line
+    if np.isfinite(loss) and np.isfinite(accuracy):
+        return f"all heads on · loss {loss:.3f} · accuracy {accuracy:.2f}"
+    return "no lab record: explain.lab.record(run) measures importance and pruning"
+
+
+def _crosses(off: list[tuple[int, int]]) -> list[dict]:
     return [
-        [b.replace(" ", "<br>") for b in row]
-        for row in badges_at(view.scores, view.patterns, index)
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "y",
+            "x0": head - 0.45,
+            "x1": head + 0.45,
+            "y0": layer - 0.45,
+            "y1": layer + 0.45,
+            "line": {"color": OFF_COLOUR, "width": 3},
+        }
+        for layer, head in off
     ]
 
 
-def heads(
-    view: HeadsData, frames: Sequence[int], index: int, marked: int | None, theme: Theme = LIGHT
-) -> dict:
-    known = bool(np.isfinite(view.importance).all())
-    values = view.importance if known else view.role_scores
+def _fixed(view: views.HeadsData, theme: Theme) -> dict:
+    """The first figure less what moves (the badges, the title, the heads off and what they
+    cost), themed: made once per view model and theme (see :func:`.scores.cached`)."""
     order = list(view.order)
-    data = [
-        {
-            "type": "heatmap",
-            "z": P.typed(values),
-            "x": list(range(view.heads)),
-            "y": list(range(view.layers)),
-            "text": _badges(view, index),
-            "texttemplate": "%{text}",
-            "textfont": {"size": max(9, theme.font_size - 4)},
-            "colorscale": colorscale(view.colorscale),
-            "zmin": 0,
-            "colorbar": {
-                "x": 0.285,
-                "len": 0.8,
-                "thickness": 12,
-                "title": {"text": "importance" if known else "score", "side": "top"},
-            },
-            "hovertemplate": "layer %{y} head %{x}<br>%{z:.3g}<br>%{text}<extra></extra>",
-            "xaxis": "x",
-            "yaxis": "y",
+    names = [label(view.labels[i]) for i in order]
+    scale = colorscale(view.colorscale)
+    measured = known(view)
+    grid = {
+        "type": "heatmap",
+        "z": (view.importance if measured else view.role_scores).astype(np.float32),
+        "x": np.arange(view.heads),
+        "y": np.arange(view.layers),
+        "texttemplate": "%{text}",
+        "textfont": {"size": max(9, theme.font_size - 3)},
+        "colorscale": scale,
+        "zmin": 0.0,
+        "zmax": grid_top(view),
+        "colorbar": {
+            "x": GRID_BAR,
+            "thickness": 12,
+            "title": {"text": "importance" if measured else "score"},
         },
-        {
-            "type": "heatmap",
-            "z": P.typed(view.similarity[np.ix_(order, order)]),
-            "x": [view.labels[i] for i in order],
-            "y": [view.labels[i] for i in order],
-            "colorscale": colorscale(view.colorscale),
-            "zmin": 0,
-            "zmax": 1,
-            "colorbar": {"x": 1.0, "len": 0.8},
-            "hovertemplate": "%{y} vs %{x}: JS distance %{z:.3f}<extra></extra>",
-            "xaxis": "x3",
-            "yaxis": "y3",
-        },
-    ]
-    if len(view.prune_fractions):
-        data.append(
-            P.line(
-                view.prune_fractions,
-                view.prune_accuracy,
-                "accuracy",
-                theme.colorway[0],
-                mode="lines+markers",
-                xaxis="x2",
-                yaxis="y2",
-            )
-        )
-        data.append(
-            P.line(
-                view.prune_fractions,
-                view.prune_loss,
-                "loss",
-                theme.colorway[1],
-                mode="lines+markers",
-                xaxis="x2",
-                yaxis="y4",
-            )
-        )
-    cells = [
-        {"x": [0.0, 0.26], "y": [0, 1]},
-        {"x": [0.47, 0.66], "y": [0, 1]},
-        {"x": [0.77, 0.95], "y": [0, 1]},
-    ]
-    frames, active = P.initial(frames, index)
-    layout = P.layout(
-        view.title,
-        470 + 10 * (theme.font_size - 12),
+        "hovertemplate": "layer %{y} head %{x}<br>%{z:.3g}<br>%{text}<extra></extra>",
+        "xaxis": "x",
+        "yaxis": "y",
+    }
+    curves, axes = pruning.panel(
+        view.prune_fractions,
+        view.prune_accuracy,
+        view.prune_loss,
         theme,
-        xaxis={"domain": cells[0]["x"], "title": {"text": "head"}, "dtick": 1},
-        yaxis={
-            "domain": cells[0]["y"],
+        ("x2", "y2", "y4"),
+        PRUNING,
+        pruning.HEADS_AXIS,
+    )
+    similarity = {
+        "type": "heatmap",
+        "z": view.similarity[np.ix_(order, order)].astype(np.float32),
+        "x": names,
+        "y": names,
+        "colorscale": scale,
+        "zmin": 0.0,
+        "zmax": 1.0,
+        "colorbar": {"x": SIMILARITY_BAR, "thickness": 12, "title": {"text": "JS distance"}},
+        "hovertemplate": "%{y} vs %{x}: JS distance %{z:.3f}<extra></extra>",
+        "xaxis": "x3",
+        "yaxis": "y3",
+    }
+    size = theme.font_size
+    titles = [
+        ("importance and role" if measured else NO_RECORD, GRID),
+        (pruning.HEADS_TITLE if len(view.prune_fractions) else pruning.MISSING, PRUNING),
+        ("how different (JS distance)", SIMILARITY),
+    ]
+    layout = {
+        "title": {"text": "", "x": 0.01},
+        "width": 1100 + 30 * (size - 12),
+        "height": 360 + 14 * (size - 12),
+        "margin": {"l": 60, "r": 60, "t": 84 + 4 * (size - 12), "b": 60},
+        "uirevision": "explain",
+        "showlegend": False,
+        "xaxis": {"domain": GRID, "anchor": "y", "title": {"text": "head"}, "dtick": 1},
+        "yaxis": {
+            "domain": [0.0, 1.0],
+            "anchor": "x",
             "title": {"text": "layer"},
             "dtick": 1,
             "autorange": "reversed",
         },
-        xaxis2={"domain": cells[1]["x"], "anchor": "y2", "title": {"text": "share removed"}},
-        yaxis2={
-            "domain": cells[1]["y"],
-            "anchor": "x2",
-            "range": [-0.02, 1.02],
-            "title": {"text": "accuracy"},
-        },
-        yaxis4={"overlaying": "y2", "side": "right", "anchor": "x2", "showgrid": False},
-        xaxis3={"domain": cells[2]["x"], "anchor": "y3", "tickangle": -90},
-        yaxis3={"domain": cells[2]["y"], "anchor": "x3", "autorange": "reversed"},
-        annotations=[
-            P.panel_title(cells[0], "importance and role"),
-            P.panel_title(cells[1], "pruning curve"),
-            P.panel_title(cells[2], "how different the heads are"),
-        ],
-        showlegend=False,
-        **P.slider(view.steps, frames, active),
-    )
-    figure: dict = {"data": data, "layout": layout}
-    figure["frames"] = P.frame_list(view.steps, frames, [0], lambda i: [{"text": _badges(view, i)}])
-    return figure
+        **axes,
+        "xaxis3": {"domain": SIMILARITY, "anchor": "y3", "tickangle": -90},
+        "yaxis3": {"domain": [0.0, 1.0], "anchor": "x3", "autorange": "reversed"},
+        "shapes": [],
+        "annotations": [pruning.panel_title(x, text) for text, x in titles],
+    }
+    return P.themed({"data": [grid, *curves, similarity], "layout": layout}, theme)
 
 
-def scores(
-    view: ScoresData, frames: Sequence[int], index: int, marked: int | None, theme: Theme = LIGHT
+def panels(
+    view: views.HeadsData,
+    index: int,
+    theme: Theme,
+    off: list[tuple[int, int]],
+    result: Mapping | None,
 ) -> dict:
-    count = len(view.patterns)
-    width = (1 - 0.04 * (count - 1)) / count
-    data, axes, titles = [], {}, []
-    for number, pattern in enumerate(view.patterns):
-        x0 = number * (width + 0.04)
-        n = number + 1
-        suffix = "" if n == 1 else str(n)
-        for layer in range(view.layers):
-            for head in range(view.heads):
-                label = view.labels[layer * view.heads + head]
-                colour = theme.colorway[(layer * view.heads + head) % len(theme.colorway)]
-                data.append(
-                    P.line(
-                        view.steps,
-                        view.scores[pattern][:, layer, head],
-                        label,
-                        colour,
-                        xaxis=f"x{suffix}",
-                        yaxis=f"y{suffix}",
-                        showlegend=number == 0,
-                        legendgroup=label,
-                        line={
-                            "color": colour,
-                            "width": 1.4,
-                            "dash": "solid" if layer % 2 == 0 else "dash",
-                        },
-                    )
-                )
-        axes[f"xaxis{suffix}"] = {
-            "domain": [x0, x0 + width],
-            "anchor": f"y{suffix}",
-            "title": {"text": "step"},
-        }
-        axes[f"yaxis{suffix}"] = {
-            "anchor": f"x{suffix}",
-            "range": [-0.02, 1.02],
-            **({"title": {"text": "score"}} if n == 1 else {}),
-        }
-        titles.append(
-            P.panel_title({"x": [x0, x0 + width], "y": [0, 1]}, pattern.replace("_", " "))
-        )
-    step = int(view.steps[index])
-    shapes = [
-        shape for n in range(count) for shape in P.vertical(step, f"y{'' if n == 0 else n + 1}")
-    ]
-    for shape, n in zip(shapes, range(count), strict=True):
-        shape["xref"] = "x" if n == 0 else f"x{n + 1}"
-    layout = P.layout(view.title, 430, theme, annotations=titles, shapes=shapes, **axes)
-    return {"data": data, "layout": layout}
-
-
-def pruning(
-    view: PruningData, frames: Sequence[int], index: int, marked: int | None, theme: Theme = LIGHT
-) -> dict:
-    curves = [("x", "y", "y3", view.fractions, view.loss, view.accuracy)]
-    if len(view.levels):
-        curves.append(("x2", "y2", "y4", view.levels, view.weight_loss, view.weight_accuracy))
-    data = []
-    for x, y, y_loss, shares, loss, accuracy in curves:
-        data.append(
-            P.line(
-                shares,
-                accuracy,
-                "accuracy",
-                theme.colorway[0],
-                mode="lines+markers",
-                xaxis=x,
-                yaxis=y,
-                showlegend=x == "x",
-                legendgroup="accuracy",
-            )
-        )
-        data.append(
-            P.line(
-                shares,
-                loss,
-                "loss",
-                theme.colorway[1],
-                mode="lines+markers",
-                xaxis=x,
-                yaxis=y_loss,
-                showlegend=x == "x",
-                legendgroup="loss",
-            )
-        )
-    two = len(curves) == 2
-    left = [0.0, 0.42] if two else [0.0, 0.92]
-    axes = {
-        "xaxis": {"domain": left, "title": {"text": "share of heads removed"}},
-        "yaxis": {"range": [-0.02, 1.02], "title": {"text": "accuracy"}},
-        "yaxis3": {
-            "overlaying": "y",
-            "side": "right",
-            "showgrid": False,
-            "title": {"text": "loss"},
+    """The first figure: importance grid, pruning curve, similarity, side by side."""
+    fixed = cached(view, ("panels", theme), lambda: _fixed(view, theme))
+    layout = fixed["layout"]
+    grid, *rest = fixed["data"]
+    note = {  # on the title's line, at the right: clear of a page's slider underneath
+        "text": label(effect(view, off, result)),
+        "x": 1,
+        "y": 1,
+        "xref": "paper",
+        "yref": "paper",
+        "xanchor": "right",
+        "yanchor": "bottom",
+        "yshift": 30 + 2 * (theme.font_size - 12),
+        "showarrow": False,
+    }
+    title = f"{label(view.title)} · step {int(view.steps[index])}"
+    return {
+        "data": [{**grid, "text": badges(view, index, off)}, *rest],
+        "layout": {
+            **layout,
+            "title": {**layout["title"], "text": title},
+            "shapes": _crosses(off),
+            "annotations": [*layout["annotations"], note],
         },
     }
-    if two:
-        axes |= {
-            "xaxis2": {
-                "domain": [0.55, 0.95],
-                "anchor": "y2",
-                "title": {"text": "share of block weights zeroed"},
-            },
-            "yaxis2": {"anchor": "x2", "range": [-0.02, 1.02]},
-            "yaxis4": {"overlaying": "y2", "side": "right", "anchor": "x2", "showgrid": False},
-        }
-    layout = P.layout(view.title, 440, theme, legend={"orientation": "h", "y": -0.25}, **axes)
-    return {"data": data, "layout": layout}
+
+
+def score_figure(view: views.HeadsData, index: int, theme: Theme, pattern: str | None) -> dict:
+    """The second figure: every head's score for ``pattern`` (see :mod:`.scores`)."""
+    pattern = scores.chosen(view.scores, view.patterns, pattern)
+    shown = scores.pattern_scores(view, pattern, views.ROLE_THRESHOLD)
+    return scores.score_figure(shown, int(view.steps[index]), theme)
+
+
+def figures(
+    view: views.HeadsData,
+    index: int,
+    theme: Theme,
+    off: Iterable = (),
+    result: Mapping | None = None,
+    pattern: str | None = None,
+) -> list[dict]:
+    off = heads_off(view, off)
+    return [panels(view, index, theme, off, result), score_figure(view, index, theme, pattern)]

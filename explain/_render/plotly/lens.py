@@ -1,171 +1,234 @@
-"""Interactive (plotly) figure of the lens view model, for HTML exports and the report.
+"""The lens view's figure, as LensView shows it: on top the logit lens table (one row per
+layer, one column per input token, each cell the layer's top next token coloured by its
+probability; hover for the top three; the targets above, green where the output row gets them
+right), underneath the attention rollout and the saliency bars of the chosen ``position``
+(state; None: the view model's), whose column and rollout row are outlined.
 
-The logit lens table (hover a cell for its top three tokens), the attention rollout and the
-saliency bars, with a slider over positions instead of steps (the lens has one step): moving
-it redraws the bars and moves the outline of the chosen column and rollout row.
+The lens has one step, so a page has no step slider to add: :func:`figures` gives the figure
+with the page's own control instead, a slider over positions and one plotly frame per position;
+LensView, whose dropdown picks the position, shows :func:`figure`, the same less those two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import numpy as np
 
-from explain.style import LIGHT, OKABE_ITO, Theme, colorscale
-from explain.views import LensData
+from explain import views
+from explain.style import OKABE_ITO, Theme, colorscale
 
+from ..rules import label, token_ticks
 from . import blocks as P
+from .blocks import cached
 
-RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # as in the matplotlib figure
-CELLS = (
-    {"x": [0.0, 0.40], "y": [0.0, 1.0]},
-    {"x": [0.54, 0.74], "y": [0.0, 1.0]},
-    {"x": [0.85, 1.0], "y": [0.0, 1.0]},
-)
-
-
-def _hover(view: LensData) -> list[list[str]]:
-    """[layer + 1][pos] the cell's three most likely tokens, for the table's hover."""
-    best = np.argsort(-view.probs, axis=-1, kind="stable")[..., :3]  # [layer + 1, pos, 3]
-    rows = []
-    for layer, name in enumerate(view.layers):
-        row = []
-        for pos, token in enumerate(view.tokens):
-            top = "<br>".join(
-                f"{P.label(view.vocab[i])}: {view.probs[layer, pos, i]:.3f}"
-                for i in best[layer, pos]
-            )
-            row.append(f"{name} · position {pos} ({P.label(token)})<br>{top}")
-        rows.append(row)
-    return rows
+RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # bluish green, vermillion (the matplotlib's too)
+ROLLOUT, BARS = [0.0, 0.40], [0.58, 1.0]  # the lower row's panels (paper x)
+TABLE_AXIS = "input token; each cell: the top next token after that layer"
+TARGET_AXIS = "target (green: the output row gets it right)"
+BARS_AXIS = "gradient × input (+ pushes toward the prediction)"
 
 
-def _bars(view: LensData, position: int) -> dict:
-    values = view.bars(position)
-    return {
-        "x": values.tolist(),
-        "marker": {"color": [RIGHT if v >= 0 else WRONG for v in values]},
-    }
+def chosen(view: views.LensData, position: int | None) -> int:
+    """``position`` (None: the view model's) checked against the probe's positions."""
+    if position is None:
+        return int(view.position)
+    if isinstance(position, bool) or not isinstance(position, int | np.integer):
+        raise ValueError(f"position must be an integer; got {position!r}")
+    if not 0 <= position < len(view.tokens):
+        raise ValueError(f"position {position} is out of range; expected 0..{len(view.tokens) - 1}")
+    return int(position)
 
 
-def _shapes(view: LensData, position: int) -> list[dict]:
-    """The chosen column of the table and row of the rollout, outlined."""
-    n_pos, n_rows = len(view.tokens), len(view.layers)
-    line = {"color": WRONG, "width": 3}
-    return [
-        {
-            "type": "rect",
-            "xref": "x",
-            "yref": "y",
-            "x0": position - 0.5,
-            "x1": position + 0.5,
-            "y0": -0.5,
-            "y1": n_rows - 0.5,
-            "line": line,
-        },
-        {
-            "type": "rect",
-            "xref": "x2",
-            "yref": "y2",
-            "x0": -0.5,
-            "x1": n_pos - 0.5,
-            "y0": position - 0.5,
-            "y1": position + 0.5,
-            "line": line,
-        },
-    ]
-
-
-def _bars_axis(view: LensData, position: int) -> dict:
-    limit = float(np.abs(view.bars(position)).max()) or 1.0  # each position on its own scale
-    return {"range": [-1.1 * limit, 1.1 * limit], "exponentformat": "e"}
-
-
-def _bars_title(view: LensData, position: int) -> str:
+def bars_title(
+    view: views.LensData, position: int, escape: Callable[[object], str] = label, newline="<br>"
+) -> str:
+    """The bars' axis title, on top: whose saliency, and of what (``escape`` and ``newline``:
+    the matplotlib figure's text rules)."""
     predicted = view.top_token[-1][position]
     return (
-        f"saliency of position {position} ({P.label(view.tokens[position])})<br>"
-        f"predicting {P.label(predicted)}"
+        f"saliency of position {position} ({escape(view.tokens[position])}), predicting "
+        f"{escape(predicted)}{newline}{BARS_AXIS}"
     )
 
 
-def _annotations(view: LensData, position: int) -> list[dict]:
-    target = {  # names the row of targets above the table
-        "text": "target",
-        "x": CELLS[0]["x"][0],
-        "y": 1.0,
-        "xref": "paper",
-        "yref": "paper",
-        "xanchor": "right",
-        "yanchor": "bottom",
-        "yshift": 4,
-        "showarrow": False,
-    }
+def limit(view: views.LensData, position: int) -> float:
+    """Half the bars' axis: each position on its own scale (a confident prediction's
+    gradients are ~100x smaller than an unsure one's)."""
+    return 1.1 * (float(np.abs(view.bars(position)).max()) or 1.0)
+
+
+def _hover(view: views.LensData) -> list[list[str]]:
+    """[layer + 1][pos] the cell's three most likely tokens, for the table's hover."""
+    best = np.argsort(-view.probs, axis=-1, kind="stable")[..., :3]  # [layer + 1, pos, 3]
+    tokens = [label(t) for t in view.tokens]
     return [
-        target,
-        P.panel_title(CELLS[1], "attention rollout"),
-        P.panel_title(CELLS[2], _bars_title(view, position)),
+        [
+            f"{label(name)} · position {pos} ({tokens[pos]})<br>"
+            + "<br>".join(
+                f"{label(view.vocab[i])}: {view.probs[layer, pos, i]:.3f}" for i in best[layer, pos]
+            )
+            for pos in range(len(view.tokens))
+        ]
+        for layer, name in enumerate(view.layers)
     ]
 
 
-def _position_slider(view: LensData) -> dict:
-    animate = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}
+def _targets(view: views.LensData) -> list[str]:
+    """The target above each scored column, green where the output row predicts it."""
+    shown = []
+    for pos, target in enumerate(view.targets):
+        if not view.mask[pos]:
+            shown.append("")
+            continue
+        colour = RIGHT if view.top_token[-1][pos] == target else WRONG
+        shown.append(f"<span style='color:{colour}'>{label(target)}</span>")
+    return shown
+
+
+def _position(view: views.LensData, position: int) -> dict:
+    """What follows the position: the bars, their axis (range, title) and the outlines."""
+    values = view.bars(position)
+    n_pos, n_rows = len(view.tokens), len(view.layers)
+    line = {"color": WRONG, "width": 3}
+    half = limit(view, position)
     return {
-        "sliders": [
+        "x": values.astype(np.float64),
+        "marker": {"color": [RIGHT if v >= 0 else WRONG for v in values]},
+        "axis": {"range": [-half, half], "title": {"text": bars_title(view, position)}},
+        "shapes": [
             {
-                "active": view.position,
-                "currentvalue": {"prefix": "saliency of position ", "font": {"size": 13}},
-                "pad": {"t": 50},
-                "len": 1.0,
-                "x": 0.0,
-                "steps": [
-                    {
-                        "label": f"{p} {P.label(token)}",
-                        "method": "animate",
-                        "args": [[str(p)], animate],
-                    }
-                    for p, token in enumerate(view.tokens)
-                ],
-            }
-        ]
+                "type": "rect",
+                "xref": "x",
+                "yref": "y",
+                "x0": position - 0.5,
+                "x1": position + 0.5,
+                "y0": -0.5,
+                "y1": n_rows - 0.5,
+                "line": line,
+            },
+            {
+                "type": "rect",
+                "xref": "x2",
+                "yref": "y2",
+                "x0": -0.5,
+                "x1": n_pos - 0.5,
+                "y0": position - 0.5,
+                "y1": position + 0.5,
+                "line": line,
+            },
+        ],
     }
 
 
-def lens(
-    view: LensData,
-    frames: Sequence[int],
-    index: int,
-    marked: int | None,
-    theme: Theme = LIGHT,
-) -> dict:
-    """One step (the lens is recorded once): its slider picks a position, not a step."""
-    n_pos = len(view.tokens)
-    positions = list(range(n_pos))
-    target_row = [P.label(view.targets[i]) if view.mask[i] else "" for i in positions]
+def _fixed(view: views.LensData) -> dict:
+    """What the figure shows whatever the position (see :func:`.scores.cached`)."""
+    ticks, tick_text = token_ticks(view.tokens)
+    return {
+        "table": view.top_prob.astype(np.float32),
+        "rollout": view.rollout.astype(np.float32),
+        "positions": np.arange(len(view.tokens)),
+        "rows": np.arange(len(view.layers)),
+        "text": [[label(t) for t in row] for row in view.top_token],
+        "hover": _hover(view),
+        "targets": _targets(view),
+        "layers": [label(name) for name in view.layers],
+        "ticks": (ticks, tick_text),
+        "scale": colorscale(view.colorscale),
+    }
+
+
+def _title(x: list[float], y: list[float], text: str) -> dict:
+    """A panel's title above it, in the figure's font (``text`` escaped already)."""
+    return {**P.panel_title({"x": x, "y": y}, text), "font": {}}
+
+
+def _sizes(view: views.LensData, theme: Theme) -> dict:
+    """Pixel sizes: the table's rows, the gap under it, the lower row, the margins."""
+    s = theme.font_size - 12
+    n_pos, n_rows = len(view.tokens), len(view.layers)
+    table = (64 + 3 * s) * n_rows + 24
+    gap = 190 + 10 * s  # table's token ticks and axis title, the bars' two-line title
+    lower = 300 + 10 * s
+    margin = {"l": 110 + 5 * s, "r": 80 + 3 * s, "t": 110 + 6 * s, "b": 60 + 3 * s}
+    plot = table + gap + lower
+    return {
+        "width": int(np.clip(56 * n_pos + 220, 800, 1400)) + 20 * s,
+        "height": plot + margin["t"] + margin["b"],
+        "margin": margin,
+        "table_y": [(lower + gap) / plot, 1.0],
+        "lower_y": [0.0, lower / plot],
+    }
+
+
+def _slider(view: views.LensData, position: int) -> dict:
+    animate = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}
+    return {
+        "active": position,
+        "currentvalue": {"prefix": "saliency of position "},
+        "pad": {"t": 40},
+        "len": 1.0,
+        "x": 0.0,
+        "steps": [
+            {"label": f"{p} {label(token)}", "method": "animate", "args": [[str(p)], animate]}
+            for p, token in enumerate(view.tokens)
+        ],
+    }
+
+
+def figure(view: views.LensData, index: int, theme: Theme, position: int | None = None) -> dict:
+    """The figure LensView shows with ``position`` chosen (None: the view model's)."""
+    position = chosen(view, position)
+    step = int(view.steps[index])
+    sizes = _sizes(view, theme)
+    # keyed on the probabilities, which the view model of every position shares (LensView)
+    fixed = cached(view.probs, "lens", lambda: _fixed(view))
+    positions = fixed["positions"]
+    ticks, tick_text = fixed["ticks"]
+    tokens = {"tickmode": "array", "tickvals": ticks, "ticktext": tick_text, "showgrid": False}
+    table_y, lower_y = sizes["table_y"], sizes["lower_y"]
+    now = _position(view, position)
     data = [
         {
             "type": "heatmap",
-            "z": P.typed(view.top_prob),
+            "z": fixed["table"],
             "x": positions,
-            "y": list(range(len(view.layers))),
-            "zmin": 0,
-            "zmax": 1,
-            "colorscale": colorscale(view.colorscale),
-            "colorbar": {"x": 0.41, "len": 0.9, "thickness": 12, "title": {"text": "top prob"}},
-            "text": [[P.label(t) for t in row] for row in view.top_token],
+            "y": fixed["rows"],
+            "zmin": 0.0,
+            "zmax": 1.0,
+            "colorscale": fixed["scale"],
+            "colorbar": {
+                "thickness": 12,
+                "len": table_y[1] - table_y[0],
+                "y": sum(table_y) / 2,
+                "yanchor": "middle",
+                "title": {"text": "top prob"},
+            },
+            "text": fixed["text"],
             "texttemplate": "%{text}",
-            "textfont": {"size": 11},
-            "customdata": _hover(view),
+            "textfont": {"size": 11 + (theme.font_size - 12) // 2},
+            "customdata": fixed["hover"],
             "hovertemplate": "%{customdata}<extra></extra>",
             "xaxis": "x",
             "yaxis": "y",
         },
+        {  # carries the targets on the table's top axis
+            "type": "scatter",
+            "mode": "markers",
+            "x": positions,
+            "y": np.zeros(len(positions)),
+            "marker": {"opacity": 0},
+            "hoverinfo": "skip",
+            "showlegend": False,
+            "xaxis": "x4",
+            "yaxis": "y",
+        },
         {
             "type": "heatmap",
-            "z": P.typed(view.rollout),
-            "zmin": 0,
-            "zmax": 1,
-            "colorscale": colorscale(view.colorscale),
+            "z": fixed["rollout"],
+            "zmin": 0.0,
+            "zmax": 1.0,
+            "colorscale": fixed["scale"],
             "showscale": False,
             "hovertemplate": "position %{y} takes %{z:.3f} from %{x}<extra></extra>",
             "xaxis": "x2",
@@ -174,88 +237,82 @@ def lens(
         {
             "type": "bar",
             "orientation": "h",
+            "x": now["x"],
             "y": positions,
-            **_bars(view, view.position),
+            "marker": now["marker"],
             "hovertemplate": "%{y}: %{x:.3g}<extra></extra>",
             "xaxis": "x3",
             "yaxis": "y3",
         },
     ]
-    tokens = P.ticks(view.tokens)
-    layout = P.layout(
-        view.title,
-        max(440, 22 * n_pos + 260),
-        theme,
-        showlegend=False,
-        xaxis={
-            "domain": CELLS[0]["x"],
-            "anchor": "y",
-            **tokens,
-            "title": {"text": "input token; each cell: the top next token after that layer"},
-        },
-        xaxis4={  # the targets above the table
+    layout = {
+        "title": {"text": f"{label(view.title)} · step {step}", "x": 0.01},
+        "width": sizes["width"],
+        "height": sizes["height"],
+        "margin": sizes["margin"],
+        "uirevision": "explain",
+        "showlegend": False,
+        "xaxis": {"domain": [0.0, 1.0], "anchor": "y", **tokens, "title": {"text": TABLE_AXIS}},
+        "xaxis4": {
             "overlaying": "x",
             "side": "top",
             "matches": "x",
+            "anchor": "y",
             "tickmode": "array",
             "tickvals": positions,
-            "ticktext": target_row,
+            "ticktext": fixed["targets"],
             "showgrid": False,
+            "title": {"text": TARGET_AXIS},
         },
-        yaxis={
-            "domain": CELLS[0]["y"],
+        "yaxis": {
+            "domain": table_y,
             "anchor": "x",
             "autorange": "reversed",
             "tickmode": "array",
-            "tickvals": list(range(len(view.layers))),
-            "ticktext": view.layers,
+            "tickvals": fixed["rows"],
+            "ticktext": fixed["layers"],
         },
-        xaxis2={"domain": CELLS[1]["x"], "anchor": "y2", **tokens},
-        yaxis2={
-            "domain": CELLS[1]["y"],
+        "xaxis2": {"domain": ROLLOUT, "anchor": "y2", **tokens, "title": {"text": "input token"}},
+        "yaxis2": {
+            "domain": lower_y,
             "anchor": "x2",
             "autorange": "reversed",
             "scaleanchor": "x2",
             "constrain": "domain",
             **tokens,
+            "title": {"text": "position"},
         },
-        xaxis3={
-            "domain": CELLS[2]["x"],
+        "xaxis3": {
+            "domain": BARS,
             "anchor": "y3",
-            "title": {"text": "gradient × input"},
-            **_bars_axis(view, view.position),
+            "side": "top",
+            "exponentformat": "e",
+            "zeroline": True,
+            **now["axis"],
         },
-        yaxis3={"domain": CELLS[2]["y"], "anchor": "x3", "autorange": "reversed", **tokens},
-        shapes=_shapes(view, view.position),
-        annotations=_annotations(view, view.position),
-        **_position_slider(view),
-    )
-    size = theme.font_size  # layer names on the left, the target row on top
-    layout["margin"] = {**layout["margin"], "l": 9 * size, "t": 8 * size}
-    # the target axis needs a trace to show its ticks: an invisible one on x4
-    data.append(
-        {
-            "type": "scatter",
-            "x": positions,
-            "y": [0] * n_pos,
-            "xaxis": "x4",
-            "yaxis": "y",
-            "mode": "markers",
-            "marker": {"opacity": 0},
-            "hoverinfo": "skip",
-        }
-    )
-    frames = [
-        {
-            "name": str(p),
-            "data": [_bars(view, p)],
-            "traces": [2],
-            "layout": {
-                "shapes": _shapes(view, p),
-                "xaxis3": _bars_axis(view, p),
-                "annotations": _annotations(view, p),
-            },
-        }
-        for p in positions
-    ]
-    return {"data": data, "layout": layout, "frames": frames}
+        "yaxis3": {"domain": lower_y, "anchor": "x3", "autorange": "reversed", **tokens},
+        "shapes": now["shapes"],
+        "annotations": [_title(ROLLOUT, lower_y, "attention rollout")],
+    }
+    return P.themed({"data": data, "layout": layout}, theme)
+
+
+def figures(
+    view: views.LensData, index: int, theme: Theme, position: int | None = None
+) -> list[dict]:
+    """:func:`figure` with the page's slider over positions and a plotly frame for each."""
+    position = chosen(view, position)
+    shown = figure(view, index, theme, position)
+    frames = []
+    for p in range(len(view.tokens)):
+        at = _position(view, p)
+        frames.append(
+            {
+                "name": str(p),
+                "data": [{"x": at["x"], "marker": at["marker"]}],
+                "traces": [3],
+                "layout": {"xaxis3": at["axis"], "shapes": at["shapes"]},
+            }
+        )
+    layout = {**shown["layout"], "sliders": [_slider(view, position)]}
+    return [{**shown, "layout": layout, "frames": frames}]

@@ -1,123 +1,205 @@
-"""The plotly figure of the optimizer view: update sizes, gradient norm, one tensor."""
+"""The optimizer view's plotly figure, for its one tracked parameter: on the left its history
+(gradient and applied-update norms, the optimizer's moments, the update/weight ratio, in three
+stacked panels over one step axis, the step shown marked), on the right the histogram of its
+update at that step."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numpy as np
 
 from explain import views
-from explain.style import WEIGHT, Theme, colorscale
+from explain.style import Theme
 
-from ..rules import matrix_names
+from ..rules import label, step_marker
 from . import blocks as P
 
+# the norms drawn as "first" and "second moment", by optimizer state kind
+MOMENTS = (("exp_avg", "‖m‖ first moment"), ("exp_avg_sq", "‖√v‖ second moment"))
+MOMENTUM = (("momentum_buffer", "‖v‖ momentum buffer"),)
+# (curve, legend name, panel's y axis, mode), in trace order
+CURVES = (
+    ("grad", "‖gradient‖", "y", "lines"),
+    ("update", "‖applied update‖", "y", "lines+markers"),
+    ("first", "first moment", "y2", "lines+markers"),
+    ("second", "second moment", "y2", "lines+markers"),
+    ("ratio", "‖update‖ / ‖weight‖", "y3", "lines"),
+)
+# (y axis, domain, title): norms on top, moments in the middle, the ratio (log) at the bottom
+PANELS = (("y", [0.7067, 1.0], "norm"), ("y2", [0.3533, 0.6467], "moments"))
+RATIO_PANEL = ("y3", [0.0, 0.2933], "ratio")
+WIDTH, HEIGHT = 960, 480  # the height less the legend below the history
+HISTORY_COLUMN, HISTOGRAM_COLUMN = [0.0, 0.55], [0.64, 1.0]  # as wide as 560 and 400 px were
+MARGIN = {"l": 60, "r": 20, "t": 40, "b": 40}
 
-def optimizer(
-    view: views.OptimizerData, frames: Sequence[int], index: int, marked: int | None, theme: Theme
-) -> dict:
-    names = matrix_names(sorted(view.update_ratio))
-    palette = [
-        "#1f77b4",
-        "#ff7f0e",
-        "#2ca02c",
-        "#d62728",
-        "#9467bd",
-        "#8c564b",
-        "#e377c2",
-        "#7f7f7f",
-        "#bcbd22",
-        "#17becf",
-    ]
-    data = [
-        P.line(
-            view.scalar_steps,
-            view.update_ratio[n],
-            n.removesuffix(".weight"),
-            palette[i % len(palette)],
-        )
-        for i, n in enumerate(names)
-    ]
-    data.append(
-        P.line(
-            view.scalar_steps,
-            view.grad_norm,
-            "gradient norm (global)",
-            "#444",
-            xaxis="x2",
-            yaxis="y2",
-            showlegend=False,
-        )
-    )
-    kinds = list(view.tensors)
-    top = {"domain": [0.6, 1.0]} if kinds else {"domain": [0.0, 1.0]}
-    axes = {
-        "xaxis": {
-            "domain": [0.0, 0.46],
-            "anchor": "y",
-            "title": {"text": "step"},
-            "zeroline": False,
-        },
-        "yaxis": {**top, "type": "log", "title": {"text": "‖Δw‖ / ‖w‖"}},
-        "xaxis2": {
-            "domain": [0.56, 1.0],
-            "anchor": "y2",
-            "title": {"text": "step"},
-            "zeroline": False,
-        },
-        "yaxis2": {**top, "anchor": "x2", "type": "log", "title": {"text": "‖g‖ before clip"}},
+
+def colours(theme: Theme) -> dict[str, str]:
+    """The colour of each curve; the histogram takes the applied update's (the matplotlib
+    builder draws the same)."""
+    return {name: theme.colorway[i % len(theme.colorway)] for i, (name, *_) in enumerate(CURVES)}
+
+
+def moments(view: views.OptimizerData) -> list[tuple[str, str]]:
+    """(state kind, legend name) of the moments the optimizer keeps, at most two."""
+    return [m for m in (*MOMENTS, *MOMENTUM) if m[0] in view.norms][:2]
+
+
+def optimizer_name(view: views.OptimizerData) -> str:
+    """The optimizer as the moments panel names it ("adam: no moments" for one without any)."""
+    name = view.optimizer or ("adam" if "exp_avg" in view.norms else "optimizer")
+    return name if moments(view) else f"{name}: no moments"
+
+
+_LAST: list = [None, None]  # the view model curves() was last asked for, and its answer
+
+
+def curves(view: views.OptimizerData) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
+    """Curve -> (steps, values, legend name), ratios that are not finite left out (step 0 has
+    no update); an empty curve for a moment the optimizer does not keep.
+
+    The same arrays again for the same view model: a step change then finds its curves
+    unchanged by identity, not by comparing every value (`blocks.same`)."""
+    if _LAST[0] is view:
+        return _LAST[1]
+    _LAST[:] = [view, _curves(view)]
+    return _LAST[1]
+
+
+def _curves(view: views.OptimizerData) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
+    legend = {name: text for name, text, _, _ in CURVES}
+    ratio = view.update_ratio.get(view.parameter)
+    if ratio is None:
+        ratio_steps, ratio = np.zeros(0, np.int64), np.zeros(0)
+    else:
+        finite = np.isfinite(ratio)
+        ratio_steps, ratio = np.asarray(view.scalar_steps)[finite], ratio[finite]
+    out = {
+        "grad": (view.parameter_grad_norm.steps, view.parameter_grad_norm.values, legend["grad"]),
+        "update": (view.steps, view.norms.get("update", np.zeros(0)), legend["update"]),
+        "ratio": (ratio_steps, ratio, legend["ratio"]),
     }
-    titles = [
-        P.panel_title({"x": [0, 0.46], "y": top["domain"]}, "update size per weight matrix"),
-        P.panel_title({"x": [0.56, 1], "y": top["domain"]}, "global gradient norm"),
+    kept = moments(view)
+    for number, curve in enumerate(("first", "second")):
+        if number < len(kept):
+            kind, name = kept[number]
+            out[curve] = (view.steps, view.norms[kind], name)
+        else:
+            out[curve] = (np.zeros(0, np.int64), np.zeros(0), legend[curve])
+    return {name: out[name] for name in legend}  # in trace order
+
+
+def log_ticks(values: np.ndarray) -> dict:
+    """A log axis labelled at powers of ten only, where the values span one or more (plotly
+    would label every digit in between)."""
+    positive = values[values > 0]
+    spans = positive.size and positive.max() >= 10 * positive.min()
+    return {"dtick": 1} if spans else {}
+
+
+def title(view: views.OptimizerData, step: int) -> str:
+    parameter = f" · {view.parameter}" if view.parameter else ""
+    return f"{view.title}{parameter} · step {step}"
+
+
+# the histogram's panel title: the same at every step (the figure's title says the step), so a
+# step change sets no annotation (plotly validates a changed list of them again: ~1 ms)
+HISTOGRAM_TITLE = "update of each weight at the step"
+
+
+def figures(view: views.OptimizerData, index: int, theme: Theme) -> list[dict]:
+    """One figure: the history on the left with the step at ``index`` marked, the histogram of
+    the update at ``index`` on the right (one figure, so a page's one slider moves both)."""
+    step = int(view.steps[index])
+    drawn = curves(view)
+    below = P.legend_height([legend for x, _, legend in drawn.values() if len(x)], theme, WIDTH)
+    colour = colours(theme)
+    has = len(view.histogram_counts) > 0
+    data = [
+        {  # first: what a click on the history must tell apart (widgets.OptimizerView)
+            "type": "bar",
+            "x": view.histogram_centres[index] if has else np.zeros(0),
+            "y": view.histogram_counts[index] if has else np.zeros(0, np.int64),
+            "xaxis": "x2",
+            "yaxis": "y4",
+            "showlegend": False,
+            "marker": {"color": colour["update"]},
+            "hovertemplate": "update ≈ %{x:.3g}<br>%{y} values<extra></extra>",
+        }
     ]
-    first = len(data)
-    width = (1 - 0.05 * (len(kinds) - 1)) / max(1, len(kinds))
-    for number, kind in enumerate(kinds):
-        x0 = number * (width + 0.05)
-        n = number + 3
+    for name, _, yaxis, mode in CURVES:
+        x, y, legend = drawn[name]
         data.append(
             {
-                "type": "heatmap",
-                "z": P.typed(view.tensors[kind][index]),
-                "xaxis": f"x{n}",
-                "yaxis": f"y{n}",
-                "colorscale": colorscale(WEIGHT if kind == "exp_avg_sq" else view.colorscale),
-                "showscale": False,
-                **({} if kind == "exp_avg_sq" else {"zmid": 0}),
-                "hovertemplate": f"{view.tensor_titles[kind]}"
-                "<br>row %{y}, column %{x}: %{z:.3g}<extra></extra>",
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "name": label(legend),
+                "mode": mode,
+                "xaxis": "x",
+                "yaxis": yaxis,
+                "visible": bool(len(x)) or name not in ("first", "second"),
+                "line": {"color": colour[name]},
+                "marker": {"color": colour[name], "size": 5},
+                "hovertemplate": "step %{x}<br>%{y:.4g}<extra>%{fullData.name}</extra>",
             }
         )
-        rows = P.ticks(view.row_labels) if view.row_labels is not None and number == 0 else {}
-        axes[f"xaxis{n}"] = {"domain": [x0, x0 + width], "anchor": f"y{n}", "showgrid": False}
-        axes[f"yaxis{n}"] = {
-            "domain": [0.0, 0.42],
-            "anchor": f"x{n}",
-            "autorange": "reversed",
-            "showgrid": False,
-            **rows,
-        }
-        titles.append(
-            P.panel_title({"x": [x0, x0 + width], "y": [0, 0.42]}, view.tensor_titles[kind])
-        )
-    tracked = f" · {view.parameter}" if kinds else ""
-    extra: dict = {}
-    figure: dict = {"data": data}
-    if kinds:
-        frames, active = P.initial(frames, index)
-        extra = P.slider(view.steps, frames, active)
-        figure["frames"] = P.frame_list(
-            view.steps,
-            frames,
-            list(range(first, first + len(kinds))),
-            lambda i: [{"z": P.typed(view.tensors[k][i])} for k in kinds],
-        )
-    figure["layout"] = P.layout(
-        f"{view.title}{tracked}",
-        760 if kinds else 420,
-        theme,
-        annotations=titles,
-        legend={"font": {"size": 9}},
+    axes = {
+        "xaxis": {
+            "domain": HISTORY_COLUMN,
+            "anchor": RATIO_PANEL[0],
+            "title": {"text": "step"},
+            "zeroline": False,
+        },
+        "yaxis3": {
+            "domain": RATIO_PANEL[1],
+            "anchor": "x",
+            "type": "log",
+            "exponentformat": "e",
+            "title": {"text": RATIO_PANEL[2]},
+            **log_ticks(drawn["ratio"][1]),
+        },
+        "xaxis2": {
+            "domain": HISTOGRAM_COLUMN,
+            "anchor": "y4",
+            "title": {"text": "applied update"},
+            "exponentformat": "e",
+        },
+        "yaxis4": {"domain": [0.0, 1.0], "anchor": "x2", "title": {"text": "count"}},
+    }
+    for yaxis, domain, text in PANELS:
+        key = "yaxis" if yaxis == "y" else f"yaxis{yaxis[1:]}"
+        axes[key] = {"domain": domain, "anchor": "x", "title": {"text": text}}
+    notes = [
+        {
+            "text": label(optimizer_name(view)),
+            "xref": "paper",
+            "yref": "paper",
+            "x": 0.01,
+            "y": PANELS[1][1][1],
+            "xanchor": "left",
+            "yanchor": "top",
+            "showarrow": False,
+        },
+        {
+            "text": HISTOGRAM_TITLE,
+            "xref": "paper",
+            "yref": "paper",
+            "x": sum(HISTOGRAM_COLUMN) / 2,
+            "y": 1.0,
+            "xanchor": "center",
+            "yanchor": "bottom",
+            "showarrow": False,
+        },
+    ]
+    layout = {
+        "title": {"text": label(title(view, step)), "x": 0.01, "xanchor": "left"},
+        "width": WIDTH,
+        "height": HEIGHT + below,
+        "margin": {**MARGIN, "b": MARGIN["b"] + below},
+        "uirevision": "explain",
+        "bargap": 0.05,
+        "legend": P.legend_below(),
         **axes,
-        **extra,
-    )
-    return figure
+        "shapes": [step_marker(step)],
+        "annotations": notes,
+    }
+    return [P.themed({"data": data, "layout": layout}, theme)]

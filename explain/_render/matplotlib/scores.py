@@ -1,0 +1,69 @@
+"""The scores view's matplotlib figure: a panel per pattern (or the one ``pattern``), each the
+plotly scores figure (`explain._render.plotly.scores`): every head's score over training in
+the same colours and dashes, a dot where it appeared, the threshold dotted, the step marked."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+
+from explain.style import LIGHT, Theme
+from explain.views import ScoresData
+
+from ..plotly.scores import (
+    THRESHOLD_COLOUR,
+    PatternScores,
+    chosen,
+    colour,
+    pattern_scores,
+    title,
+)
+from .common import Drawn, new_figure, step_markers, text
+
+DASHES = {"solid": "-", "dash": "--"}
+
+
+def draw_scores(ax: Axes, shown: PatternScores, theme: Theme) -> None:
+    """``shown.values`` [snapshot, layer, head] on ``ax`` (HeadsView's second figure)."""
+    labels, heads, steps, values, appeared, threshold, pattern = shown
+    for number, name in enumerate(labels):
+        layer, head = divmod(number, heads)
+        line_colour = colour(theme, number)
+        ax.plot(
+            steps,
+            values[:, layer, head],
+            "-" if layer % 2 == 0 else "--",
+            color=line_colour,
+            label=text(name),
+        )
+        first = int(appeared[layer, head])
+        if first >= 0:
+            row = min(int(np.searchsorted(steps, first)), len(steps) - 1)
+            ax.plot([first], [values[row, layer, head]], "o", color=line_colour, ms=5)
+    ax.axhline(threshold, color=THRESHOLD_COLOUR, lw=1, ls=":")
+    ax.set(title=text(title(pattern)), xlabel="step", ylabel="score", ylim=(-0.02, 1.02))
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+
+
+def scores(
+    view: ScoresData,
+    index: int,
+    marker: bool = False,
+    theme: Theme = LIGHT,
+    pattern: str | None = None,
+) -> Drawn:
+    """One panel per pattern (the plotly builder's figures side by side), or the one
+    ``pattern``; ``marker`` marks the step (the widget always does)."""
+    shown = [chosen(view.scores, view.patterns, pattern)] if pattern is not None else view.patterns
+    figure = new_figure(4.2 * len(shown) + 0.6, 3.4)
+    axes = np.atleast_1d(figure.subplots(1, len(shown)))
+    for ax, name in zip(axes, shown, strict=True):
+        draw_scores(ax, pattern_scores(view, name, view.threshold), theme)
+    markers = step_markers(list(axes), int(view.steps[index]), marker)
+
+    def update(i: int) -> None:
+        for line in markers:
+            line.set_xdata([int(view.steps[i])] * 2)
+
+    update(index)
+    return Drawn(figure, update, view.steps, markers)
