@@ -133,8 +133,8 @@ CLAIMS: list[tuple[str, str]] = [
         "assert (curve.accuracy[:4] >= 0.995).all(), curve.accuracy",
     ),
     (
-        "after five removals it is below 0.8",
-        "assert (curve.accuracy[5:] < 0.8).all(), curve.accuracy",
+        "after six removals it is below 0.8",
+        "assert (curve.accuracy[6:] < 0.8).all(), curve.accuracy",
     ),
     (
         "with every head gone it is 0",
@@ -179,9 +179,9 @@ CLAIMS: list[tuple[str, str]] = [
         "assert max(_kept) < 0.01, _kept",
     ),
     (
-        "All three reverse every sequence (accuracy 1.00)",
+        "All three reverse nearly every sequence (accuracy 0.99 or more)",
         "assert len(compared) == 3\n"
-        "assert all(result['accuracy'] == 1.0 for result in compared.values()), compared",
+        "assert all(result['accuracy'] >= 0.99 for result in compared.values()), compared",
     ),
     (
         "both pruned models are a little less sure than the full one",
