@@ -338,10 +338,10 @@ class View:
         restyle(self.widget, theme)
         for plot in self.plots:
             plot.widget.min_font = theme.min_font_size
-            if plot._shown is None:  # a figure the view builds itself, not from a builder
+            if not plot.built:  # a figure the view builds itself, not from a builder
                 with plot.batch_update():
                     theme.apply(plot.figure)
-        if any(plot._shown is not None for plot in self.plots):
+        if any(plot.built for plot in self.plots):
             self._update()  # the builders draw in the theme
 
     def figures(self) -> list[dict]:

@@ -255,6 +255,11 @@ class Plot:
             self.widget.frames_key = key
             self.widget.revision += 1
 
+    @property
+    def built(self) -> bool:
+        """Whether a builder draws this plot (:meth:`show`), rather than its view by hand."""
+        return self._shown is not None
+
     def show(self, figure: dict) -> None:
         """Show ``figure``, a builder's dict (:mod:`explain._render.plotly`): only what differs
         from the last one shown is set on :attr:`figure` (a new z, title, annotations), so the
