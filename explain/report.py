@@ -308,11 +308,11 @@ def _figure_section(
 def _heads_note(trace: Trace) -> str:
     """What the heads section shows, and the sentence naming each head that shows a pattern."""
     note = (
-        "Left: how much each head matters (the gradient of the loss with respect to a gate on "
-        "the head's output, Michel et al. 2019) and the pattern it shows at the chosen step. "
-        "Middle: accuracy as heads are removed, least important first. Right: how different "
-        "the heads' final patterns are; alike heads sit next to each other. The second figure: "
-        "every head's score for the clearest pattern over training, a dot where it appeared."
+        "Four figures: how much each head matters (the gradient of the loss with respect to a "
+        "gate on the head's output, Michel et al. 2019) and the pattern it shows at the chosen "
+        "step; accuracy as heads are removed, least important first; how different the heads' "
+        "final patterns are, alike heads next to each other; every head's score for the "
+        "clearest pattern over training, a dot where it appeared."
     )
     try:
         lines = views.heads(trace).circuits

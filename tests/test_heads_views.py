@@ -96,7 +96,7 @@ def test_heads_view_click_switches_a_head_off_and_back():
     expected = explain.lab.evaluate(run.model, run.task, [(layer, head)])
     assert view.result == pytest.approx(expected)
     # what switching it off costs is drawn in the figure (the export draws it too)
-    assert f"L{layer}H{head}" in view.grid.figure.layout.annotations[-1].text
+    assert f"L{layer}H{head}" in view.grid.figure.layout.title.text  # what it costs, line 2
     assert view.grid.figure.data[0].text[layer][head] == "off"
     assert view.toggle(layer, head) == pytest.approx(explain.lab.evaluate(run.model, run.task))
     assert view.off == set()

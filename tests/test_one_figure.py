@@ -81,4 +81,4 @@ def test_the_attention_slide_has_the_notebook_panels():
     assert left.get_xlabel() == heatmap["layout"]["xaxis"]["title"]["text"] == "key"
     assert left.get_ylabel() == heatmap["layout"]["yaxis"]["title"]["text"] == "query"
     assert right.get_title() == grid["layout"]["title"]["text"]
-    assert left.get_title().replace("·", "·") == heatmap["layout"]["title"]["text"]
+    assert figure.get_suptitle() == heatmap["layout"]["title"]["text"]

@@ -31,15 +31,15 @@ def titles(figure: dict) -> list[str]:
 @pytest.mark.parametrize("theme", ["light", "presentation"])
 def test_heads_view_shows_the_exported_figures(trace, theme):
     view = HeadsView(trace, theme=theme, step=int(trace.snapshot_steps[1]))
-    assert len(view.figures()) == 2  # the three panels, then the scores of one pattern
+    assert len(view.figures()) == 4  # three panels (a narrow output wraps them), the scores
     for step in (int(trace.snapshot_steps[1]), int(trace.snapshot_steps[-1])):
         view.step = step  # the second step: changed in place (Plot.show)
         exported = export.interactive(trace, "heads", step=step, theme=theme)
         assert_same_figures(view.figures(), exported)
         assert_png_from_the_view_model(view, step, **view.state)
-    shown = view.figures()[0]
-    assert shown["layout"]["title"]["text"].endswith(f"step {view.step}")
-    assert "importance and role" in titles(shown) and "how different (JS distance)" in titles(shown)
+    grid, _, similar, _ = view.figures()
+    assert f"step {view.step}<br>" in grid["layout"]["title"]["text"]
+    assert titles(similar)[0] == "how different (JS distance)"
 
 
 def test_heads_view_state_is_what_the_export_draws(trace):
@@ -50,7 +50,7 @@ def test_heads_view_state_is_what_the_export_draws(trace):
     exported = export.interactive(view.data, "heads", step=view.step, **view.state)
     assert_same_figures(view.figures(), exported)
     assert (
-        view.figures()[1]["layout"]["title"]["text"]
+        view.figures()[3]["layout"]["title"]["text"]
         == f"{other.replace('_', ' ')} score of every head"
     )
     # heads off and what they cost (a Run measures it; here the state is given)
@@ -58,7 +58,8 @@ def test_heads_view_state_is_what_the_export_draws(trace):
     off = export.interactive(view.data, "heads", step=view.step, **state)[0]
     assert off["data"][0]["text"][1][0] == "off"
     assert off["layout"]["shapes"][0]["x0"] == -0.45  # crossed out
-    assert titles(off)[-1] == "heads off: L1H0 · loss 0.050 → 1.250 · accuracy 1.00 → 0.50"
+    cost = titles(off)[0].split("<br>")[-1]  # the title's second line
+    assert cost == "heads off: L1H0 · loss 0.050 → 1.250 · accuracy 1.00 → 0.50"
     with pytest.raises(ValueError, match=r"head \(2, 0\) is out of range"):
         export.interactive(view.data, "heads", off=[(2, 0)])
     with pytest.raises(ValueError, match="unknown pattern 'nope'"):
@@ -73,7 +74,10 @@ def test_heads_view_follows_a_theme_change_like_the_export(trace):
 
 
 def test_the_heads_page_moves_the_badges_and_the_step_marker(trace):
-    panels, scores = export.interactive(trace, "heads", step=int(trace.snapshot_steps[0]))
+    panels, pruned, similar, scores = export.interactive(
+        trace, "heads", step=int(trace.snapshot_steps[0])
+    )
+    assert "frames" not in pruned and "frames" not in similar  # they do not change
     assert [frame["name"] for frame in panels["frames"]] == [str(s) for s in trace.snapshot_steps]
     assert panels["frames"][0]["traces"] == [0]  # the badges
     assert set(panels["frames"][0]["layout"]) == {"title"}
@@ -82,12 +86,12 @@ def test_the_heads_page_moves_the_badges_and_the_step_marker(trace):
 
 def test_the_heads_picture_has_the_plotly_panels(trace):
     view = views.heads(trace)
-    panels, scores = export.interactive(view, "heads")
+    panels, pruned, similar, scores = export.interactive(view, "heads")
     figure = export.figure(trace, "heads")
     shown = [ax.get_title() for ax in figure.axes if ax.get_title()]
-    assert shown == [*titles(panels)[1:4], titles(scores)[0]]
+    assert shown == [titles(pruned)[0], titles(similar)[0], titles(scores)[0]]
     top = figure.subfigs[0]  # the panels; the scores under them
-    assert top.texts[-1].get_text() == titles(panels)[-1]  # what the heads off cost
+    assert top.texts[-1].get_text() == titles(panels)[0].split("<br>")[-1]  # the heads off
 
 
 # -- scores and pruning: HeadsView's figure and panel ----------------------------------------
@@ -96,7 +100,7 @@ def test_scores_export_is_the_heads_views_scores_figure(trace):
     for pattern in view.data.patterns[:2]:
         view.pattern_select.value = pattern
         exported = export.interactive(trace, "scores", step=view.step, pattern=pattern)
-        assert_same_figures(view.figures()[1:], exported)
+        assert_same_figures(view.figures()[3:], exported)
     every = export.interactive(trace, "scores")
     assert [titles(f)[0] for f in every] == [
         f"{p.replace('_', ' ')} score of every head" for p in view.data.patterns
@@ -107,7 +111,7 @@ def test_scores_export_is_the_heads_views_scores_figure(trace):
 
 def test_pruning_export_draws_the_heads_views_pruning_panel(trace):
     view = HeadsView(trace)
-    panel = [as_json(view.figures()[0])["data"][i] for i in (1, 2)]
+    panel = [as_json(view.figures()[1])["data"][i] for i in (0, 1)]
     exported = as_json(export.interactive(trace, "pruning"))
     for ours, theirs in zip(panel, exported["data"][:2], strict=True):
         for key in ("x", "y", "name", "mode", "line", "marker", "hovertemplate"):
@@ -153,7 +157,7 @@ def test_the_lens_picture_has_the_plotly_panels(trace):
     figure = export.figure(trace, "lens")
     table, rollout, bars = figure.axes[:3]
     layout = page["layout"]
-    assert table.get_xlabel() == layout["xaxis"]["title"]["text"]
+    assert table.get_xlabel() == layout["xaxis"]["title"]["text"].replace("<br>", "\n")
     assert rollout.get_title() == titles(page)[1] == "attention rollout"
     position = views.lens(trace).position
     assert f"saliency of position {position}" in bars.get_xlabel()
@@ -173,7 +177,7 @@ def test_heads_switched_off_by_a_run_are_what_the_export_draws():
     assert view.state["off"] == [(1, 2)] and view.state["result"] == result
     exported = export.interactive(view.data, "heads", step=view.step, **view.state)
     assert_same_figures(view.figures(), exported)
-    assert titles(view.figures()[0])[-1].startswith("heads off: L1H2 · loss ")
+    assert titles(view.figures()[0])[0].split("<br>")[-1].startswith("heads off: L1H2 · loss ")
     assert_png_from_the_view_model(view, view.step, **view.state)
     view.toggle(1, 2)
     assert view.state["off"] == [] and view.state["result"] is None

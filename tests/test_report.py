@@ -146,7 +146,7 @@ def test_timeline_drives_the_figures_with_frames(page_text):
         "figure-attention-self",  # the head
         "figure-attention-self-1",  # the grid of every head, badged
         "figure-heads",  # the role badges follow the step
-        "figure-heads-1",  # the pattern scores, the step marked
+        "figure-heads-3",  # the pattern scores, the step marked (after pruning, similarity)
         "figure-embeddings",
         "figure-embeddings-1",  # cosine similarity
         "figure-positional",

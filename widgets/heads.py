@@ -85,8 +85,10 @@ class HeadsView(View):
             description="pattern",
         )
         self.pattern_select.add_class("explain-pattern-select")
-        grid, scores = self._figures()
+        grid, pruned, similar, scores = self._figures()
         self.grid = self._plot(grid, "explain-heads-grid")
+        self.pruning = self._plot(pruned, "explain-heads-pruning")
+        self.similarity = self._plot(similar, "explain-heads-similarity")
         self.scores = self._plot(scores, "explain-heads-scores")
         self.grid.on_click(self._on_click)
         self.pattern_select.observe(lambda _: self._update(), names="value")
@@ -96,7 +98,7 @@ class HeadsView(View):
         self.text.add_class("explain-heads-circuits")
         self.widget = self._root(
             [
-                self.grid.widget,
+                ipywidgets.HBox([self.grid.widget, self.pruning.widget, self.similarity.widget]),
                 self.effect,
                 ipywidgets.HBox(
                     [ipywidgets.VBox([self.pattern_select, self.scores.widget]), self.text]
@@ -164,9 +166,10 @@ class HeadsView(View):
         self.toggle(int(round(float(point.y))), int(round(float(point.x))))
 
     def _update(self) -> None:
-        grid, scores = self._figures()
-        self.grid.show(grid)
-        self.scores.show(scores)
+        for plot, figure in zip(
+            (self.grid, self.pruning, self.similarity, self.scores), self._figures(), strict=True
+        ):
+            plot.show(figure)
 
     def _show_effect(self) -> None:
         """Under the figure (which says what switching heads off costs): how to switch them

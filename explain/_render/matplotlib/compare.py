@@ -28,7 +28,7 @@ def compare(view: CompareData, index: int, marker: bool = False, theme: Theme = 
     curves (the widget always does)."""
     runs = len(view.names)
     width = max(8.0, 3.0 * runs)
-    figure = new_figure(width, 3.2 + min(3.4, width / runs + 0.4))
+    figure = new_figure(width, 3.2 + min(4.6, width / runs + 1.4))  # room for the tick labels
     grid = figure.add_gridspec(2, runs, height_ratios=[3.0, 3.8])
     top = figure.add_subplot(grid[0, :])
     for i, (name, curve, colour) in enumerate(
@@ -46,10 +46,9 @@ def compare(view: CompareData, index: int, marker: bool = False, theme: Theme = 
     top.set_title(text(curves_title(view)))
     top.set_xlabel(step_title(view))
     top.set_ylabel(text(view.metric))
-    top.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.28), ncols=min(runs, 4), frameon=False,
-        fontsize="small",
-    )  # fmt: skip
+    # inside the curves' panel: a legend hung below it left the layout no room for the
+    # heatmaps' tick labels (they were cut at the bottom)
+    top.legend(loc="upper right", ncols=min(runs, 4), frameon=False, fontsize="small")
     markers = step_markers([top], int(view.steps[index]), marker)
     cmap = colormap(view.colorscale)
     images, titles = [], []
@@ -63,7 +62,7 @@ def compare(view: CompareData, index: int, marker: bool = False, theme: Theme = 
         token_ticks(ax, "y", queries)
         titles.append(ax.set_title(""))
         if run == runs - 1:
-            figure.colorbar(images[-1], ax=ax, fraction=0.05, pad=0.03)
+            figure.colorbar(images[-1], ax=ax)
 
     def update(i: int) -> None:
         step = int(view.steps[i])

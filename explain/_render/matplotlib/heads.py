@@ -14,7 +14,7 @@ from explain import views
 from explain.style import LIGHT, Theme
 from explain.views import HeadsData
 
-from ..plotly.heads import NO_RECORD, OFF_COLOUR, badges, effect, grid_top, heads_off, known
+from ..plotly.heads import OFF_COLOUR, badges, effect, grid_top, heads_off, known
 from ..plotly.pruning import HEADS_TITLE, MISSING
 from ..plotly.scores import chosen, pattern_scores
 from .common import Drawn, colormap, heading, new_figure, step_markers, text
@@ -46,7 +46,6 @@ def heads(
     )
     top.colorbar(image, ax=grid_ax, label="importance" if measured else "score")
     grid_ax.set(xlabel="head", ylabel="layer", xticks=range(view.heads), yticks=range(view.layers))
-    grid_ax.set_title("importance and role" if measured else NO_RECORD)
     high = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
     cells = [
         [

@@ -76,7 +76,7 @@ def lens(
     table_ax.set_yticks(range(n_rows), [text(name) for name in view.layers])
     token_ticks(table_ax, "x", view.tokens)
     table_ax.tick_params(axis="y", length=0)
-    table_ax.set_xlabel(TABLE_AXIS)
+    table_ax.set_xlabel(TABLE_AXIS.replace("<br>", "\n"))
     # the targets above the table, green where the output row gets them right
     targets = table_ax.secondary_xaxis("top")
     shown = [i for i in range(n_pos) if view.mask[i]]

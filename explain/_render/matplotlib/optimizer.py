@@ -13,8 +13,8 @@ from explain.views import OptimizerData
 from ..plotly.optimizer import (
     CURVES,
     HEIGHT,
+    HISTOGRAM_AXIS,
     HISTOGRAM_COLUMN,
-    HISTOGRAM_TITLE,
     HISTORY_COLUMN,
     PANELS,
     RATIO_PANEL,
@@ -60,9 +60,8 @@ def optimizer(view: OptimizerData, index: int, marker: bool = False, theme: Them
     ax = right.subplots()
     bins = view.histogram_counts.shape[1] if view.histogram_counts.ndim == 2 else 0
     bars = ax.bar(np.zeros(bins), np.zeros(bins), color=colour["update"]).patches
-    ax.set(xlabel="applied update", ylabel="count")
+    ax.set(xlabel=HISTOGRAM_AXIS.replace("<br>", "\n"), ylabel="count")
     ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-    ax.set_title(HISTOGRAM_TITLE)
 
     def update(i: int) -> None:
         step = int(view.steps[i])

@@ -1,7 +1,7 @@
-"""The heads view's figures, as HeadsView shows them: first the three panels (each head's
-importance with the pattern it shows at the step, the pruning curve, how different the heads'
-final patterns are) with the heads switched off crossed out and what that costs at the top
-right; then every head's score for one pattern over training (:mod:`.scores`).
+"""The heads view's figures, as HeadsView shows them: first three panels, each its own figure so
+a narrow output wraps them (each head's importance with the pattern it shows at the step, the
+heads switched off crossed out and what that costs; the pruning curve; how different the heads'
+final patterns are); then every head's score for one pattern over training (:mod:`.scores`).
 
 State (what HeadsView holds; the export draws it too): ``off``, the (layer, head) pairs
 switched off; ``result``, the loss and accuracy measured with them off (``{"loss": ...,
@@ -24,10 +24,6 @@ from . import pruning, scores
 from .blocks import cached
 
 OFF_COLOUR = OKABE_ITO[5]  # vermillion: a head switched off is crossed out
-# the panels across the figure (paper x), with each heatmap's colour bar after its panel
-GRID, PRUNING, SIMILARITY = [0.0, 0.24], [0.40, 0.60], [0.74, 0.92]
-GRID_BAR, SIMILARITY_BAR = 0.255, 0.935
-NO_RECORD = "role (no lab record: no importance)"
 
 
 def heads_off(view: views.HeadsData, off: Iterable) -> list[tuple[int, int]]:
@@ -111,9 +107,25 @@ def _crosses(off: list[tuple[int, int]]) -> list[dict]:
     ]
 
 
-def _fixed(view: views.HeadsData, theme: Theme) -> dict:
-    """The first figure less what moves (the badges, the title, the heads off and what they
-    cost), themed: made once per view model and theme (see :func:`.scores.cached`)."""
+def _panel_layout(theme: Theme, title: str, width: int, **axes: dict) -> dict:
+    """One of the three panels' layout: its own figure, so a narrow output wraps them."""
+    size = theme.font_size
+    return {
+        "title": {"text": title, "x": 0.01},
+        "width": width + 10 * (size - 12),
+        "height": 360 + 14 * (size - 12),
+        "margin": {"l": 60, "r": 30, "t": 84 + 4 * (size - 12), "b": 60},
+        "uirevision": "explain",
+        "showlegend": False,
+        "shapes": [],
+        "annotations": [],
+        **axes,
+    }
+
+
+def _fixed(view: views.HeadsData, theme: Theme) -> list[dict]:
+    """The three panels less what moves (the badges, the title, the heads off and what they
+    cost), themed: made once per view model and theme (see :func:`.blocks.cached`)."""
     order = list(view.order)
     names = [label(view.labels[i]) for i in order]
     scale = colorscale(view.colorscale)
@@ -128,22 +140,20 @@ def _fixed(view: views.HeadsData, theme: Theme) -> dict:
         "colorscale": scale,
         "zmin": 0.0,
         "zmax": grid_top(view),
-        "colorbar": {
-            "x": GRID_BAR,
-            "thickness": 12,
-            "title": {"text": "importance" if measured else "score"},
-        },
+        "colorbar": {"thickness": 12, "title": {"text": "importance" if measured else "score"}},
         "hovertemplate": "layer %{y} head %{x}<br>%{z:.3g}<br>%{text}<extra></extra>",
-        "xaxis": "x",
-        "yaxis": "y",
+    }
+    grid_axes = {
+        "xaxis": {"title": {"text": "head"}, "dtick": 1},
+        "yaxis": {"title": {"text": "layer"}, "dtick": 1, "autorange": "reversed"},
     }
     curves, axes = pruning.panel(
         view.prune_fractions,
         view.prune_accuracy,
         view.prune_loss,
         theme,
-        ("x2", "y2", "y4"),
-        PRUNING,
+        ("x", "y", "y2"),
+        [0.0, 1.0],
         pruning.HEADS_AXIS,
     )
     similarity = {
@@ -154,39 +164,30 @@ def _fixed(view: views.HeadsData, theme: Theme) -> dict:
         "colorscale": scale,
         "zmin": 0.0,
         "zmax": 1.0,
-        "colorbar": {"x": SIMILARITY_BAR, "thickness": 12, "title": {"text": "JS distance"}},
+        "colorbar": {"thickness": 12, "title": {"text": "JS distance"}},
         "hovertemplate": "%{y} vs %{x}: JS distance %{z:.3f}<extra></extra>",
-        "xaxis": "x3",
-        "yaxis": "y3",
     }
-    size = theme.font_size
-    titles = [
-        ("importance and role" if measured else NO_RECORD, GRID),
-        (pruning.HEADS_TITLE if len(view.prune_fractions) else pruning.MISSING, PRUNING),
-        ("how different (JS distance)", SIMILARITY),
+    similarity_axes = {
+        "xaxis": {"tickangle": -90},
+        "yaxis": {"autorange": "reversed"},
+    }
+    prune_title = pruning.HEADS_TITLE if len(view.prune_fractions) else pruning.MISSING
+    return [
+        P.themed({"data": [grid], "layout": _panel_layout(theme, "", 420, **grid_axes)}, theme),
+        P.themed(
+            {"data": curves, "layout": _panel_layout(theme, label(prune_title), 420, **axes)},
+            theme,
+        ),
+        P.themed(
+            {
+                "data": [similarity],
+                "layout": _panel_layout(
+                    theme, "how different (JS distance)", 420, **similarity_axes
+                ),
+            },
+            theme,
+        ),
     ]
-    layout = {
-        "title": {"text": "", "x": 0.01},
-        "width": 1100 + 30 * (size - 12),
-        "height": 360 + 14 * (size - 12),
-        "margin": {"l": 60, "r": 60, "t": 84 + 4 * (size - 12), "b": 60},
-        "uirevision": "explain",
-        "showlegend": False,
-        "xaxis": {"domain": GRID, "anchor": "y", "title": {"text": "head"}, "dtick": 1},
-        "yaxis": {
-            "domain": [0.0, 1.0],
-            "anchor": "x",
-            "title": {"text": "layer"},
-            "dtick": 1,
-            "autorange": "reversed",
-        },
-        **axes,
-        "xaxis3": {"domain": SIMILARITY, "anchor": "y3", "tickangle": -90},
-        "yaxis3": {"domain": [0.0, 1.0], "anchor": "x3", "autorange": "reversed"},
-        "shapes": [],
-        "annotations": [pruning.panel_title(x, text) for text, x in titles],
-    }
-    return P.themed({"data": [grid, *curves, similarity], "layout": layout}, theme)
 
 
 def panels(
@@ -195,32 +196,25 @@ def panels(
     theme: Theme,
     off: list[tuple[int, int]],
     result: Mapping | None,
-) -> dict:
-    """The first figure: importance grid, pruning curve, similarity, side by side."""
-    fixed = cached(view, ("panels", theme), lambda: _fixed(view, theme))
-    layout = fixed["layout"]
-    grid, *rest = fixed["data"]
-    note = {  # on the title's line, at the right: clear of a page's slider underneath
-        "text": label(effect(view, off, result)),
-        "x": 1,
-        "y": 1,
-        "xref": "paper",
-        "yref": "paper",
-        "xanchor": "right",
-        "yanchor": "bottom",
-        "yshift": 30 + 2 * (theme.font_size - 12),
-        "showarrow": False,
-    }
+) -> list[dict]:
+    """The first three figures: the importance grid (with the step, the badges, the heads off
+    and what they cost), the pruning curve, how different the heads are."""
+    grid_figure, pruning_figure, similarity_figure = cached(
+        view, ("panels", theme), lambda: _fixed(view, theme)
+    )
+    layout = grid_figure["layout"]
+    (grid,) = grid_figure["data"]
     title = f"{label(view.title)} · step {int(view.steps[index])}"
-    return {
-        "data": [{**grid, "text": badges(view, index, off)}, *rest],
+    cost = label(effect(view, off, result))  # what switching heads off costs: its own line
+    shown = {
+        "data": [{**grid, "text": badges(view, index, off)}],
         "layout": {
             **layout,
-            "title": {**layout["title"], "text": title},
+            "title": {**layout["title"], "text": f"{title}<br>{cost}"},
             "shapes": _crosses(off),
-            "annotations": [*layout["annotations"], note],
         },
     }
+    return [shown, pruning_figure, similarity_figure]
 
 
 def score_figure(view: views.HeadsData, index: int, theme: Theme, pattern: str | None) -> dict:
@@ -239,4 +233,4 @@ def figures(
     pattern: str | None = None,
 ) -> list[dict]:
     off = heads_off(view, off)
-    return [panels(view, index, theme, off, result), score_figure(view, index, theme, pattern)]
+    return [*panels(view, index, theme, off, result), score_figure(view, index, theme, pattern)]

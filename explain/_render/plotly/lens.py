@@ -24,9 +24,10 @@ from .blocks import cached
 
 RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # bluish green, vermillion (the matplotlib's too)
 ROLLOUT, BARS = [0.0, 0.40], [0.58, 1.0]  # the lower row's panels (paper x)
-TABLE_AXIS = "input token; each cell: the top next token after that layer"
+# two short lines, so a narrow output never cuts them (the matplotlib picture breaks them too)
+TABLE_AXIS = "input token<br>each cell: the top next token after that layer"
 TARGET_AXIS = "target (green: the output row gets it right)"
-BARS_AXIS = "gradient × input (+ pushes toward the prediction)"
+BARS_AXIS = "gradient × input<br>(+ pushes toward the prediction)"
 
 
 def chosen(view: views.LensData, position: int | None) -> int:
@@ -47,8 +48,8 @@ def bars_title(
     the matplotlib figure's text rules)."""
     predicted = view.top_token[-1][position]
     return (
-        f"saliency of position {position} ({escape(view.tokens[position])}), predicting "
-        f"{escape(predicted)}{newline}{BARS_AXIS}"
+        f"saliency of position {position} ({escape(view.tokens[position])}),{newline}"
+        f"predicting {escape(predicted)}{newline}{BARS_AXIS.replace('<br>', newline)}"
     )
 
 

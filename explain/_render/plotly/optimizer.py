@@ -100,9 +100,9 @@ def title(view: views.OptimizerData, step: int) -> str:
     return f"{view.title}{parameter} · step {step}"
 
 
-# the histogram's panel title: the same at every step (the figure's title says the step), so a
-# step change sets no annotation (plotly validates a changed list of them again: ~1 ms)
-HISTOGRAM_TITLE = "update of each weight at the step"
+# the histogram's axis title (the figure's title says the step): an axis title, not a panel
+# title over the column, which a narrow output cut off or ran into the legend
+HISTOGRAM_AXIS = "update of each weight<br>at the step"
 
 
 def figures(view: views.OptimizerData, index: int, theme: Theme) -> list[dict]:
@@ -110,7 +110,9 @@ def figures(view: views.OptimizerData, index: int, theme: Theme) -> list[dict]:
     the update at ``index`` on the right (one figure, so a page's one slider moves both)."""
     step = int(view.steps[index])
     drawn = curves(view)
-    below = P.legend_height([legend for x, _, legend in drawn.values() if len(x)], theme, WIDTH)
+    # room for the legend's rows as a narrow output wraps them (plot.js fits the figure to it)
+    names = [legend for x, _, legend in drawn.values() if len(x)]
+    below = P.legend_height(names, theme, WIDTH // 2)
     colour = colours(theme)
     has = len(view.histogram_counts) > 0
     data = [
@@ -160,7 +162,7 @@ def figures(view: views.OptimizerData, index: int, theme: Theme) -> list[dict]:
         "xaxis2": {
             "domain": HISTOGRAM_COLUMN,
             "anchor": "y4",
-            "title": {"text": "applied update"},
+            "title": {"text": HISTOGRAM_AXIS},
             "exponentformat": "e",
         },
         "yaxis4": {"domain": [0.0, 1.0], "anchor": "x2", "title": {"text": "count"}},
@@ -177,16 +179,6 @@ def figures(view: views.OptimizerData, index: int, theme: Theme) -> list[dict]:
             "y": PANELS[1][1][1],
             "xanchor": "left",
             "yanchor": "top",
-            "showarrow": False,
-        },
-        {
-            "text": HISTOGRAM_TITLE,
-            "xref": "paper",
-            "yref": "paper",
-            "x": sum(HISTOGRAM_COLUMN) / 2,
-            "y": 1.0,
-            "xanchor": "center",
-            "yanchor": "bottom",
             "showarrow": False,
         },
     ]
