@@ -102,7 +102,7 @@ def title(view: views.OptimizerData, step: int) -> str:
 
 # the histogram's axis title (the figure's title says the step): an axis title, not a panel
 # title over the column, which a narrow output cut off or ran into the legend
-HISTOGRAM_AXIS = "update of each weight<br>at the step"
+HISTOGRAM_AXIS = "update of<br>each weight<br>at the step"
 
 
 def figures(view: views.OptimizerData, index: int, theme: Theme) -> list[dict]:
