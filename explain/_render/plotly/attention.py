@@ -12,6 +12,7 @@ from explain.style import Theme, colorscale
 from ..attention_grid import badges, cell_size, mosaic
 from ..rules import STEP_MARKER_COLOUR, label, token_ticks
 from . import blocks as P
+from .blocks import cached
 
 HEATMAP_SIZE = 480
 GRID_WIDTH = 420
@@ -26,8 +27,36 @@ def title(view: views.AttentionData, layer: int, head: int, step: int) -> str:
 def figures(
     view: views.AttentionData, index: int, theme: Theme, layer: int = 0, head: int = 0
 ) -> list[dict]:
-    """The heatmap of ``head`` of ``layer`` and the grid, at frame ``index``."""
-    return [heatmap(view, index, theme, layer, head), grid(view, index, theme, layer, head)]
+    """The heatmap of ``head`` of ``layer`` and the grid, at frame ``index``.
+
+    What does not move with the step is built once per view model, theme and head
+    (:func:`.blocks.cached`); a step sets the heatmap's z and title, the grid's mosaic and
+    badges, so ``Plot.show`` finds the rest unchanged by identity."""
+    row, column = view.layers.index(layer), view.heads.index(head)
+    step = int(view.steps[index])
+    fixed = cached(
+        view,
+        ("attention", theme, layer, head),
+        lambda: (heatmap(view, index, theme, layer, head), grid(view, index, theme, layer, head)),
+    )
+    shown_heatmap, shown_grid = fixed
+    pattern = view.layer_patterns[row][index, column]  # [q_pos, k_pos]
+    (heat,) = shown_heatmap["data"]
+    (cells,) = shown_grid["data"]
+    heat_layout, grid_layout = shown_heatmap["layout"], shown_grid["layout"]
+    return [
+        {
+            "data": [{**heat, "z": np.asarray(pattern, np.float32)}],
+            "layout": {
+                **heat_layout,
+                "title": {**heat_layout["title"], "text": title(view, layer, head, step)},
+            },
+        },
+        {
+            "data": [{**cells, "z": mosaic(view, index)}],
+            "layout": {**grid_layout, "annotations": grid_annotations(view, index)},
+        },
+    ]
 
 
 def heatmap(view: views.AttentionData, index: int, theme: Theme, layer: int, head: int) -> dict:
