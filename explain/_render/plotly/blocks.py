@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from explain.style import LIGHT, Theme
+from explain.style import Theme
 
-from ..rules import EVENT_COLOUR, PHASE_COLOUR, label, step_marker, tick_positions
-
-FONT = "system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
+from ..rules import EVENT_COLOUR, PHASE_COLOUR, label
 
 
 def typed(array: np.ndarray) -> dict:
@@ -28,37 +26,6 @@ def typed(array: np.ndarray) -> dict:
         "dtype": "f4",
         "bdata": base64.b64encode(array.tobytes()).decode("ascii"),
         "shape": ", ".join(map(str, array.shape)),
-    }
-
-
-def axis_ids(n: int) -> tuple[str, str]:
-    return ("x", "y") if n == 1 else (f"x{n}", f"y{n}")
-
-
-def grid(rows: int, cols: int, gap_x: float = 0.04, gap_y: float = 0.1) -> list[dict]:
-    """Domains of a rows x cols grid of axes, row 0 on top: [{x, y, n}], n = axis number."""
-    width = (1 - gap_x * (cols - 1)) / cols
-    height = (1 - gap_y * (rows - 1)) / rows
-    cells = []
-    for r in range(rows):
-        for c in range(cols):
-            x0 = c * (width + gap_x)
-            y1 = 1 - r * (height + gap_y)
-            cells.append({"x": [x0, x0 + width], "y": [y1 - height, y1], "n": len(cells) + 1})
-    return cells
-
-
-def ticks(tokens: Sequence[str]) -> dict:
-    """Token tick labels, every k-th past rules.MAX_TICK_LABELS (whole: tests/test_export.py reads
-    them back as text)."""
-    positions = tick_positions(len(tokens))
-    return {
-        "tickmode": "array",
-        "tickvals": positions,
-        "ticktext": [label(tokens[i]) for i in positions],
-        "showgrid": False,
-        "zeroline": False,
-        "ticks": "",
     }
 
 
@@ -130,50 +97,10 @@ def slider(steps: Sequence[int], frames: Sequence[int], active: int) -> dict:
     }
 
 
-def frame_list(
-    steps: Sequence[int], frames: Sequence[int], traces: list[int], data_at: Callable[[int], list]
-) -> list[dict]:
-    return [{"name": str(int(steps[i])), "data": data_at(int(i)), "traces": traces} for i in frames]
-
-
-def layout(title: str, height: int, theme: Theme = LIGHT, **extra: object) -> dict:
-    size = theme.font_size
-    layout = {
-        "title": {"text": label(title), "x": 0.01, "font": {"size": round(size * 1.25)}},
-        "height": height,
-        # margins grow with the text (the presentation theme's 20 px needs room for its labels)
-        "margin": {"l": 5 * size, "r": 30, "t": 6 * size, "b": 9 * size},
-        "font": {"family": FONT, "size": size - 1, "color": theme.foreground},
-        "plot_bgcolor": theme.background,
-        "paper_bgcolor": theme.background,
-        "colorway": list(theme.colorway),
-        "hoverlabel": {"font": {"family": FONT}},
-    }
-    layout.update(extra)
-    for slider in layout.get("sliders", []):  # below the axis titles, however large the text
-        slider["pad"] = {**slider.get("pad", {}), "t": 3 * size}
-    for menu in layout.get("updatemenus", []):
-        menu["pad"] = {**menu.get("pad", {}), "t": 3.5 * size}
-    return layout
-
-
 def initial(frames: Sequence[int], index: int) -> tuple[list[int], int]:
     """Frame indices including ``index``, and the slider position of ``index``."""
     frames = sorted(set(int(i) for i in frames) | {int(index)})
     return frames, frames.index(int(index))
-
-
-def line(x: np.ndarray, y: np.ndarray, name: str, color: str, **extra: object) -> dict:
-    keep = np.isfinite(np.asarray(y, float))
-    return {
-        "type": "scatter",
-        "mode": "lines",
-        "x": np.asarray(x)[keep].tolist(),
-        "y": np.asarray(y, float)[keep].tolist(),
-        "name": label(name),
-        "line": {"color": color, "width": 1.4},
-        **extra,
-    }
 
 
 def legend_height(names: list[str], theme: Theme, width: int) -> int:
@@ -200,11 +127,6 @@ def legend_below() -> dict:
         "yanchor": "bottom",
         "yref": "container",
     }
-
-
-def vertical(step: int | None, yref: str) -> list[dict]:
-    """The step marker (:func:`explain._render.rules.step_marker`) on the axes of ``yref``."""
-    return [] if step is None else [step_marker(step, f"{yref} domain")]
 
 
 def loss_marks(
