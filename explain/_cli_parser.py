@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import tasks
 from .config import OPTIMIZERS, POSITIONAL_KINDS
@@ -17,44 +18,26 @@ BERTVIZ_FORMATS = ("bertviz-head", "bertviz-model")
 FORMATS = ("png", "svg", "pdf", "gif", "mp4", "html", "json", "csv", *BERTVIZ_FORMATS)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
-    return value
+def _number(kind: type, expected: str, within: Callable[[float], bool]) -> Callable[[str], Any]:
+    """An argparse ``type``: ``kind(text)`` that ``within`` accepts, else an error saying
+    ``expected`` (for example "a positive integer") and what was given."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}") from None
+        if not within(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1]; got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1]; got {value}")
-    return value
+_positive = _number(int, "a positive integer", lambda value: value > 0)
+_non_negative = _number(int, "an integer >= 0", lambda value: value >= 0)
+_positive_float = _number(float, "a number > 0", lambda value: 0 < value < float("inf"))
+_fraction = _number(float, "a number in [0, 1]", lambda value: 0 <= value <= 1)
 
 
 def _model_options(parser: argparse.ArgumentParser, whose: str) -> None:
