@@ -322,15 +322,18 @@ def save(
     theme = as_theme(theme)
     _check_options(max_frames, fps, dpi)
     options = dict(part=part, layer=layer, head=head, parameter=parameter)
+    if format in ANIMATED:
+        if step is not None:
+            raise ValueError(
+                f"step={step} cannot be used with {format}: an animation shows every snapshot "
+                "(use png, svg, pdf or html for one step)"
+            )
+        files = [(path, format)]
+        return _save_animations(trace, files, what, options, max_frames, fps, dpi, theme)[0]
     if format in ("json", "csv"):  # the numbers of what was chosen
         view, state = _view(trace, what, options), {}
     else:  # the figure a widget shows with that choice
         view, state = _shown(trace, what, options)
-    if format in ANIMATED and step is not None:
-        raise ValueError(
-            f"step={step} cannot be used with {format}: an animation shows every snapshot "
-            "(use png, svg, pdf or html for one step)"
-        )
     index = views.step_index(view.steps, step)
     writer = _writer(view, what, format, index, step, max_frames, fps, dpi, theme, state)
     with atomic_path(path) as temp:
@@ -384,28 +387,19 @@ def _writer(
         return lambda temp: temp.write_text(text, encoding="utf-8")
     from ._render import matplotlib as mpl
 
-    if format in STATIC:
+    def write_static(temp: Path) -> None:
+        import io
 
-        def write_static(temp: Path) -> None:
-            import io
+        # A PDF is drawn in memory, then written: matplotlib's PDF writer hides a failed
+        # write (a full disk) behind an AttributeError from its own clean-up.
+        target = io.BytesIO() if format == "pdf" else temp
+        with mpl.style(theme):
+            drawn = mpl.draw(view, index, marker=step is not None, theme=theme, **state)
+            drawn.figure.savefig(target, format=format, dpi=dpi or 150, metadata=_metadata(format))
+        if isinstance(target, io.BytesIO):
+            temp.write_bytes(target.getvalue())
 
-            # A PDF is drawn in memory, then written: matplotlib's PDF writer hides a failed
-            # write (a full disk) behind an AttributeError from its own clean-up.
-            target = io.BytesIO() if format == "pdf" else temp
-            with mpl.style(theme):
-                drawn = mpl.draw(view, index, marker=step is not None, theme=theme, **state)
-                drawn.figure.savefig(
-                    target, format=format, dpi=dpi or 150, metadata=_metadata(format)
-                )
-            if isinstance(target, io.BytesIO):
-                temp.write_bytes(target.getvalue())
-
-        return write_static
-
-    def write_animation(temp: Path) -> None:
-        _write_frames(temp, format, _render(view, max_frames, dpi, theme, state), fps)
-
-    return write_animation
+    return write_static
 
 
 def _render(
@@ -469,31 +463,65 @@ def _check_mp4(path: Path) -> None:
 
 
 def save_animation(
-    trace: Trace,
-    paths: Sequence[str | os.PathLike],
-    what: str = "attention",
-    *,
-    part: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    parameter: str | None = None,
-    max_frames: int | None = None,
-    fps: float = 8,
-    dpi: float | None = None,
-    theme: Theme | str = "light",
+    trace: Trace, paths: Sequence[str | os.PathLike], what: str = "attention", **options: Any
 ) -> list[Path]:
     """Render ``what`` over training once and write it to each of ``paths`` (.gif or .mp4).
 
-    The same as :func:`save` for each path, at the cost of one rendering.
+    The same as :func:`save` for each path, at the cost of one rendering; ``options`` are
+    :func:`save`'s keywords but ``step`` and ``format`` (``part``, ``layer``, ``head``,
+    ``parameter``, ``max_frames``, ``fps``, ``dpi``, ``theme``).
     """
-    paths = [Path(p) for p in paths]
-    formats = [_format(p, None) for p in paths]
-    wrong = [str(p) for p, f in zip(paths, formats, strict=True) if f not in ANIMATED]
+    unknown = sorted(set(options) - set(_ANIMATION_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"save_animation() got unexpected keyword(s) {', '.join(unknown)}; it takes "
+            f"{', '.join(_ANIMATION_OPTIONS)}"
+        )
+    files = [(Path(p), _format(Path(p), None)) for p in paths]
+    wrong = [str(path) for path, format in files if format not in ANIMATED]
     if wrong:
         raise ValueError(f"save_animation writes .gif or .mp4 files; got {', '.join(wrong)}")
-    _check_options(max_frames, fps, dpi)
-    view, state = _shown(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
-    images = _render(view, max_frames, dpi, as_theme(theme), state)
+    chosen = {**_ANIMATION_OPTIONS, **options}
+    _check_options(chosen["max_frames"], chosen["fps"], chosen["dpi"])
+    selection = {key: chosen[key] for key in ("part", "layer", "head", "parameter")}
+    return _save_animations(
+        trace,
+        files,
+        what,
+        selection,
+        chosen["max_frames"],
+        chosen["fps"],
+        chosen["dpi"],
+        as_theme(chosen["theme"]),
+    )
+
+
+# save_animation's keywords and their defaults (save's)
+_ANIMATION_OPTIONS: dict[str, Any] = dict(
+    part=None,
+    layer=None,
+    head=None,
+    parameter=None,
+    max_frames=None,
+    fps=8,
+    dpi=None,
+    theme="light",
+)
+
+
+def _save_animations(
+    trace: Trace | ViewData,
+    files: list[tuple[Path, str]],
+    what: str,
+    selection: dict[str, Any],
+    max_frames: int | None,
+    fps: float,
+    dpi: float | None,
+    theme: Theme,
+) -> list[Path]:
+    """Draw the frames once and encode each of ``files`` ((path, "gif" or "mp4")) from them."""
+    view, state = _shown(trace, what, selection)
+    images = _render(view, max_frames, dpi, theme, state)
 
     abandon = threading.Event()  # set when the caller is interrupted or a sibling fails
 
@@ -509,8 +537,8 @@ def save_animation(
     # the other, 1.4 s side by side.
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=max(1, len(paths)))
-    writing = [pool.submit(write, p, f) for p, f in zip(paths, formats, strict=True)]
+    pool = ThreadPoolExecutor(max_workers=max(1, len(files)))
+    writing = [pool.submit(write, path, format) for path, format in files]
     try:
         for future in writing:
             future.result()
@@ -519,7 +547,7 @@ def save_animation(
         raise
     finally:
         pool.shutdown(wait=True)  # a writer still running removes its temporary file
-    return paths
+    return [path for path, _ in files]
 
 
 class _Abandoned(Exception):

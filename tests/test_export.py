@@ -233,6 +233,16 @@ def test_save_animation_writes_gif_and_mp4_from_one_rendering(trace, tmp_path):
     ]
     with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
         export.save_animation(trace, [tmp_path / "a.png"])
+    with pytest.raises(TypeError, match=r"step.*it takes part, layer"):
+        export.save_animation(trace, [tmp_path / "b.gif"], step=0)
+    with pytest.raises(ValueError, match="fps"):
+        export.save_animation(trace, [tmp_path / "b.gif"], fps=0)
+    assert files_in(tmp_path) == ["a.gif", "a.mp4"]
+
+
+def test_save_writes_an_animation_whose_format_is_given_not_named(trace, tmp_path):
+    path = export.save(trace, tmp_path / "training.bin", format="gif", max_frames=2)
+    assert path.read_bytes()[:6] == b"GIF89a" and files_in(tmp_path) == ["training.bin"]
 
 
 def test_an_interrupted_save_animation_leaves_no_file_from_either_writer(
