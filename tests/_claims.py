@@ -63,28 +63,26 @@ def run_with_claims(
     assert all(cell.execution_count is not None for cell in checks), "a check did not run"
 
 
-def claim_tests(path: Path, claims: Sequence[tuple[str, str]], setup: str, kernel: str):
-    """The two tests of a notebook's claims and the kernel fixture they use, for a test module
-    to bind: ``kernel_path, test_quoted, test_shown = claim_tests(...)``."""
+def claim_tests(path: Path, claims: Sequence[tuple[str, str]], setup: str, kernel: str) -> type:
+    """The tests of a notebook's claims as a pytest class, for a test module to bind:
+    ``TestClaims = claim_tests(...)``."""
     import pytest
     from _kernel import write_kernelspec
 
-    @pytest.fixture(scope="module")
-    def kernel_path(tmp_path_factory):
-        return write_kernelspec(tmp_path_factory.mktemp("jupyter"), kernel)
+    class TestClaims:
+        @pytest.fixture(scope="class")
+        @classmethod
+        def kernel_path(cls, tmp_path_factory):
+            return write_kernelspec(tmp_path_factory.mktemp("jupyter"), kernel)
 
-    def test_every_quoted_claim_is_in_the_notebook():
-        missing = missing_claims(path, claims)
-        assert not missing, f"these checked sentences are no longer in {path.name}: {missing}"
+        def test_every_quoted_claim_is_in_the_notebook(self):
+            missing = missing_claims(path, claims)
+            assert not missing, f"these checked sentences are no longer in {path.name}: {missing}"
 
-    @pytest.mark.slow
-    @pytest.mark.timeout(600)
-    def test_the_notebook_shows_what_it_says(kernel_path, tmp_path, monkeypatch):
-        monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
-        run_with_claims(path, claims, setup, kernel, tmp_path)
+        @pytest.mark.slow
+        @pytest.mark.timeout(600)
+        def test_the_notebook_shows_what_it_says(self, kernel_path, tmp_path, monkeypatch):
+            monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
+            run_with_claims(path, claims, setup, kernel, tmp_path)
 
-    return (
-        kernel_path,
-        test_every_quoted_claim_is_in_the_notebook,
-        test_the_notebook_shows_what_it_says,
-    )
+    return TestClaims

@@ -215,6 +215,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-kernel_path, test_every_quoted_claim_is_in_the_notebook, test_the_notebook_shows_what_it_says = (
-    claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
-)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
