@@ -8,7 +8,7 @@ from explain.style import LIGHT, Theme
 from explain.views import ViewData
 
 from .. import builder
-from .common import Drawn, style
+from .common import Drawn, plotly_ticks, style
 
 __all__ = ["Drawn", "draw", "style"]
 
@@ -18,5 +18,7 @@ def draw(
 ) -> Drawn:
     """The figure of ``view`` showing frame ``index`` with ``state`` (the widget's selection)
     in ``theme`` (draw it inside :func:`style` of the same theme); ``marker`` marks the step
-    on curves."""
-    return builder(view, "matplotlib")(view, index, marker, theme, **state)
+    on curves. Axes left with matplotlib's default ticks get plotly's (`common.plotly_ticks`)."""
+    drawn = builder(view, "matplotlib")(view, index, marker, theme, **state)
+    plotly_ticks(drawn.figure)
+    return drawn

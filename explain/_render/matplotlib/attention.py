@@ -32,7 +32,7 @@ def attention(
     cmap = colormap(view.colorscale).with_extremes(bad=(0, 0, 0, 0))  # the grid's gaps: clear
     pattern = view.layer_patterns[row][index, column]
     image = left.imshow(pattern, cmap=cmap, vmin=view.zmin, vmax=view.zmax, interpolation="nearest")
-    token_ticks(left, "x", view.key_tokens)
+    token_ticks(left, "x", view.key_tokens, angle=60)
     token_ticks(left, "y", view.query_tokens)
     left.set(xlabel="key", ylabel="query")
     figure.colorbar(image, ax=left, shrink=0.8, label="weight")

@@ -44,16 +44,16 @@ def by_hand(view: ByHandData, index: int, marker: bool = False, theme: Theme = L
         )
         for (i, j), value in np.ndenumerate(z):
             ink = theme.foreground if not np.isfinite(value) else _ink(cmap(norm(value)))
-            ax.text(j, i, text[i][j], ha="center", va="center", fontsize="small", color=ink)
+            # at the figure's text size, as plotly writes a heatmap's numbers
+            ax.text(j, i, text[i][j], ha="center", va="center", color=ink)
         ax.add_patch(
             Rectangle(
                 (-0.5, view.query - 0.5), z.shape[1], 1, fill=False, edgecolor=OUTLINE, lw=2.5
             )
         )
         ax.set_title(title)
-        token_ticks(ax, "x", view.tokens)
+        token_ticks(ax, "x", view.tokens, angle=45)
         token_ticks(ax, "y", view.tokens)
-        ax.tick_params(axis="x", labelrotation=45)
         ax.set_xlabel("key")
         ax.set_ylabel("query")
         figure.colorbar(image, ax=ax, fraction=0.05, pad=0.03)

@@ -10,6 +10,7 @@ a paper's figure stays searchable and editable.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,11 +21,21 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, LinearSegmentedColormap, to_rgb
 from matplotlib.figure import Figure, FigureBase
+from matplotlib.legend import Legend
+from matplotlib.ticker import (
+    Formatter,
+    Locator,
+    LogFormatter,
+    LogLocator,
+    NullFormatter,
+    NullLocator,
+    ScalarFormatter,
+)
 
 from explain.style import COLORSCALES, LIGHT, Theme
 from explain.views import ViewData
 
-from ..rules import STEP_MARKER_COLOUR, mpl_text, tick_positions
+from ..rules import STEP_MARKER_COLOUR, STEP_MARKER_WIDTH, mpl_text, tick_positions
 
 STYLE = {
     "svg.fonttype": "none",  # SVG text stays text (escaped by matplotlib), not glyph paths
@@ -37,21 +48,32 @@ STYLE = {
 }
 
 
+PT_PER_PX = 0.75  # plotly sizes fonts and lines in CSS pixels, matplotlib in points
+
+
 @contextlib.contextmanager
 def style(theme: Theme = LIGHT) -> Iterator[None]:
     """The rcParams every export figure is built and saved under, in ``theme``'s colours.
 
-    Plotly sizes fonts in CSS pixels, matplotlib in points (3/4 of a pixel at 96 dpi), so a
-    12 px theme gives 9 pt text.
+    Plotly sizes fonts and lines in CSS pixels, matplotlib in points (3/4 of a pixel at 96
+    dpi), so a 12 px theme gives 9 pt text and a 2 px line 1.5 pt. As in the widget's figures,
+    titles are 1.2 times the text and curves lie on the theme's grid lines (`plotly_ticks`
+    takes them off heatmaps, which plotly draws over them).
     """
-    size = round(theme.font_size * 0.75)
+    size = round(theme.font_size * PT_PER_PX)
     texts = ("text.color", "axes.labelcolor", "xtick.color", "ytick.color", "axes.edgecolor")
     colours = dict.fromkeys(texts, theme.foreground)
     backgrounds = ("figure.facecolor", "axes.facecolor", "savefig.facecolor")
     background = dict.fromkeys(backgrounds, theme.background)
     legend = {"legend.facecolor": theme.background, "legend.edgecolor": theme.grid}
-    sizes = {"font.size": size, "axes.titlesize": size, "lines.linewidth": theme.line_width / 2}
-    with matplotlib.rc_context({**STYLE, **colours, **background, **legend, **sizes}):
+    grid = {"axes.grid": True, "axes.axisbelow": True, "grid.color": theme.grid}
+    sizes = {
+        "font.size": size,
+        "axes.titlesize": "large",
+        "lines.linewidth": theme.line_width * PT_PER_PX,
+        "grid.linewidth": PT_PER_PX,
+    }
+    with matplotlib.rc_context({**STYLE, **colours, **background, **legend, **grid, **sizes}):
         yield
 
 
@@ -89,14 +111,22 @@ def new_figure(width: float, height: float) -> Figure:
 text = mpl_text  # a token or name from a trace as matplotlib text (rules.mpl_text)
 
 
-def token_ticks(ax: Axes, axis: str, tokens: Sequence[str]) -> None:
+def token_ticks(ax: Axes, axis: str, tokens: Sequence[str], angle: float | None = None) -> None:
+    """Token labels on ``axis`` ("x" or "y") of a heatmap, at the text's size as plotly's. On
+    x, turned by ``angle`` degrees (the plotly axis's ``-tickangle``), or, without one, upright
+    unless a label is longer than two characters, then turned a quarter."""
     positions = tick_positions(len(tokens))
     labels = [text(tokens[i]) for i in positions]
     if axis == "x":
-        ax.set_xticks(positions, labels, rotation=90)
+        if angle is None:
+            angle = 90 if max(map(len, labels), default=0) > 2 else 0
+        slanted = 0 < angle < 90  # anchored at its end under the tick, as plotly's
+        ax.set_xticks(positions, labels, rotation=angle, ha="right" if slanted else "center",
+                      rotation_mode="anchor" if slanted else "default")  # fmt: skip
     else:
         ax.set_yticks(positions, labels)
-    ax.tick_params(length=0, labelsize="small")
+    ax.tick_params(axis=axis, length=0)
+    ax.grid(False, axis=axis)  # plotly draws none along a token axis
 
 
 def heading(view: ViewData, step: int) -> str:
@@ -104,20 +134,199 @@ def heading(view: ViewData, step: int) -> str:
 
 
 def step_markers(axes: Sequence[Axes], step: int, shown: bool) -> list:
-    """The step marker (the same colour as plotly's, `rules.step_marker`) on each of ``axes``."""
+    """The step marker (the same colour and width as plotly's, `rules.step_marker`) on each of
+    ``axes``."""
+    width = STEP_MARKER_WIDTH * PT_PER_PX
     return [
-        ax.axvline(step, color=STEP_MARKER_COLOUR, lw=1.2, ls=":", visible=shown) for ax in axes
+        ax.axvline(step, color=STEP_MARKER_COLOUR, lw=width, ls=":", visible=shown) for ax in axes
     ]
 
 
-def curve_legend(figure: FigureBase, lines: Sequence[Artist], loc: str) -> None:
-    """One legend for the curves of every panel of ``figure`` (or a subfigure), three entries a
-    row, outside the panels at ``loc`` ("outside upper left", ...)."""
-    labels = [line.get_label() for line in lines]
-    figure.legend(lines, labels, loc=loc, ncols=3, fontsize="small", frameon=False)
+def legend_columns(labels: Sequence[str], width: float) -> int:
+    """How many legend entries fit a row ``width`` points wide at the text's size (about 0.6
+    em a character, plus the line sample and the gaps): the widget lays plotly's legend out in
+    rows that fill its width (widgets/plot.js)."""
+    em = matplotlib.rcParams["font.size"]
+    entry = max((0.6 * len(label) + 4.8) * em for label in labels) if labels else em
+    return max(1, min(len(labels), int(width // entry)))
+
+
+def curve_legend(
+    figure: FigureBase, lines: Sequence[Artist], loc: str = "outside upper left"
+) -> Legend:
+    """One legend for the curves of every panel of ``figure`` (a subfigure under the figure's
+    title): in rows at the top left, above the panels, where the widget puts plotly's."""
+    labels = [str(line.get_label()) for line in lines]
+    width = figure.bbox.width * 72 / figure.figure.dpi
+    columns = legend_columns(labels, width)
+    return figure.legend(lines, labels, loc=loc, ncols=columns, frameon=False)
+
+
+def legend_above(
+    ax: Axes, owner: Axes | FigureBase | None = None, handles: Sequence[Artist] | None = None
+) -> Legend:
+    """The legend of ``ax``'s labelled curves (or ``handles``) in rows between its title and
+    the panel, as the widget lays plotly's legend out; ``owner`` (default ``ax``) holds it. The
+    title rises by the legend's height, so the layout makes room for both (call it after the
+    title is made: `Axes.set_title` without a pad puts the title back down)."""
+    if handles is None:
+        handles = [line for line in ax.get_lines() if not str(line.get_label()).startswith("_")]
+    labels = [str(line.get_label()) for line in handles]
+    figure = ax.get_figure(root=True)
+    width = ax.get_position().width * figure.get_figwidth() * 72
+    columns = legend_columns(labels, width)
+    legend = (owner or ax).legend(
+        handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), bbox_transform=ax.transAxes,
+        ncols=columns, frameon=False, borderaxespad=0.2,
+    )  # fmt: skip
+    rows = math.ceil(len(labels) / columns)
+    em = matplotlib.rcParams["font.size"]
+    # one pad moves all three titles (set through the one that has text, if any)
+    loc = next((loc for loc in ("center", "left", "right") if ax.get_title(loc)), "center")
+    ax.set_title(ax.get_title(loc), loc=loc, pad=(1.4 * rows + 1.0) * em)
+    return legend
 
 
 def positive_log(ax: Axes, values: Sequence[np.ndarray]) -> None:
     joined = np.concatenate([np.asarray(v, float) for v in values]) if values else np.zeros(0)
     if joined.size and np.all(joined[np.isfinite(joined)] > 0):
         ax.set_yscale("log")
+
+
+# -- tick labels as plotly writes them ---------------------------------------------------------
+# plotly's "B" exponent format: SI prefixes, but "B" (billion) for 10^9
+SI_PREFIXES = {-15: "f", -12: "p", -9: "n", -6: "µ", -3: "m", 0: ""}
+SI_PREFIXES |= {3: "k", 6: "M", 9: "B", 12: "T"}
+MINUS = "\N{MINUS SIGN}"
+
+
+def plotly_number(value: float, step: float, exponent: int, exponents: str = "B") -> str:
+    """``value`` as plotly labels a tick ``step`` apart on an axis whose values carry
+    ``exponent`` (`tick_exponent`): two digits past the step's largest, trailing zeros cut, a
+    minus sign, then the SI prefix (``exponents="B"``: "300µ", "20k") or "e−4" (``"e"``)."""
+    scale = 10.0**exponent
+    number, step = value / scale, abs(step) / scale
+    decimals = max(0, 2 - math.floor(math.log10(step) + 0.01)) if step > 0 else 3
+    shown = f"{number:.{min(decimals, 12)}f}"
+    if "." in shown:
+        shown = shown.rstrip("0").rstrip(".")
+    if shown.lstrip("-") in ("0", ""):
+        return "0"
+    if exponent:
+        suffix = SI_PREFIXES.get(exponent) if exponents == "B" else None
+        shown += suffix if suffix is not None else f"e{exponent}"
+    return shown.replace("-", MINUS)
+
+
+def tick_exponent(largest: float, exponents: str = "B") -> int:
+    """The power of ten plotly factors out of an axis's labels when its largest |value| is
+    ``largest``: none within 10^±3, else a multiple of 3 (SI, ``"B"``) or the value's own."""
+    if not largest > 0 or not math.isfinite(largest):
+        return 0
+    power = math.floor(math.log10(largest) + 0.01)
+    if abs(power) <= 3:
+        return 0
+    si = 3 * math.floor((power - 1) / 3 + 0.5)
+    return si if exponents == "B" and si in SI_PREFIXES else power
+
+
+class PlotlyTicks(Formatter):
+    """Linear tick labels as plotly's (`plotly_number`): "0", "0.2", "1" rather than "0.0",
+    "0.2", "1.0", and "300µ" rather than "0.00030"."""
+
+    def __init__(self, exponents: str = "B") -> None:
+        self.exponents = exponents
+        self.ticks: Sequence[float] = []
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        self.ticks = locs  # every tick's value, before any is labelled: their spacing
+
+    def __call__(self, value: float, pos: int | None = None) -> str:
+        low, high = self.axis.get_view_interval()
+        exponent = tick_exponent(max(abs(low), abs(high)), self.exponents)
+        locs = np.sort(np.asarray(self.ticks, float))
+        step = float(np.min(np.diff(locs))) if len(locs) > 1 else abs(high - low) or 1.0
+        return plotly_number(value, step, exponent, self.exponents)
+
+
+class PlotlyLogTicks(Formatter):
+    """Labels of a log axis's decades as plotly's: "0.01", "100", "300µ"-style past 10^±3, or
+    "1e−3" (``exponents="e"``)."""
+
+    def __init__(self, exponents: str = "B") -> None:
+        self.exponents = exponents
+
+    def __call__(self, value: float, pos: int | None = None) -> str:
+        if not value > 0:
+            return ""
+        power = math.floor(math.log10(value) + 1e-9)
+        if self.exponents == "e":
+            return plotly_number(value, 10.0**power, power, "e")
+        return plotly_number(value, 10.0**power, tick_exponent(value))
+
+
+# A panel of the picture is about 1.5 times the size the widget draws it at in a notebook at
+# 1280 px (the light embeddings' scatter: 470 px square in the PNG, 300 px in JupyterLab), so
+# it takes a tick per 1.5 times plotly's pixels to show as many ticks as the widget.
+WIDGET_SCALE = 1.5
+
+
+class PlotlyLocator(Locator):
+    """Ticks where plotly puts them by itself: a step of 2, 5 or 10 x 10^k, rounded up from
+    the range over 5 to 10 steps, one for each 80 px of an x axis or 40 px of a y axis (or a
+    colour bar) as the widget draws it (``grow``: how much `new_figure` enlarged the figure for
+    its theme's text; `WIDGET_SCALE`)."""
+
+    def __init__(self, grow: float = 1.0) -> None:
+        self.grow = grow
+
+    def __call__(self) -> Sequence[float]:
+        low, high = self.axis.get_view_interval()
+        return self.tick_values(low, high)
+
+    def tick_values(self, vmin: float, vmax: float) -> Sequence[float]:
+        low, high = sorted((float(vmin), float(vmax)))
+        box, figure = self.axis.axes.bbox, self.axis.axes.get_figure(root=True)
+        across = self.axis.axis_name == "x"
+        pixels = (box.width if across else box.height) / (figure.dpi / 96 * self.grow)
+        pixels /= WIDGET_SCALE
+        steps = float(np.clip(pixels / (80 if across else 40), 4, 9)) + 1
+        rough = (high - low) / steps
+        if not (rough > 0 and math.isfinite(rough)):
+            return [low]
+        base = 10.0 ** math.floor(math.log10(rough))
+        step = base * next(m for m in (2, 5, 10) if m >= rough / base * (1 - 1e-9))
+        first = math.ceil(low / step - 1e-9)
+        count = math.floor(high / step + 1e-9) - first + 1
+        return self.raise_if_exceeds(np.round((first + np.arange(count)) * step, 12))
+
+
+def plotly_ticks(figure: FigureBase) -> None:
+    """Give every axis of ``figure`` that keeps matplotlib's default ticks plotly's: as many
+    and as round (`PlotlyLocator`: never steps of 2.5), labels written as plotly writes them
+    (`PlotlyTicks`), a log axis spanning less than a decade ticked like a linear one ("2.34",
+    not "2.34×10⁰"); and no grid lines over heatmaps or colour bars. Call it inside `style`."""
+    grow = max(1.0, matplotlib.rcParams["font.size"] / STYLE["font.size"])  # as new_figure
+    for ax in figure.get_axes():
+        colorbar = ax.get_label() == "<colorbar>"
+        if ax.images or colorbar:
+            ax.grid(False)
+        if ax.name != "rectilinear":
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            locator, formatter = axis.get_major_locator(), axis.get_major_formatter()
+            if axis.get_scale() == "log" and isinstance(formatter, LogFormatter):
+                low, high = sorted(axis.get_view_interval())
+                if low > 0 and high / low < 10:
+                    axis.set_major_locator(PlotlyLocator(grow))
+                    axis.set_major_formatter(PlotlyTicks())
+                else:
+                    axis.set_major_locator(LogLocator(subs=(1.0,)))
+                    axis.set_major_formatter(PlotlyLogTicks())
+                axis.set_minor_locator(NullLocator())
+                axis.set_minor_formatter(NullFormatter())
+            elif type(formatter) in (ScalarFormatter, PlotlyTicks):
+                if type(locator).__name__ == "AutoLocator":
+                    axis.set_major_locator(PlotlyLocator(grow))
+                if type(formatter) is ScalarFormatter:
+                    axis.set_major_formatter(PlotlyTicks())

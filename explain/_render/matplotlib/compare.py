@@ -11,7 +11,15 @@ from explain.style import LIGHT, Theme
 from explain.views import CompareData
 
 from ..plotly.compare import DASHES, colours, curves_title, heatmap_title, step_title
-from .common import Drawn, colormap, new_figure, step_markers, text, token_ticks
+from .common import (
+    Drawn,
+    colormap,
+    legend_above,
+    new_figure,
+    step_markers,
+    text,
+    token_ticks,
+)
 
 # plotly's dashes as matplotlib line styles
 LINESTYLES = {
@@ -46,9 +54,7 @@ def compare(view: CompareData, index: int, marker: bool = False, theme: Theme = 
     top.set_title(text(curves_title(view)))
     top.set_xlabel(step_title(view))
     top.set_ylabel(text(view.metric))
-    # inside the curves' panel: a legend hung below it left the layout no room for the
-    # heatmaps' tick labels (they were cut at the bottom)
-    top.legend(loc="upper right", ncols=min(runs, 4), frameon=False, fontsize="small")
+    legend_above(top)  # between the title and the curves, as the widget has it
     markers = step_markers([top], int(view.steps[index]), marker)
     cmap = colormap(view.colorscale)
     images, titles = [], []
@@ -58,7 +64,7 @@ def compare(view: CompareData, index: int, marker: bool = False, theme: Theme = 
             ax.imshow(view.at(index)[run], cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
         )
         queries, keys = view.tokens[view.part][run]
-        token_ticks(ax, "x", keys)
+        token_ticks(ax, "x", keys, angle=60)
         token_ticks(ax, "y", queries)
         titles.append(ax.set_title(""))
         if run == runs - 1:

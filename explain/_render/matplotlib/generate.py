@@ -16,7 +16,7 @@ from explain.views import GenerateData
 
 from ..plotly.generate import MODEL, SAMPLED, attention_title, bars_title
 from ..rules import tick_positions
-from .common import Drawn, colormap, new_figure, text, token_ticks
+from .common import Drawn, colormap, legend_above, new_figure, text, token_ticks
 
 
 def generate(view: GenerateData, index: int, marker: bool = False, theme: Theme = LIGHT) -> Drawn:
@@ -29,16 +29,19 @@ def generate(view: GenerateData, index: int, marker: bool = False, theme: Theme 
     model = left.bar(x, np.zeros(n_bars), color=MODEL[1], alpha=0.9, width=0.8, label=MODEL[0])
     sampled = left.bar(x, np.zeros(n_bars), color=SAMPLED[1], width=0.5, label=SAMPLED[0])
     left.set(ylim=(0, 1), xlim=(-0.6, max(n_bars, 1) - 0.4), ylabel="probability")
-    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="small", frameon=False)
     # attention weights in [0, 1]; where a token did not look: the background
     cmap = colormap("viridis").with_extremes(bad=(0, 0, 0, 0))
     image = right.imshow(
         np.full((1, 1), np.nan), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest",
         aspect="auto",  # the map fills its panel, as plotly's does
     )  # fmt: skip
-    figure.colorbar(image, ax=right, shrink=0.9)
+    # no scale beside an empty map: plotly draws none for a heatmap without data
+    scale = figure.colorbar(image, ax=right, shrink=0.9)
     right.set(xlabel="position", ylabel="new token")
+    # titles as wide as their panels or wider: the layout widens the gap between the panels
+    # (a wrapped title, Text(wrap=True), misleads it into cutting off the colour bar's labels)
     heading_bars, heading_attention = left.set_title(""), right.set_title("")
+    legend_above(left, handles=[model, sampled])  # between the title and the bars
 
     def update(i: int) -> None:
         ids = view.bar_ids[i]
@@ -53,13 +56,12 @@ def generate(view: GenerateData, index: int, marker: bool = False, theme: Theme 
         columns = view.columns[: view.visible_columns(i)] if i > 0 else []  # as plotly's axis
         z = view.attention[:i, : len(columns)]
         image.set_visible(i > 0 and len(columns) > 0)
+        scale.ax.set_visible(image.get_visible())
         if image.get_visible():
             image.set_data(np.ma.masked_invalid(z))
             image.set_extent((-0.5, len(columns) - 0.5, i - 0.5, -0.5))
             right.set(xlim=(-0.5, len(columns) - 0.5), ylim=(i - 0.5, -0.5))
-        token_ticks(right, "x", columns)
-        for tick in right.get_xticklabels():
-            tick.set_rotation(60)
+        token_ticks(right, "x", columns, angle=60)
         rows = tick_positions(i)
         right.set_yticks(rows, [" → ".join(map(text, view.row_tokens(r))) for r in rows])
         heading_attention.set_text(text(attention_title(view, i)))

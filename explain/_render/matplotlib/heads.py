@@ -77,8 +77,8 @@ def heads(
         view.similarity[np.ix_(order, order)], cmap=colormap(view.colorscale), vmin=0, vmax=1
     )
     names = [text(view.labels[i]) for i in order]
-    similar_ax.set_xticks(range(len(names)), names, rotation=90, fontsize="x-small")
-    similar_ax.set_yticks(range(len(names)), names, fontsize="x-small")
+    similar_ax.set_xticks(range(len(names)), names, rotation=90)
+    similar_ax.set_yticks(range(len(names)), names)
     similar_ax.set_title("how different (JS distance)")
     top.colorbar(similar, ax=similar_ax, label="JS distance")
     title = top.suptitle("", x=0.01, ha="left")

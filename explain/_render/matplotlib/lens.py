@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 
 from explain.style import LIGHT, Theme
 from explain.views import LensData
 
 from ..plotly.lens import RIGHT, TABLE_AXIS, TARGET_AXIS, WRONG, bars_title, chosen, limit
-from .common import Drawn, colormap, heading, new_figure, text, token_ticks
+from .common import Drawn, PlotlyTicks, colormap, heading, new_figure, text, token_ticks
 
 
 def _cell_labels(ax, view: LensData) -> list:
@@ -82,8 +82,8 @@ def lens(
     shown = [i for i in range(n_pos) if view.mask[i]]
     targets.set_xticks(shown, [text(view.targets[i]) for i in shown])
     wordy = max(len(text(view.targets[i])) for i in shown) > 2 if shown else False
-    targets.tick_params(length=0, labelsize="small", rotation=90 if wordy else 0)
-    targets.set_xlabel(TARGET_AXIS, fontsize="small")
+    targets.tick_params(length=0, rotation=90 if wordy else 0)
+    targets.set_xlabel(TARGET_AXIS)
     for label, i in zip(targets.get_xticklabels(), shown, strict=True):
         label.set_color(RIGHT if view.top_token[-1][i] == view.targets[i] else WRONG)
     figure.colorbar(table, ax=table_ax, label="top prob", pad=0.01)
@@ -105,12 +105,12 @@ def lens(
     # gradients are ~100x smaller than an unsure one's (1e-4 vs 1e-2 in a trained reverse run).
     half = limit(view, position)
     bars_ax.set_xlim(-half, half)
-    bars_ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))
-    bars_ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.2g}"))
+    bars_ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True, steps=[1, 2, 5, 10]))
+    bars_ax.xaxis.set_major_formatter(PlotlyTicks("e"))
     bars_ax.xaxis.tick_top()  # the axis and its title on top, as the plotly figure has them
     bars_ax.xaxis.set_label_position("top")
     bars_ax.set_xlabel(bars_title(view, position, text, "\n"))
-    title = figure.suptitle("", x=0.01, ha="left")
+    title = figure.suptitle("")  # centred, as the widget centres plotly's
 
     def update(i: int) -> None:
         title.set_text(heading(view, int(view.steps[i])))

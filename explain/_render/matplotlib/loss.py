@@ -20,7 +20,8 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
     """Three panels as the widget shows them; ``marker`` marks the step (the widget always
     does; a slide may leave it out)."""
     figure = new_figure(7.0, 6.0)
-    top, middle, bottom = figure.subplots(
+    body = figure.subfigures(1, 1)  # under the title: the legend, then the panels
+    top, middle, bottom = body.subplots(
         3, 1, sharex=True, height_ratios=[2.0, 1.0, 1.0], gridspec_kw={"hspace": 0.08}
     )
     panels = {"y": top, "y3": middle, "y4": bottom}
@@ -33,7 +34,9 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
             continue
         finite = np.isfinite(curve.values)
         if yaxis == "y2":
-            accuracy = accuracy or top.twinx()
+            if accuracy is None:
+                accuracy = top.twinx()
+                accuracy.grid(False)  # plotly's accuracy axis has no grid of its own
             ax = accuracy
         else:
             ax = panels[yaxis]
@@ -54,7 +57,7 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
         accuracy.spines["right"].set_visible(True)
         accuracy.set(ylim=(-0.02, 1.02), yticks=[0, 0.25, 0.5, 0.75, 1], ylabel="accuracy")
     bottom.set_xlabel("step")
-    curve_legend(figure, lines, "outside lower center")  # clear of the title
+    curve_legend(body, lines)  # in rows under the title, as the widget has it
     for event in view.events:  # where a head's pattern appeared: dashed, on the loss panel
         top.axvline(event.step, color=EVENT_COLOUR, lw=1, ls="--", zorder=0)
         note = top.annotate(
@@ -85,7 +88,7 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
         )
         note.set_in_layout(False)
     markers = step_markers(list(panels.values()), int(view.steps[index]), marker)
-    heading = figure.suptitle("", x=0.99, ha="right")
+    heading = figure.suptitle("")  # centred, as the widget centres plotly's
 
     def update(i: int) -> None:
         step = int(view.steps[i])

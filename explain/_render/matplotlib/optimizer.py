@@ -6,6 +6,7 @@ the step."""
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import LogLocator, NullFormatter
 
 from explain.style import LIGHT, Theme
 from explain.views import OptimizerData
@@ -24,7 +25,15 @@ from ..plotly.optimizer import (
     optimizer_name,
     title,
 )
-from .common import Drawn, curve_legend, new_figure, step_markers, text
+from .common import (
+    Drawn,
+    PlotlyLogTicks,
+    PlotlyTicks,
+    curve_legend,
+    new_figure,
+    step_markers,
+    text,
+)
 
 PIXELS_PER_INCH = 80  # the plotly figures' size in pixels, at the loss view's scale
 BAR_WIDTH = 0.95  # of the bin: plotly's bargap 0.05
@@ -48,20 +57,23 @@ def optimizer(view: OptimizerData, index: int, marker: bool = False, theme: Them
     for yaxis, _, ylabel in (*PANELS, RATIO_PANEL):
         axes[yaxis].set_ylabel(ylabel)
     if len(axes["y3"].get_lines()):
-        axes["y3"].set_yscale("log")
+        axes["y3"].set_yscale("log")  # decades written "1e−3", as plotly's "e" format
+        axes["y3"].yaxis.set_major_locator(LogLocator(subs=(1.0,)))
+        axes["y3"].yaxis.set_major_formatter(PlotlyLogTicks("e"))
+        axes["y3"].yaxis.set_minor_formatter(NullFormatter())
     axes["y3"].set_xlabel("step")
     axes["y2"].text(
         0.01, 0.97, text(optimizer_name(view)), transform=axes["y2"].transAxes, va="top"
     )
-    curve_legend(left, lines, "outside lower left")
-    heading = figure.suptitle("", x=0.01, ha="left")
+    curve_legend(left, lines)  # in rows under the title, as the widget has it
+    heading = figure.suptitle("")  # centred, as the widget centres plotly's
     markers = step_markers(list(axes.values()), int(view.steps[index]), marker)
 
     ax = right.subplots()
     bins = view.histogram_counts.shape[1] if view.histogram_counts.ndim == 2 else 0
     bars = ax.bar(np.zeros(bins), np.zeros(bins), color=colour["update"]).patches
     ax.set(xlabel=HISTOGRAM_AXIS.replace("<br>", "\n"), ylabel="count")
-    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    ax.xaxis.set_major_formatter(PlotlyTicks("e"))  # "1e−4", as plotly's "e" format
 
     def update(i: int) -> None:
         step = int(view.steps[i])

@@ -13,7 +13,7 @@ from explain.style import LIGHT, Theme
 from explain.views import PositionalData
 
 from ..plotly.positional import chosen, colours, column, titles, value_range
-from .common import Drawn, colormap, new_figure, text
+from .common import Drawn, colormap, legend_above, new_figure, text
 
 
 def positional(
@@ -48,9 +48,6 @@ def positional(
     ]
     middle.set(xlabel="position", ylabel="value")
     middle.set_ylim(*value_range(limit))
-    middle.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=4, frameon=False, fontsize="small"
-    )
     similarity = right.imshow(
         view.similarity[index], cmap=cmap, vmin=-1, vmax=1, aspect="auto", interpolation="nearest"
     )
@@ -59,6 +56,7 @@ def positional(
         axis.set_major_locator(MaxNLocator(integer=True))
     figure.colorbar(similarity, ax=right)
     headings = [ax.set_title("") for ax in (left, middle, right)]
+    legend_above(middle)  # between the title and the curves, as the widget has it
 
     def update(i: int) -> None:
         table.set_data(view.table[i])

@@ -40,8 +40,13 @@ def draw_pruning(
     twin.plot(shares, loss, "o--", color=colour["loss"], ms=4, label="loss")
     twin.set_ylabel("loss", color=colour["loss"])
     twin.spines["right"].set_visible(True)
-    if len(loss):
-        twin.set_ylim(bottom=0)
+    twin.grid(False)  # plotly's loss axis has no grid of its own
+    finite = np.asarray(loss, float)[np.isfinite(loss)]
+    if finite.size:  # from 0, a little over the highest loss, as plotly's "tozero" range
+        twin.set_ylim(0.0, 1.05 * float(finite.max()) or 1.0)
+    else:  # nothing measured: the empty panel's axes as HeadsView draws them
+        ax.set_xlim(0.0, 1.0)
+        twin.set_ylim(0.0, 1.0)
     return twin
 
 

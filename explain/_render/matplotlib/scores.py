@@ -18,7 +18,7 @@ from ..plotly.scores import (
     pattern_scores,
     title,
 )
-from .common import Drawn, new_figure, step_markers, text
+from .common import Drawn, legend_above, new_figure, step_markers, text
 
 DASHES = {"solid": "-", "dash": "--"}
 
@@ -42,7 +42,7 @@ def draw_scores(ax: Axes, shown: PatternScores, theme: Theme) -> None:
             ax.plot([first], [values[row, layer, head]], "o", color=line_colour, ms=5)
     ax.axhline(threshold, color=THRESHOLD_COLOUR, lw=1, ls=":")
     ax.set(title=text(title(pattern)), xlabel="step", ylabel="score", ylim=(-0.02, 1.02))
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    legend_above(ax)  # between the title and the curves, as the widget has it
 
 
 def scores(

@@ -3,6 +3,8 @@ from the start up to the update shown, and the start marked with a cross."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from explain.playground import OPTIMIZERS, PlaygroundData
@@ -12,7 +14,8 @@ from ..rules import label
 from . import blocks as P
 
 WIDTH, HEIGHT = 520, 460
-CONTOURS = 30
+CONTOURS = 30  # at most this many contour lines
+CONTOUR_WIDTH = 0.5  # px, plotly's own for contour lines
 
 
 def colours(theme: Theme) -> dict[str, str]:
@@ -28,6 +31,25 @@ def path_name(view: PlaygroundData, name: str) -> str:
     return name if diverged is None else f"{name} (diverged at {diverged})"
 
 
+def levels(view: PlaygroundData) -> np.ndarray:
+    """The heights of the contour lines both renderers draw: every multiple of a round step
+    (1, 2 or 5 x 10^k, the smallest giving at most `CONTOURS` lines) strictly between the
+    surface's lowest and highest values, as plotly chooses them itself."""
+    z = np.asarray(view.z, np.float64)
+    finite = z[np.isfinite(z)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if not high > low:
+        return np.array([low])
+    rough = (high - low) / CONTOURS
+    base = 10.0 ** math.floor(math.log10(rough))
+    step = base * next(m for m in (1, 2, 5, 10) if m * base >= rough * (1 - 1e-9))
+    first = math.ceil(low / step - 1e-9) * step
+    last = math.floor(high / step + 1e-9) * step
+    first += step if math.isclose(first, low) else 0.0
+    last -= step if math.isclose(last, high) else 0.0
+    return np.arange(round((last - first) / step) + 1) * step + first
+
+
 def title(view: PlaygroundData, index: int) -> str:
     return f"{view.surface} · step {int(view.steps[index])} of {int(view.steps[-1])}"
 
@@ -35,14 +57,21 @@ def title(view: PlaygroundData, index: int) -> str:
 def figures(view: PlaygroundData, index: int, theme: Theme) -> list[dict]:
     colour = colours(theme)
     height = "log(1 + f)" if view.log_scale else "f"
+    heights = levels(view)
     contour = {
         "type": "contour",
         "x": view.x,
         "y": view.y,
         "z": np.asarray(view.z, np.float32),
-        "ncontours": CONTOURS,
+        "autocontour": False,
         "showscale": False,
-        "contours": {"coloring": "lines"},
+        "contours": {
+            "coloring": "lines",
+            "start": float(heights[0]),
+            "end": float(heights[-1]),
+            "size": float(heights[1] - heights[0]) if len(heights) > 1 else 1.0,
+        },
+        "line": {"width": CONTOUR_WIDTH},
         "colorscale": colorscale(WEIGHT),
         # not hoverinfo="skip": plotly sends no click for a skipped trace, and a click anywhere
         # on the surface must move the start (the widget's)
