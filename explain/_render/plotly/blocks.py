@@ -9,8 +9,7 @@ text, so ``<`` and ``&`` are escaped and a token like ``<b>`` shows as itself.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -43,8 +42,15 @@ def panel_title(cell: dict, text: str) -> dict:
     }
 
 
-def slider(steps: Sequence[int], frames: Sequence[int], active: int) -> dict:
-    """A step slider and play/pause buttons over plotly frames named by step."""
+def slider(
+    steps: Sequence[int], frames: Sequence[int], active: int, font: dict | None = None
+) -> dict:
+    """A step slider and play/pause buttons over plotly frames named by step; ``font`` (the
+    figure's: size, colour) writes the step shown above it. The page moves both below the
+    axes' text once drawn (`explain._render.page.FIT_JS`): the figure, shared with the widget,
+    has no room for them."""
+    font = font or {}
+    current = {"size": font.get("size", 13), "color": font.get("color", "#444444")}
     animate = {
         "mode": "immediate",
         "frame": {"duration": 0, "redraw": True},
@@ -55,7 +61,8 @@ def slider(steps: Sequence[int], frames: Sequence[int], active: int) -> dict:
         "sliders": [
             {
                 "active": active,
-                "currentvalue": {"prefix": "step ", "font": {"size": 13}},
+                # its own colour: the slider's (its labels') is clear
+                "currentvalue": {"prefix": "step ", "font": current},
                 "pad": {"t": 36, "l": 80},
                 "len": 0.92,
                 "x": 0.08,
@@ -209,6 +216,9 @@ def _merged(base: object, over: object) -> object:
     return base if over is None else over
 
 
+SAMPLED = 4096  # arrays larger than this are compared on a strided sample first
+
+
 def same(a: object, b: object) -> bool:
     """Whether two pieces of figure JSON are equal (arrays by value, NaN equal to NaN)."""
     if a is b:
@@ -218,11 +228,23 @@ def same(a: object, b: object) -> bool:
             return False
         if a.shape != b.shape or a.dtype != b.dtype:
             return False
-        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        nan = a.dtype.kind in "fc"
+        if a.size > SAMPLED and a.flags.c_contiguous and b.flags.c_contiguous:
+            every = a.size // 1024  # a new step differs almost everywhere: say so early
+            if not np.array_equal(a.reshape(-1)[::every], b.reshape(-1)[::every], equal_nan=nan):
+                return False
+        return bool(np.array_equal(a, b, equal_nan=nan))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        if len(a) != len(b):
+            return False
+        try:
+            if a == b:  # plain labels and numbers: one comparison, not one call per element
+                return True
+        except (TypeError, ValueError):  # arrays inside: compared below
+            pass
+        return all(same(x, y) for x, y in zip(a, b, strict=True))
     if type(a) is not type(b) and not (
         isinstance(a, int | float | np.number) and isinstance(b, int | float | np.number)
     ):
@@ -297,7 +319,8 @@ def with_frames(
                 }
             frames.append(frame)
         figure = {**figure, "frames": frames}
-        figure["layout"] = {**figure["layout"], **slider(steps, indices, active)}
+        controls = slider(steps, indices, active, figure["layout"].get("font"))
+        figure["layout"] = {**figure["layout"], **controls}
         out.append(figure)
     return out
 
@@ -332,25 +355,3 @@ def typed_arrays(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-# What a builder computes once per view model (or one of its arrays) rather than at every step:
-# id(owner) -> (owner, {key: value}). A widget's step change then rebuilds only what moves, and
-# Plot.show finds the rest unchanged by identity (blocks.same), not value by value.
-_CACHE: dict[int, tuple[object, dict]] = {}
-CACHE_SIZE = 16
-
-
-def cached(owner: object, key: Hashable, make: Callable[[], Any]) -> Any:
-    """``make()``, computed once for ``owner`` and ``key`` (``owner`` is kept alive while
-    cached). The value goes into figures as it is, so nothing may change it afterwards: traces
-    are cached already themed, and the figure's layout alone is themed per call."""
-    hit = _CACHE.get(id(owner))
-    if hit is None or hit[0] is not owner:
-        if len(_CACHE) >= CACHE_SIZE:
-            _CACHE.clear()
-        hit = _CACHE[id(owner)] = (owner, {})
-    values = hit[1]
-    if key not in values:
-        values[key] = make()
-    return values[key]
