@@ -82,3 +82,27 @@ def test_the_attention_slide_has_the_notebook_panels():
     assert left.get_ylabel() == heatmap["layout"]["yaxis"]["title"]["text"] == "query"
     assert right.get_title() == grid["layout"]["title"]["text"]
     assert figure.get_suptitle() == heatmap["layout"]["title"]["text"]
+
+
+# -- the builders' memo ----------------------------------------------------------------------
+def test_the_memo_of_a_view_model_goes_with_it():
+    """What the builders memoise (figure parts, grid mosaics, pattern scores) is freed with the
+    view model: sixteen large views opened one after another do not stay in memory."""
+    import gc
+    import weakref
+
+    from explain import views
+    from explain._render import plotly
+
+    trace = get_reverse_trace()
+    data = views.attention(trace)
+    for index in range(len(data.steps)):
+        plotly.figures(data, index, layer=1, head=2)
+    first = plotly.figures(data, 0)
+    assert views.roles_of(data) is not None
+    assert plotly.figures(data, 0)[1]["data"][0]["z"] is first[1]["data"][0]["z"]  # memoised
+    alive, key = weakref.ref(data), id(data)
+    del data, first
+    gc.collect()
+    assert alive() is None
+    assert key not in views._common._MEMO

@@ -279,10 +279,14 @@ class Plot:
                 self.push(data=False)  # the same figure, new frames (set_frames): say so
             return
         with self.batch_update(data=bool(traces)) as shown:
+            # one property set per changed key: what update(..., overwrite=True) does, without
+            # its walk through every key (LossView step 1.5 -> 1.1 ms, bench/widgets.py)
             for index, changed in traces.items():
-                shown.data[index].update(changed, overwrite=True)
-            if layout:
-                shown.layout.update(layout, overwrite=True)
+                trace = shown.data[index]
+                for key, value in changed.items():
+                    trace[key] = value
+            for key, value in layout.items():
+                shown.layout[key] = value
 
     def set_frames(self, key: str, frames: Callable[[], Frames] | None) -> None:
         """The frames of this plot's time-lapse, made by ``frames()`` when the page asks.

@@ -141,7 +141,8 @@ class LensView(View):
     # -- figures ---------------------------------------------------------------------------------
     def _figure(self) -> dict:
         """The lens builder's figure at its one step (a page adds a slider over positions)."""
-        return builder.figure(self.data, 0, self.theme, position=self.position)
+        (figure,) = builder.figures(self.data, 0, self.theme, position=self.position)
+        return figure
 
     def _position_options(self) -> list[tuple[str, int]]:
         data = self.data

@@ -49,9 +49,10 @@ REGISTRY: dict[type, str] = {
 SHOWN: dict[str, tuple[str, ...]] = {"attention": ("layer", "head")}
 
 
-def builder(view: object, library: str) -> Callable[..., Any]:
+def builder(view: object, library: str, name: str | None = None) -> Callable[..., Any] | None:
     """The ``library`` ("plotly" or "matplotlib") builder of ``view``'s type: the plotly
-    module's ``figures``, the matplotlib module's function of the module's name."""
+    module's ``figures``, the matplotlib module's function of the module's name; or the
+    module's function ``name`` (None where it has none)."""
     try:
         module = REGISTRY[type(view)]
     except KeyError:
@@ -61,4 +62,6 @@ def builder(view: object, library: str) -> Callable[..., Any]:
             f"({known})"
         ) from None
     found = importlib.import_module(f"{__name__}.{library}.{module}")
+    if name is not None:
+        return getattr(found, name, None)
     return getattr(found, "figures" if library == "plotly" else module)

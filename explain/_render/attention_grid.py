@@ -63,8 +63,7 @@ def mosaic(view: views.AttentionData, index: int) -> np.ndarray:
     """Every head of every layer at frame ``index``, downsampled, tiled with one NaN row and
     column between cells: [layers * (q'+1) - 1, heads * (k'+1) - 1]. Cached per view model
     (a step change draws it once; a head change reuses it)."""
-    key = ("mosaics", view.layers, view.heads)  # a model cut to one head shares the memo
-    cache = view.cache.setdefault(key, OrderedDict())
+    cache = views.memo(view, "mosaics", OrderedDict)
     if index in cache:
         cache.move_to_end(index)
         return cache[index]

@@ -24,9 +24,11 @@ from ._attention import AttentionData, attention
 from ._by_hand import ByHandData, by_hand
 from ._common import (
     describe_steps,
+    forget,
     frame_indices,
     framed,
     jsonable,
+    memo,
     require_finite,
     step_index,
     to_dict,
@@ -105,6 +107,8 @@ __all__ = [
     "scores",
     "jsonable",
     "framed",
+    "memo",
+    "forget",
     "loss",
     "optimizer",
     "positional",

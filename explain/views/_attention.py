@@ -51,10 +51,8 @@ class AttentionData(ViewModel):
     zmin: float = 0.0
     zmax: float = 1.0
     dims: tuple[str, ...] = ("step", "layer", "head", "query_pos", "key_pos")
-    # the trace it was read from, for the pattern scores (`explain.views.roles_of`); a memo of
-    # what is derived from the arrays (the scores, the renderers' grid thumbnails)
+    # the trace it was read from, for the pattern scores (`explain.views.roles_of`)
     source: Trace | None = dataclasses.field(default=None, repr=False, compare=False)
-    cache: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
     def patterns(self) -> np.ndarray:
@@ -64,16 +62,6 @@ class AttentionData(ViewModel):
     def at(self, index: int) -> np.ndarray:
         """[layer, head, q_pos, k_pos] at frame ``index`` (no copy of other snapshots)."""
         return np.stack([layer[index] for layer in self.layer_patterns])
-
-    def head(self, layer: int, head: int) -> AttentionData:
-        """The same model cut to one layer and head (views of the arrays, no copy)."""
-        row, column = self.layers.index(layer), self.heads.index(head)
-        return dataclasses.replace(
-            self,
-            layers=(layer,),
-            heads=(head,),
-            layer_patterns=(self.layer_patterns[row][:, column : column + 1],),
-        )
 
 
 @consistent

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -27,6 +28,31 @@ def consistent(build: View) -> View:
         return build(trace, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+# -- derived values, one memo ---------------------------------------------------------------
+_MEMO: dict[int, dict[Hashable, Any]] = {}
+
+
+def memo(owner: object, key: Hashable, make: Callable[[], Any]) -> Any:
+    """``make()``, computed once per ``owner`` and ``key`` while ``owner`` lives: the memo of
+    what is derived from a view model or its arrays (pattern scores, the grid's thumbnails, a
+    builder's figure parts). It holds no reference to ``owner`` and ends with it, so a closed
+    view's arrays are freed. The value is shared: nothing may change it afterwards."""
+    values = _MEMO.get(id(owner))
+    if values is None:
+        values = _MEMO[id(owner)] = {}
+        weakref.finalize(owner, _MEMO.pop, id(owner), None)
+    if key not in values:
+        values[key] = make()
+    return values[key]
+
+
+def forget(owner: object) -> None:
+    """Drop what :func:`memo` holds for ``owner`` (the next use computes it again)."""
+    values = _MEMO.get(id(owner))
+    if values is not None:
+        values.clear()
 
 
 # -- steps -----------------------------------------------------------------------------------

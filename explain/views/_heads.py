@@ -29,7 +29,7 @@ from ..names import attention_parts
 from ..style import WEIGHT
 from ..trace import Trace
 from . import _attention
-from ._common import ViewModel, consistent, holds, task_name, titled
+from ._common import ViewModel, consistent, holds, memo, task_name, titled
 
 ROLE_THRESHOLD = 0.5  # a head is named after a pattern once its score reaches this
 ROLE_BADGES = {  # short names for a cell of a grid
@@ -184,15 +184,16 @@ def roles_of(view: _attention.AttentionData) -> ScoresData | None:
     """The pattern scores of the attention ``view``'s part (:func:`scores`: what each head
     does), computed once per view model, on first use; None for cross-attention or where they
     do not apply."""
-    if "roles" not in view.cache:
-        found = None
-        if view.source is not None and view.part != "cross":
-            try:
-                found = scores(view.source, view.part)
-            except ValueError:
-                found = None
-        view.cache["roles"] = found
-    return view.cache["roles"]
+
+    def find() -> ScoresData | None:
+        if view.source is None or view.part == "cross":
+            return None
+        try:
+            return scores(view.source, view.part)
+        except ValueError:
+            return None
+
+    return memo(view, "roles", find)
 
 
 def _lab(trace: Trace) -> dict:

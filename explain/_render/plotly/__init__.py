@@ -4,7 +4,9 @@ A builder is ``figures(view, index, theme, **state) -> list[dict]`` in ``plotly/
 the complete plotly figures (themed, strings escaped, numpy arrays as they are) that the view
 shows at frame ``index`` with ``state`` (its selection: a head, a position, ...). The widget
 shows exactly these figures and adds its controls; a page shows them with plotly frames and a
-step slider made from the same builder at every frame (:func:`page_figures`).
+step slider made from the same builder at every frame (:func:`page_figures`). A view whose
+widget has a control other than the step gives the page a slider in its place with
+``page_controls(view, shown, index, theme, **state) -> list[dict]`` (the lens: positions).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def page_figures(
     """:func:`figures` at ``index``, with plotly frames at ``frames`` and a step slider (for a
     page: the export, the report). Figures that never change between frames get neither."""
     shown = figures(view, index, theme, **state)
+    controls = builder(view, "plotly", "page_controls")
+    if controls is not None:
+        shown = controls(view, shown, int(index), theme, **state)
     steps = np.asarray(view.steps)
     if len(steps) < 2:
         return shown

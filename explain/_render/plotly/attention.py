@@ -12,7 +12,6 @@ from explain.style import Theme, colorscale
 from ..attention_grid import badges, cell_size, mosaic
 from ..rules import STEP_MARKER_COLOUR, label, token_ticks
 from . import blocks as P
-from .blocks import cached
 
 HEATMAP_SIZE = 480
 GRID_WIDTH = 420
@@ -29,15 +28,17 @@ def figures(
 ) -> list[dict]:
     """The heatmap of ``head`` of ``layer`` and the grid, at frame ``index``.
 
-    What does not move with the step is built once per view model, theme and head
-    (:func:`.blocks.cached`); a step sets the heatmap's z and title, the grid's mosaic and
-    badges, so ``Plot.show`` finds the rest unchanged by identity."""
+    What moves with neither the step nor the head is built once per view model and theme
+    (:func:`explain.views.memo`): a step sets the heatmap's z and title, the grid's mosaic and
+    badges; a head sets the heatmap's z and title and the grid's outline. ``Plot.show`` finds
+    the rest (hover labels, ticks) unchanged by identity."""
     row, column = view.layers.index(layer), view.heads.index(head)
     step = int(view.steps[index])
-    fixed = cached(
+    first = view.layers[0], view.heads[0]
+    fixed = views.memo(
         view,
-        ("attention", theme, layer, head),
-        lambda: (heatmap(view, index, theme, layer, head), grid(view, index, theme, layer, head)),
+        ("attention", theme),
+        lambda: (heatmap(view, index, theme, *first), grid(view, index, theme, *first)),
     )
     shown_heatmap, shown_grid = fixed
     pattern = view.layer_patterns[row][index, column]  # [q_pos, k_pos]
@@ -54,7 +55,11 @@ def figures(
         },
         {
             "data": [{**cells, "z": mosaic(view, index)}],
-            "layout": {**grid_layout, "annotations": grid_annotations(view, index)},
+            "layout": {
+                **grid_layout,
+                "annotations": grid_annotations(view, index),
+                "shapes": [outline(view, layer, head)],
+            },
         },
     ]
 
@@ -129,8 +134,6 @@ def grid(view: views.AttentionData, index: int, theme: Theme, layer: int, head: 
             "hover_cols": [str(view.heads[c // (cols + 1)]) for c in range(width)],
         },
     }
-    row, column = view.layers.index(layer), view.heads.index(head)
-    left, top = column * (cols + 1) - 0.5, row * (rows + 1) - 0.5
     layout = {
         "width": GRID_WIDTH,
         "height": int(np.clip(MARGIN["t"] + MARGIN["b"] + area * height / width, 200, 700)),
@@ -155,18 +158,24 @@ def grid(view: views.AttentionData, index: int, theme: Theme, layer: int, head: 
             "ticktext": [str(i) for i in view.layers],
         },
         "annotations": grid_annotations(view, index),
-        "shapes": [
-            {
-                "type": "rect",
-                "x0": left,
-                "x1": left + cols,
-                "y0": top,
-                "y1": top + rows,
-                "line": {"color": STEP_MARKER_COLOUR, "width": 3},
-            }
-        ],
+        "shapes": [outline(view, layer, head)],
     }
     return P.themed({"data": [trace], "layout": layout}, theme)
+
+
+def outline(view: views.AttentionData, layer: int, head: int) -> dict:
+    """The rectangle around ``head`` of ``layer`` in the grid."""
+    rows, cols = cell_size(view)
+    row, column = view.layers.index(layer), view.heads.index(head)
+    left, top = column * (cols + 1) - 0.5, row * (rows + 1) - 0.5
+    return {
+        "type": "rect",
+        "x0": left,
+        "x1": left + cols,
+        "y0": top,
+        "y1": top + rows,
+        "line": {"color": STEP_MARKER_COLOUR, "width": 3},
+    }
 
 
 def grid_annotations(view: views.AttentionData, index: int) -> list[dict]:

@@ -21,7 +21,6 @@ from explain.style import OKABE_ITO, Theme, colorscale
 from ..rules import label
 from . import blocks as P
 from . import pruning, scores
-from .blocks import cached
 
 OFF_COLOUR = OKABE_ITO[5]  # vermillion: a head switched off is crossed out
 
@@ -59,8 +58,8 @@ def known(view: views.HeadsData) -> bool:
 def badges(view: views.HeadsData, index: int, off: list[tuple[int, int]]) -> list[list[str]]:
     """[layer][head] the pattern a head shows at frame ``index`` ("mirror 0.97", see
     :func:`explain.views.badges_at`), or "off" where it is switched off."""
-    shown = cached(
-        view.scores, ("badges", index), lambda: views.badges_at(view.scores, view.patterns, index)
+    shown = views.memo(
+        view, ("badges", index), lambda: views.badges_at(view.scores, view.patterns, index)
     )
     if off:
         shown = [list(row) for row in shown]  # the cached badges stay as they are
@@ -125,7 +124,7 @@ def _panel_layout(theme: Theme, title: str, width: int, **axes: dict) -> dict:
 
 def _fixed(view: views.HeadsData, theme: Theme) -> list[dict]:
     """The three panels less what moves (the badges, the title, the heads off and what they
-    cost), themed: made once per view model and theme (see :func:`.blocks.cached`)."""
+    cost), themed: made once per view model and theme (see :func:`explain.views.memo`)."""
     order = list(view.order)
     names = [label(view.labels[i]) for i in order]
     scale = colorscale(view.colorscale)
@@ -199,7 +198,7 @@ def panels(
 ) -> list[dict]:
     """The first three figures: the importance grid (with the step, the badges, the heads off
     and what they cost), the pruning curve, how different the heads are."""
-    grid_figure, pruning_figure, similarity_figure = cached(
+    grid_figure, pruning_figure, similarity_figure = views.memo(
         view, ("panels", theme), lambda: _fixed(view, theme)
     )
     layout = grid_figure["layout"]

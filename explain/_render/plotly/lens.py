@@ -20,7 +20,6 @@ from explain.style import OKABE_ITO, Theme, colorscale
 
 from ..rules import label, token_ticks
 from . import blocks as P
-from .blocks import cached
 
 RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # bluish green, vermillion (the matplotlib's too)
 ROLLOUT, BARS = [0.0, 0.40], [0.58, 1.0]  # the lower row's panels (paper x)
@@ -123,7 +122,8 @@ def _position(view: views.LensData, position: int) -> dict:
 
 
 def _fixed(view: views.LensData) -> dict:
-    """What the figure shows whatever the position (see :func:`.scores.cached`)."""
+    """What the figure shows whatever the position (memoised on the probabilities:
+    :func:`explain.views.memo`)."""
     ticks, tick_text = token_ticks(view.tokens)
     return {
         "table": view.top_prob.astype(np.float32),
@@ -149,7 +149,9 @@ def _sizes(view: views.LensData, theme: Theme) -> dict:
     s = theme.font_size - 12
     n_pos, n_rows = len(view.tokens), len(view.layers)
     table = (64 + 3 * s) * n_rows + 24
-    gap = 190 + 10 * s  # table's token ticks and axis title, the bars' two-line title
+    # the table's token ticks and two-line axis title, the bars' ticks and four-line title:
+    # eight lines of text (at 20 px, 10 px a point of font fell 50 px short: they overlapped)
+    gap = 190 + 16 * s
     lower = 300 + 10 * s
     margin = {"l": 110 + 5 * s, "r": 80 + 3 * s, "t": 110 + 6 * s, "b": 60 + 3 * s}
     plot = table + gap + lower
@@ -183,7 +185,7 @@ def figure(view: views.LensData, index: int, theme: Theme, position: int | None 
     step = int(view.steps[index])
     sizes = _sizes(view, theme)
     # keyed on the probabilities, which the view model of every position shares (LensView)
-    fixed = cached(view.probs, "lens", lambda: _fixed(view))
+    fixed = views.memo(view.probs, "lens", lambda: _fixed(view))
     positions = fixed["positions"]
     ticks, tick_text = fixed["ticks"]
     tokens = {"tickmode": "array", "tickvals": ticks, "ticktext": tick_text, "showgrid": False}
@@ -301,9 +303,20 @@ def figure(view: views.LensData, index: int, theme: Theme, position: int | None 
 def figures(
     view: views.LensData, index: int, theme: Theme, position: int | None = None
 ) -> list[dict]:
-    """:func:`figure` with the page's slider over positions and a plotly frame for each."""
-    position = chosen(view, position)
-    shown = figure(view, index, theme, position)
+    """What LensView shows: :func:`figure`."""
+    return [figure(view, index, theme, position)]
+
+
+def page_controls(
+    view: views.LensData,
+    shown: list[dict],
+    index: int,
+    theme: Theme,
+    position: int | None = None,
+) -> list[dict]:
+    """``shown`` on a page: a slider over positions in place of the widget's dropdown, with a
+    plotly frame for each position (what changes with it: the bars, their axis, the outlines)."""
+    (drawn,) = shown
     frames = []
     for p in range(len(view.tokens)):
         at = _position(view, p)
@@ -315,5 +328,5 @@ def figures(
                 "layout": {"xaxis3": at["axis"], "shapes": at["shapes"]},
             }
         )
-    layout = {**shown["layout"], "sliders": [_slider(view, position)]}
-    return [{**shown, "layout": layout, "frames": frames}]
+    layout = {**drawn["layout"], "sliders": [_slider(view, chosen(view, position))]}
+    return [{**drawn, "layout": layout, "frames": frames}]

@@ -43,7 +43,27 @@ def title(view: views.LossData, step: int) -> str:
 
 
 def figures(view: views.LossData, index: int, theme: Theme) -> list[dict]:
+    """The three panels at frame ``index``. The curves and axes are built once per view model
+    and theme (:func:`explain.views.memo`); a step sets the title and the step marker."""
     step = int(view.steps[index]) if len(view.steps) else 0
+    fixed = views.memo(view, ("loss", theme), lambda: _fixed(view, theme))
+    layout = fixed["layout"]
+    marks, events = fixed["marks"], len(view.events)
+    return [
+        {
+            "data": fixed["data"],
+            "layout": {
+                **layout,
+                "title": {**layout["title"], "text": label(title(view, step))},
+                "shapes": [*marks[:events], step_marker(step), *marks[events:]],
+            },
+        }
+    ]
+
+
+def _fixed(view: views.LossData, theme: Theme) -> dict:
+    """The figure's curves and layout (themed, title and shapes still to set), and the event
+    and phase marks the step marker goes between."""
     colour = colours(theme)
     data = []
     for name, yaxis, mode in CURVES:
@@ -73,11 +93,10 @@ def figures(view: views.LossData, index: int, theme: Theme) -> list[dict]:
             }
         )
     marks, notes = P.loss_marks(view.events, view.boundaries, ("paper",))
-    events = len(view.events)
     loss_like = [c.values for n, c in view.curves.items() if n in ("loss", "val_loss")]
     positive = bool(loss_like) and all(np.all(v[np.isfinite(v)] > 0) for v in loss_like)
     layout = {
-        "title": {"text": label(title(view, step)), "x": 0.99, "xanchor": "right", "y": 0.99},
+        "title": {"text": "", "x": 0.99, "xanchor": "right", "y": 0.99},
         "width": 560,
         "height": 480,
         "margin": {"l": 60, "r": 50, "t": 40, "b": 40},
@@ -108,7 +127,6 @@ def figures(view: views.LossData, index: int, theme: Theme) -> list[dict]:
             "title": {"text": "lr"},
         },
         "yaxis4": {"domain": PANELS["y4"], "anchor": "x", "title": {"text": "grad norm"}},
-        "shapes": [*marks[:events], step_marker(step), *marks[events:]],
         "annotations": notes,
     }
-    return [P.themed({"data": data, "layout": layout}, theme)]
+    return {"marks": marks, **P.themed({"data": data, "layout": layout}, theme)}

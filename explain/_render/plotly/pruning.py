@@ -74,6 +74,9 @@ def panel(
             "title": titled("loss"),
         },
     }
+    if not len(shares):  # not measured: the empty panel's axes are those of its picture, 0..1
+        layout[key(x)]["range"] = [0.0, 1.0]  # (plotly's default would be -1..6)
+        layout[key(y_loss)]["range"] = [0.0, 1.0]
     return data, layout
 
 

@@ -15,7 +15,6 @@ from explain.style import Theme
 
 from ..rules import label, step_marker
 from . import blocks as P
-from .blocks import cached
 
 THRESHOLD_COLOUR = "#999999"  # the score a pattern must reach to name a head
 
@@ -52,7 +51,7 @@ def strongest(scores: Mapping[str, np.ndarray], patterns: Sequence[str]) -> str:
 def chosen(scores: Mapping[str, np.ndarray], patterns: Sequence[str], pattern: str | None) -> str:
     """``pattern`` if it was scored (None: :func:`strongest`), else a ValueError naming them."""
     if pattern is None:
-        return cached(scores, "strongest", lambda: strongest(scores, patterns))
+        return strongest(scores, patterns)
     if pattern not in patterns:
         raise ValueError(f"unknown pattern {pattern!r}; expected one of {list(patterns)}")
     return str(pattern)
@@ -129,8 +128,10 @@ def _traces(shown: PatternScores, theme: Theme) -> list[dict]:
 def score_figure(shown: PatternScores, step: int, theme: Theme) -> dict:
     """``shown.values`` as one line per head, dotted where a head's pattern appeared, the
     threshold dotted; ``step`` marked."""
-    data = cached(shown.values, ("traces", theme, shown.threshold), lambda: _traces(shown, theme))
-    layout = cached(
+    data = views.memo(
+        shown.values, ("traces", theme, shown.threshold), lambda: _traces(shown, theme)
+    )
+    layout = views.memo(
         shown.values, ("layout", theme, shown.pattern), lambda: _layout(shown.pattern, theme)
     )
     return {"data": data, "layout": {**layout, "shapes": [step_marker(step)]}}
