@@ -1,15 +1,27 @@
-"""Benchmark: Python-side time to update the views after a step, layer or head change.
+"""Benchmark: Python-side time to open every view and to update it after a step (layer, head,
+position...) change.
 
-    python bench/widgets.py            # every case
-    python bench/widgets.py --quick    # the small trace only
+    python bench/widgets.py            # targets, then every view kind's cases
+    python bench/widgets.py --quick    # the small trace's targets, then the cases
     python bench/widgets.py --open     # the one-snapshot from_attentions open only
+    python bench/widgets.py --against 34e7d0a --quick  # this tree vs 34e7d0a, side by side
+    python bench/widgets.py --against 34e7d0a --rounds 7 --only attention,heads
 
 Targets (issue 3): 4 layers x 4 heads x 32 tokens: updates <= 20 ms; 12 x 12 x 512 tokens:
 opens <= 2 s, updates <= 100 ms. A GPT-2-small-shaped attention (12 x 12 x 512, one snapshot,
 per-layer [1, heads, T, T] arrays as HuggingFace returns them) opened with
 ``AttentionView.from_attentions``, head-role badges included: <= 0.5 s (median of 5 opens).
-The time is what the kernel spends (numpy, plotly validation, encoding the synced state); the
-browser's drawing is not included. Synthetic traces, no torch.
+
+The cases (``bench/_view_cases.py``) open each view kind and change it the way a user does;
+heads, lens, compare and generate read a small run trained once per process (torch), the
+others synthetic traces. ``--against REV`` runs them in fresh processes alternately in this
+tree and in a ``git worktree`` of REV, and prints each case's new and old medians and the median
+of the per-round ratios, flagging those over 1.10 (the issue: no view slower to open or to
+change step than at 34e7d0a, within 10%). ``--only`` picks case groups (the functions of
+``_view_cases``: attention, embeddings, positional, loss, optimizer, dashboard, by_hand,
+playground, heads, lens, compare, generate, trained_dashboard, large_attention,
+from_attentions). The time is what the kernel spends (numpy, plotly validation, encoding the
+synced state); the browser's drawing is not included.
 """
 
 from __future__ import annotations
@@ -22,52 +34,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import training_scalars  # noqa: E402
+from _synthetic import gpt2_attentions, synthetic_trace  # noqa: E402
+from _view_cases import forget_grid, run_cases  # noqa: E402
 
-from explain.trace import Trace  # noqa: E402
 from widgets import AttentionView, Dashboard  # noqa: E402
-
-PARAM = "blocks.0.attn.W_o.weight"
-
-
-def synthetic_trace(layers: int, heads: int, tokens: int, snapshots: int, full: bool) -> Trace:
-    """Row-normalised causal attention at ``snapshots`` steps; with ``full``, also everything
-    else a recorded trace has (scalars, embeddings, positional table, optimizer tensors)."""
-    rng = np.random.default_rng(0)
-    snapshot_steps = np.arange(snapshots) * 10
-    tensors: dict[str, np.ndarray] = {}
-    mask = np.tril(np.ones((tokens, tokens), np.float32))
-    for layer in range(layers):
-        pattern = rng.random((snapshots, heads, tokens, tokens), dtype=np.float32) * mask
-        pattern /= pattern.sum(-1, keepdims=True)
-        tensors[f"blocks.{layer}.attn.hook_pattern"] = pattern
-    vocab = [str(i) for i in range(16)]
-    meta = {
-        "model_config": {"n_layers": layers, "n_heads": heads, "positional": "learned"},
-        "train_config": {"optimizer": "adam"},
-        "probe": {"tokens": [vocab[i % 16] for i in range(tokens)]},
-        "vocab": vocab,
-        "task": {"name": "synthetic"},
-    }
-    steps = np.arange(snapshot_steps[-1] + 1)
-    scalars: dict[str, np.ndarray] = {}
-    if full:
-        d_model = 64
-        tensors["embed.W_E"] = rng.normal(size=(snapshots, 16, d_model)).astype(np.float32)
-        tensors["positional"] = rng.normal(size=(snapshots, tokens, d_model)).astype(np.float32)
-        for kind in ("grad", "update", "exp_avg"):
-            tensors[f"{kind}/{PARAM}"] = rng.normal(size=(snapshots, d_model, d_model))
-        tensors[f"exp_avg_sq/{PARAM}"] = rng.random((snapshots, d_model, d_model))
-        scalars = training_scalars(steps, loss=2.5, floor=0.1, decay_steps=200, eval_every=50)
-        decay = scalars["grad_norm"]
-        scalars[f"grad_norm/{PARAM}"] = decay
-        scalars[f"update_ratio/{PARAM}"] = 1e-3 * decay + 1e-5
-    return Trace.from_arrays(meta, steps, scalars, snapshot_steps, tensors)
-
 
 CPU_TIMES: list[float] = []  # CPU time of the last median_ms call, for the report
 
@@ -146,7 +118,7 @@ def large(repeats: int) -> None:
 
     def uncached_step(i: int) -> None:
         # first visit of a snapshot: all 144 thumbnails recomputed (the grid's memo forgotten)
-        view.data.cache.pop(("mosaics", view.data.layers, view.data.heads), None)
+        forget_grid(view)
         view.step = steps[i % 3]
 
     report("step change, thumbnails computed", median_ms(uncached_step, max(3, repeats // 4)), 100)
@@ -157,25 +129,6 @@ def large(repeats: int) -> None:
     )
     report("layer change", median_ms(lambda i: view.open_head(i % 12, view.head), repeats), 100)
     report("head change", median_ms(lambda i: view.open_head(view.layer, i % 12), repeats), 100)
-
-
-def gpt2_attentions(layers: int, heads: int, tokens: int) -> list[np.ndarray]:
-    """Per-layer [1, heads, T, T] causal attention like ``output_attentions``: in every layer
-    head 0 looks at the previous token, head 1 at the first and head 2 at itself (90% of each
-    row, so they earn badges); the other heads are random."""
-    rng = np.random.default_rng(0)
-    mask = np.tril(np.ones((tokens, tokens), np.float32))
-    query = np.arange(tokens)
-    targets = [np.maximum(query - 1, 0), np.zeros(tokens, np.int64), query]  # key of each row
-    attentions = []
-    for _ in range(layers):
-        pattern = rng.random((1, heads, tokens, tokens), dtype=np.float32) * mask
-        pattern /= pattern.sum(-1, keepdims=True)
-        for head, keys in enumerate(targets[:heads]):
-            pattern[0, head] *= 0.1
-            pattern[0, head, query, keys] += 0.9
-        attentions.append(pattern)
-    return attentions
 
 
 def one_snapshot(repeats: int = 5) -> None:
@@ -193,18 +146,44 @@ def one_snapshot(repeats: int = 5) -> None:
     print(f"  badges on the grid: {badges} (3 heads per layer show a pattern)")
 
 
+def cases(opens: int, repeats: int, only: set[str]) -> None:
+    """Every view kind's cases in this tree (the 12 x 12 x 512 ones are the targets' above)."""
+    print("every view kind: median ms of opens and changes (wall, CPU)")
+    for name, (wall, cpu) in run_cases(opens, repeats, False, lambda g: not only or g in only):
+        print(f"  {name:<44} {wall:9.1f} ms  (cpu {cpu:6.1f} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only the small trace")
+    parser.add_argument("--quick", action="store_true", help="no 12 x 12 x 512 attention")
     parser.add_argument("--open", action="store_true", help="only the from_attentions open")
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, help="changes timed (targets 30, cases 20)")
+    parser.add_argument("--opens", type=int, default=5, help="opens timed per view kind")
+    parser.add_argument("--against", metavar="REV", help="compare with this git revision")
+    parser.add_argument("--rounds", type=int, default=5, help="worker pairs with --against")
+    parser.add_argument("--only", default="", help="comma-separated case groups")
     args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    changes = args.repeats or 20
+    if args.against:
+        from _against import compare
+
+        if args.open:
+            args.quick, only = False, {"from_attentions"}
+        options = [f"--opens={args.opens}", f"--repeats={changes}"]
+        options += [] if args.quick else ["--large"]
+        options += [f"--only={','.join(sorted(only))}"] if only else []
+        compare(args.against, args.rounds, options)
+        return
+    repeats = args.repeats or 30
     if not args.open:
-        small(args.repeats)
+        small(repeats)
     if not args.quick and not args.open:
-        large(max(5, args.repeats // 3))
+        large(max(5, repeats // 3))
     if not args.quick:
         one_snapshot()
+    if not args.open:
+        cases(args.opens, changes, only)
 
 
 if __name__ == "__main__":
