@@ -119,24 +119,18 @@ class ProfilingTimer(cases.Timer):
     def open(self, name: str, make: Callable[[], object]) -> object:
         if f"{name} open" != args.case:
             return make()
-        cases.forget_memos()
         view = make()  # the first open outside the profile: imports, first-call set-ups
-        for _ in range(args.repeats):
-            cases.forget_memos()
+        for _ in range(args.repeats):  # each a new view model: its memo starts empty
             self.profile.runcall(make)
         self.calls = args.repeats
         return view
 
-    def change(
-        self,
-        name: str,
-        action: Callable[[int], object],
-        before: Callable[[int], object] | None = None,
-        repeats: int | None = None,
-    ) -> None:
+    def change(self, name: str, action: Callable[[int], object], **options: Any) -> None:
+        """As :meth:`cases.Timer.change` (``before``, ``repeats``), under the profile."""
         if name != args.case:
             return
-        count = min(repeats or args.repeats, args.repeats)
+        before = options.get("before")
+        count = min(options.get("repeats") or args.repeats, args.repeats)
         for i in range(count):
             if before is not None:
                 before(i)
