@@ -92,10 +92,20 @@ def _format(path: Path, format: str | None) -> str:
     return format
 
 
+# every selection keyword of a view (explain.views.SELECTIONS): part, layer, head, parameter
+_SELECTION = tuple(sorted({key for keys in views.SELECTIONS.values() for key in keys}))
+
+
 def _view(trace: Trace | ViewData, what: str, options: dict[str, Any]) -> ViewData:
     """The view model of ``what`` in ``trace``, or ``trace`` itself if it is a view model."""
     from ._render import REGISTRY
 
+    unknown = sorted(set(options) - set(_SELECTION))
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword {', '.join(unknown)}; a view's selection is one of "
+            f"{', '.join(_SELECTION)} (explain.views.view)"
+        )
     if type(trace) in REGISTRY:
         given = [name for name, value in options.items() if value is not None]
         if given:
@@ -135,20 +145,18 @@ def figure(
     what: str = "attention",
     *,
     step: int | None = None,
-    part: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    parameter: str | None = None,
     theme: Theme | str = "light",
+    **selection: str | int | None,
 ) -> Figure:
     """A matplotlib Figure of ``what`` at ``step`` (default: the last snapshot).
 
-    For ``loss`` and ``optimizer`` a given ``step`` is marked on the curves.
+    ``selection``: the keywords of :func:`explain.views.view` (``part``, ``layer``, ``head``,
+    ``parameter``). For ``loss`` and ``optimizer`` a given ``step`` is marked on the curves.
     """
     from ._render import matplotlib as mpl
 
     theme = as_theme(theme)
-    view, state = _shown(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    view, state = _shown(trace, what, dict(selection))
     with mpl.style(theme):
         index = views.step_index(view.steps, step)
         return mpl.draw(view, index, marker=step is not None, theme=theme, **state).figure
@@ -200,26 +208,23 @@ def interactive(
     what: str = "attention",
     *,
     step: int | None = None,
-    part: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    parameter: str | None = None,
     max_frames: int = MAX_HTML_FRAMES,
     theme: Theme | str = "light",
-    **state: Any,
+    **options: Any,
 ) -> dict | list[dict]:
     """The plotly figure the view's widget shows at ``step`` (as a dict;
     ``plotly.graph_objects.Figure(d)`` makes it an object), with a step slider over at most
     ``max_frames`` snapshots; a list of figures for a view that shows several.
 
-    ``trace`` may be a view model (``view.data`` of a widget) instead of a trace; ``state``
-    is the widget's selection its builder takes (e.g. ``position`` of the lens). For views
-    drawn by one builder, ``widget.figures()`` equals this less the slider (``frames``,
-    ``layout.sliders``, ``layout.updatemenus``).
+    ``trace`` may be a view model (``view.data`` of a widget) instead of a trace. ``options``
+    are the selection keywords of :func:`explain.views.view` (``part``, ``layer``, ``head``,
+    ``parameter``) and the widget's state its builder takes (e.g. ``position`` of the lens).
+    For views drawn by one builder, ``widget.figures()`` equals this less the slider
+    (``frames``, ``layout.sliders``, ``layout.updatemenus``).
     """
-
-    options = dict(part=part, layer=layer, head=head, parameter=parameter)
-    view, shown = _shown(trace, what, options)
+    selection = {key: value for key, value in options.items() if key in _SELECTION}
+    state = {key: value for key, value in options.items() if key not in _SELECTION}
+    view, shown = _shown(trace, what, selection)
     return _interactive(view, step, max_frames, as_theme(theme), {**shown, **state})
 
 
@@ -246,22 +251,16 @@ def _plain(figure: dict) -> dict:
 
 
 def data(
-    trace: Trace,
-    what: str = "attention",
-    *,
-    step: int | None = None,
-    part: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    parameter: str | None = None,
+    trace: Trace, what: str = "attention", *, step: int | None = None, **selection: str | int | None
 ) -> dict:
     """The numbers of ``what`` as a JSON-able dict: at every snapshot, or only at ``step``.
 
-    Curves (``loss``, the optimizer's per-step scalars) always cover every step.
+    ``selection``: the keywords of :func:`explain.views.view` (``part``, ``layer``, ``head``,
+    ``parameter``). Curves (``loss``, the optimizer's per-step scalars) always cover every step.
     """
     from ._render import tables
 
-    view = _view(trace, what, dict(part=part, layer=layer, head=head, parameter=parameter))
+    view = _view(trace, what, dict(selection))
     return tables.data(view, _indices(view, step))
 
 
