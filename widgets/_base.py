@@ -383,8 +383,7 @@ class View:
         already, updated with :meth:`Plot.show`), or a ``go.Figure`` the view themes here."""
         if not isinstance(figure, dict):
             self.theme.apply(figure)
-        plot = Plot(figure, classes)
-        plot.widget.min_font = self.theme.min_font_size
+        plot = Plot(figure, classes, min_font=self.theme.min_font_size)
         self.plots.append(plot)
         return plot
 

@@ -24,6 +24,11 @@ notebook), then paints each step the play button reaches from them, with no kern
 the kernel keeps its figure current but holds its updates to the page until the play stops, then
 sends its state once (issue 11: a round trip per step capped JupyterLab at ~16 fps).
 
+A page busy drawing may load a widget's module after anywidget gave up on it (2 s), and
+anywidget then drops every kernel message of that widget. So a :class:`PlotWidget` opens with its
+whole first figure, and plot.js takes its model's messages from anywidget once it runs (a view
+then reports the revision it holds and gets the figure again if it missed one).
+
 DOM hooks (for browser tests): the widget's element has the classes given to :class:`Plot` plus
 ``explain-plot``; after each plotly draw it carries ``data-revision`` (the Python ``revision``)
 and its child ``div.js-plotly-plot`` holds plotly's ``data``/``layout``; after a repaint it
@@ -38,6 +43,7 @@ import importlib.resources
 import logging
 import math
 import pathlib
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +102,7 @@ def plotly_library() -> PlotlyLibrary:
     if _LIBRARY is None:
         _LIBRARY = PlotlyLibrary(_esm=_library_esm())
         _LIBRARY.layout.display = "none"
+        _LIBRARY.send({"event": "opened"})  # as Plot does: a slow module is no page error
     return _LIBRARY
 
 
@@ -118,6 +125,8 @@ class PlotWidget(anywidget.AnyWidget):
     ).tag(sync=True)
     revision = traitlets.Int(0).tag(sync=True)
     min_font = traitlets.Int(0).tag(sync=True)
+    # the widget's model id, chosen before it opens, so that its page finds its model (plot.js)
+    own_id = traitlets.Unicode("").tag(sync=True)
     # Playing in the browser (module docstring): which frames fit the figure ("" for none), the
     # frame to show and whether the play button plays (both linked to it in the page).
     frames_key = traitlets.Unicode("").tag(sync=True)
@@ -201,14 +210,28 @@ class Plot:
     is synced once. ``on_click(callback)`` registers ``callback(points: list[ClickPoint])``.
     """
 
-    def __init__(self, figure: go.Figure | dict, classes: Sequence[str] = ()) -> None:
+    def __init__(
+        self, figure: go.Figure | dict, classes: Sequence[str] = (), min_font: int = 0
+    ) -> None:
         # a builder's dict (explain._render.plotly): the figure is that dict, kept to update
         # only what changes (:meth:`show`)
         self._shown: dict | None = figure if isinstance(figure, dict) else None
         self.figure = go.Figure(figure) if isinstance(figure, dict) else figure
-        self.widget = PlotWidget()
-        for name in classes:
-            self.widget.add_class(name)
+        # The whole first state travels with the widget's opening message, none of it in a
+        # later update: a page busy drawing when the widget opens may drop every update of
+        # it (plot.js, takeMessages), and this figure is what it shows until it catches up.
+        own = uuid.uuid4().hex
+        self.widget = PlotWidget(
+            **self._figure_state(),
+            revision=1,
+            min_font=min_font,
+            own_id=own,
+            model_id=own,
+            _dom_classes=tuple(classes),
+        )
+        # One message right after: anywidget makes it wait for the module and, should that
+        # take over 2 s, drops it; without one, that failure is an uncaught error in the page.
+        self.widget.send({"event": "opened"})
         self._click_callbacks: list[Callable[[list[ClickPoint]], None]] = []
         self.widget.on_msg(self._handle_message)
         self._depth = 0
@@ -218,7 +241,6 @@ class Plot:
         self._sent = ""
         self.playing: Callable[[], bool] = lambda: False
         self._held = False
-        self.push()
 
     @contextlib.contextmanager
     def batch_update(self, data: bool = True) -> Iterator[go.Figure]:
@@ -247,13 +269,18 @@ class Plot:
             self._held = True
             return
         self._held = False
-        layout = encode(_props(self.figure.layout))
         with self.widget.hold_sync():
-            if data:
-                self.widget.fig_data = [encode(_props(trace)) for trace in self.figure.data]
-            self.widget.fig_layout = layout
+            for name, value in self._figure_state(data).items():
+                setattr(self.widget, name, value)
             self.widget.frames_key = key
             self.widget.revision += 1
+
+    def _figure_state(self, data: bool = True) -> dict[str, Any]:
+        """The widget's figure traits: ``fig_layout``, and ``fig_data`` unless ``data=False``."""
+        state: dict[str, Any] = {"fig_layout": encode(_props(self.figure.layout))}
+        if data:
+            state["fig_data"] = [encode(_props(trace)) for trace in self.figure.data]
+        return state
 
     @property
     def built(self) -> bool:

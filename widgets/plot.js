@@ -262,6 +262,26 @@ function frameSource(model, frame) {
   if (store.annotations) layout.annotations = store.annotations[frame];
   return { raw, layout };
 }
+// -- the model's messages ----------------------------------------------------------------------
+// anywidget (0.9.14 and later) holds a model's kernel messages until its module has loaded, and
+// drops every one of them, for good, when that took over 2 s: a page busy drawing other plots
+// (Run All of a notebook with a dashboard) opened blank plots that never followed their view.
+// The module runs here, so nothing needs holding: the model's messages go straight to the
+// handler of ipywidgets' own model class. What was dropped comes again: render then tells the
+// kernel which revision it holds (widgets/_plot.py, Plot._resend_if_behind). Where a later
+// anywidget or ipywidgets has no such parts, the model stays as anywidget made it.
+const TAKEN = Symbol("explain: messages taken");
+async function takeMessages(model) {
+  const manager = model.widget_manager, id = model.get("own_id");
+  if (!id || !manager || typeof manager.get_model !== "function") return;
+  const own = await manager.get_model(id);
+  if (!own || own[TAKEN] || !own.comm || typeof own.comm.on_msg !== "function") return;
+  let base = Object.getPrototypeOf(own);
+  while (base && base._handle_comm_msg === own._handle_comm_msg) base = Object.getPrototypeOf(base);
+  if (!base || typeof base._handle_comm_msg !== "function") return;
+  own[TAKEN] = true;
+  own.comm.on_msg((message) => base._handle_comm_msg.call(own, message));
+}
 function render({ model, el }) {
   el.classList.add("explain-plot");
   el.style.maxWidth = "100%";
@@ -431,11 +451,17 @@ function render({ model, el }) {
   resized.observe(el);
   // Tell the kernel which revision this view holds: if the kernel holds a later one whose
   // update this page missed, it sends its whole figure again (widgets/_plot.py, Plot).
-  try {
-    model.send({ event: "view", revision: model.get("revision") });
-  } catch (error) {
-    console.warn("explain: no kernel to ask for the figure's state", error);
-  }
+  const tellRevision = () => {
+    if (!alive) return;
+    try {
+      model.send({ event: "view", revision: model.get("revision") });
+    } catch (error) {
+      console.warn("explain: no kernel to ask for the figure's state", error);
+    }
+  };
+  takeMessages(model).catch((error) => {
+    console.warn("explain: the model's messages stay with anywidget", error);
+  }).finally(tellRevision);
   let listening = false;
   function listenForClicks() {  // plotly gives the div its .on() when it first draws into it
     if (listening || typeof div.on !== "function") return;

@@ -7,8 +7,10 @@ with the trace file the kernel loaded, at the step and head the controls show.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,3 +90,54 @@ def test_lab_dashboard_follows_slider_head_and_code(
     assert scale[0] == "#440154" and scale[-1] == "#fde725"  # viridis, as in the exports
     dom.wait_for_z(expected_attention(CELL_STEP, layer, new_head), "the same head after a theme")
     dom.screenshot("lab-4-presentation")
+
+
+# anywidget drops, for good, every kernel message of a model whose module took over 2 s to
+# load (a page busy drawing, as in Run All of a notebook with a dashboard). This makes each
+# PlotWidget module take 2.5 s, with the real anywidget and ipywidgets code around it: the
+# module awaits a timer before it runs (widgets/plot.js defines explainHeatmap).
+SLOW_PLOT_MODULES = """(() => {
+  const NativeBlob = globalThis.Blob;
+  globalThis.Blob = class extends NativeBlob {
+    constructor(parts, options) {
+      if (options && options.type === "text/javascript" && parts && parts.length === 1
+          && typeof parts[0] === "string" && parts[0].includes("explainHeatmap")) {
+        parts = ["await new Promise((done) => setTimeout(done, 2500));\\n" + parts[0]];
+        globalThis.__explainSlowModules = (globalThis.__explainSlowModules || 0) + 1;
+      }
+      super(parts, options);
+    }
+  };
+})();"""
+
+
+@pytest.mark.timeout(240)
+def test_lab_plots_follow_their_view_when_their_module_loads_late(
+    lab_server: Any,
+    notebook_root: Path,
+    page: Any,
+    page_log: Any,
+    dom: Any,
+    expected_attention: Any,
+) -> None:
+    """A plot whose module loaded after anywidget gave up on it (2 s) still shows its figure,
+    follows the slider and raises no error in the page."""
+    # a notebook of its own, so a kernel of its own, and a fresh workspace (?reset): a page
+    # restores every widget its kernels hold, and the other test's would load late here too
+    shutil.copy2(notebook_root / NOTEBOOK, notebook_root / "late_modules.ipynb")
+    page.add_init_script(SLOW_PLOT_MODULES)
+    page.goto(f"{lab_server.url}/lab/tree/late_modules.ipynb?reset", timeout=60_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
+    run_cell(page, 0)
+    dom.wait_rendered()
+    assert page.evaluate("() => globalThis.__explainSlowModules || 0") >= 10  # every plot's
+    step, layer, head = dom.step(), dom.selected("layer"), dom.selected("head")
+    dom.wait_for_z(expected_attention(step, layer, head), f"step {step} as first shown")
+    dom.arrow_to_step("ArrowLeft", 2, step - 2, step, layer, head)
+    expect(dom.title()).to_contain_text(f"layer {layer} head {head} · step {step - 2}")
+    page.wait_for_function(  # every plot drew the revision its kernel side holds
+        "() => [...document.querySelectorAll('.explain-dashboard .explain-plot')].every("
+        "(el) => el.dataset.revision !== undefined && !el.dataset.busy)",
+        timeout=30_000,
+    )
+    assert page_log.uncaught == [], page_log.report()
