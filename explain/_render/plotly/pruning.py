@@ -71,6 +71,9 @@ def panel(
             "showgrid": False,
             "zeroline": False,
             "rangemode": "tozero",
+            # its own ticks, as the picture's twin axis has: plotly.js 3 syncs an overlaying
+            # axis's ticks to the accuracy gridlines (0.019, 0.212, ... on an empty 0-1 panel)
+            "tickmode": "auto",
             "title": titled("loss"),
         },
     }
