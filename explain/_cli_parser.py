@@ -54,8 +54,10 @@ def _model_options(parser: argparse.ArgumentParser, whose: str) -> None:
     parser.add_argument("--heads", type=_positive, help=heads)
     parser.add_argument("--d-model", type=_positive, help=f"{whose}residual width (64)")
     parser.add_argument("--d-mlp", type=_positive, help=f"{whose}MLP hidden width (256)")
-    parser.add_argument("--lr", type=float, help="peak learning rate (0.003)")
-    parser.add_argument("--batch-size", type=_positive, help="sequences per step (64)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (0.003; induction 0.01)")
+    parser.add_argument(
+        "--batch-size", type=_positive, help="sequences per step (64; induction 128)"
+    )
     parser.add_argument(
         "--optimizer",
         choices=OPTIMIZERS,
@@ -135,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--task", required=True, choices=tasks.available(), metavar="TASK", help=task_help
     )
-    train.add_argument("--steps", type=_positive, default=400, help="optimizer steps (400)")
+    train.add_argument(
+        "--steps", type=_positive, help="optimizer steps (400; the task's own: induction 500)"
+    )
     train.add_argument("--seed", type=_non_negative, default=0, help="seed (0)")
     _model_options(train, "")
     train.add_argument(

@@ -80,12 +80,11 @@ def _train(
     freeze: Sequence[str] = (),
 ) -> Any:
     """Train with a progress bar; returns the Run (or the partial one if it diverged)."""
-    from .config import TrainConfig
-    from .run import default_model_config, train
+    from .run import default_model_config, default_train_config, train
     from .trainer import TrainingDiverged
 
     task_obj = tasks.get(task)
-    train_config = TrainConfig(**train_options, threads=threads)
+    train_config = default_train_config(task_obj, **train_options, threads=threads)
     model_config = None
     if init is None:
         model_config = default_model_config(task_obj, seed=train_config.seed, **model_overrides)
@@ -195,11 +194,10 @@ def _model_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train_options(args: argparse.Namespace) -> dict[str, Any]:
-    options = {"steps": args.steps, "seed": args.seed, "optimizer": args.optimizer}
-    options.update(
-        {k: v for k, v in {"lr": args.lr, "batch_size": args.batch_size}.items() if v is not None}
-    )
-    return options
+    """The training options given (the task's recommended training fills the rest)."""
+    options = {"steps": args.steps, "seed": args.seed, "optimizer": args.optimizer,
+               "lr": args.lr, "batch_size": args.batch_size}  # fmt: skip
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _save_run(run: Any, args: argparse.Namespace, what: str) -> int:

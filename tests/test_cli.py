@@ -229,6 +229,33 @@ def test_train_then_export(capsys, tmp_path):
     assert code == 0, stderr
 
 
+@pytest.mark.slow
+def test_train_induction_uses_the_recommended_training_and_forms_the_circuit(capsys, tmp_path):
+    from explain import analysis, load_trace
+
+    out = tmp_path / "induction"
+    code, _, stderr = run(
+        capsys, "train", "--task", "induction", "--seed", "7", "--out", out, "--quiet",
+        "--no-report",
+    )  # fmt: skip
+    assert code == 0, stderr
+    config = json.loads((out / "trace.json").read_text())["train_config"]
+    assert (config["steps"], config["batch_size"], config["lr"]) == (500, 128, 0.01), config
+    scores = analysis.head_scores(load_trace(out / "trace.npz"))  # 400 x 64 at 0.003: 0.22
+    assert scores["induction"][-1][1].max() >= 0.5, scores["induction"][-1]  # measured 0.82
+
+
+def test_train_options_given_win_over_the_recommended_ones(capsys, tmp_path):
+    out = tmp_path / "short"
+    code, _, stderr = run(
+        capsys, "train", "--task", "induction", "--steps", "4", "--lr", "0.005", "--out", out,
+        "--quiet", "--no-report",
+    )  # fmt: skip
+    assert code == 0, stderr
+    config = json.loads((out / "trace.json").read_text())["train_config"]
+    assert (config["steps"], config["batch_size"], config["lr"]) == (4, 128, 0.005), config
+
+
 @pytest.fixture(scope="module")
 def saved_copy_run(tmp_path_factory):
     """A short copy run saved as `explain train` saves it (no report, no lab record)."""

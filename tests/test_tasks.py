@@ -492,3 +492,23 @@ def test_register_adds_a_task_and_refuses_silent_replacement() -> None:
 def test_tasks_module_does_not_import_torch() -> None:
     code = "import sys, explain.tasks; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_train_without_a_train_config_takes_the_tasks_recommended_training() -> None:
+    import explain
+    from explain.run import default_train_config
+
+    induction = tasks.get("induction")
+    recommended = explain.TrainConfig(steps=500, batch_size=128, lr=1e-2)
+    assert default_train_config(induction) == recommended
+    assert default_train_config(induction, lr=5e-3, seed=13).lr == 5e-3  # what is given wins
+    assert default_train_config(tasks.get("copy")) == explain.TrainConfig()  # none recommended
+
+    class Short(type(tasks.get("copy"))):
+        recommended_train = {"steps": 3, "batch_size": 8}
+
+    run = explain.train(Short())
+    assert run.trainer.step == 3
+    assert run.trace.meta["train_config"]["batch_size"] == 8
+    given = explain.train(Short(), train_config=explain.TrainConfig(steps=2))  # used as it is
+    assert given.trainer.step == 2 and given.trace.meta["train_config"]["batch_size"] == 64
