@@ -39,6 +39,19 @@ def errors_in(notebook: nbformat.NotebookNode) -> list[dict]:
     ]
 
 
+def unshown_figures(notebook: nbformat.NotebookNode, cells: int) -> list[str]:
+    """The first line of each of the first ``cells`` code cells that draws a matplotlib figure
+    (``plt.show()``, ``export.figure(``) and shows no picture: a figure drawn off pyplot is not
+    shown by ``plt.show()`` (notebook 09's scores were a blank cell in JupyterLab)."""
+    return [
+        cell.source.splitlines()[0]
+        for cell in notebook.cells[:cells]
+        if cell.cell_type == "code"
+        and ("plt.show()" in cell.source or "export.figure(" in cell.source)
+        and not any("image/png" in output.get("data", {}) for output in cell.outputs)
+    ]
+
+
 def run_with_claims(
     path: Path, claims: Sequence[tuple[str, str]], setup: str, kernel: str, workdir: Path
 ) -> None:
@@ -59,6 +72,7 @@ def run_with_claims(
     )
     client.execute()
     assert not errors_in(notebook)
+    assert not unshown_figures(notebook, lecture_cells), unshown_figures(notebook, lecture_cells)
     checks = notebook.cells[lecture_cells:]
     assert all(cell.execution_count is not None for cell in checks), "a check did not run"
 

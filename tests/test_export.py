@@ -477,3 +477,11 @@ def test_exported_html_slider_moves_the_heatmap_and_shows_tokens_as_text(trace, 
         assert page.dialogs == [] and page.blocked == [] and page.errors == []
     finally:
         page.close()
+
+
+def test_a_figure_shows_in_a_notebook_without_pyplot(trace):
+    """export.figure's Figure is a cell's picture (IPython asks it for PNG) with no pyplot."""
+    from IPython.core.formatters import PNGFormatter
+
+    png = PNGFormatter()(export.figure(trace, "scores"))
+    assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"

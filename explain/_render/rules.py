@@ -30,6 +30,20 @@ STEP_MARKER_WIDTH = 2
 EVENT_COLOUR = "#009E73"  # where a head's pattern appeared (dashed)
 PHASE_COLOUR = "#222222"  # where a phase, e.g. fine-tuning, starts (solid)
 
+
+def label_columns(steps: Sequence[int], span: float, near: float = 0.04) -> list[int]:
+    """For event labels written upright beside their lines at ``steps``: which column each takes
+    (0 at its line, 1 one label's width to the right, ...). An event within ``near`` of the
+    x-axis ``span`` of the one before it goes one column further, so close events (the
+    previous-token and induction heads, 8 steps apart) do not print over each other."""
+    columns = [0] * len(steps)
+    order = sorted(range(len(steps)), key=lambda i: steps[i])
+    for before, i in zip(order, order[1:], strict=False):
+        if steps[i] - steps[before] <= near * span:
+            columns[i] = columns[before] + 1
+    return columns
+
+
 def label(text: object) -> str:
     """A token or name as plotly/HTML text: whitespace and control characters made visible
     (:func:`explain.style.visible`), then ``& < >`` escaped, so a token like ``<b>`` shows as

@@ -10,6 +10,7 @@ a paper's figure stays searchable and editable.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -98,12 +99,23 @@ class Drawn:
     artists: list[Artist]  # what `update` changes (drawn per frame; the rest is a background)
 
 
+class NotebookFigure(Figure):
+    """A Figure that a notebook shows as a cell's value or through ``display()``. A figure made
+    off pyplot has no picture there unless pyplot was imported, and ``plt.show()`` shows only
+    pyplot's own (notebook 09's scores were a blank cell)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
 def new_figure(width: float, height: float) -> Figure:
     """A figure of ``width`` x ``height`` inches at the light theme's text size, grown with the
     theme's text (inside :func:`style`): presentation text needs the room, or titles and tick
     labels are cut or squeeze the panels."""
     grow = max(1.0, matplotlib.rcParams["font.size"] / STYLE["font.size"])
-    figure = Figure(figsize=(width * grow, height * grow), layout="constrained")
+    figure = NotebookFigure(figsize=(width * grow, height * grow), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 

@@ -5,12 +5,13 @@ rate, gradient norm, stacked over one step axis."""
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.font_manager import FontProperties
 
 from explain.style import LIGHT, Theme
 from explain.views import LOSS_SCALARS, LossData
 
 from ..plotly.loss import CURVES, colours, title
-from ..rules import EVENT_COLOUR, PHASE_COLOUR
+from ..rules import EVENT_COLOUR, PHASE_COLOUR, label_columns
 from .common import Drawn, curve_legend, new_figure, positive_log, step_markers, text
 
 LABELS = {"y": "loss", "y3": "lr", "y4": "grad norm"}
@@ -58,13 +59,16 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
         accuracy.set(ylim=(-0.02, 1.02), yticks=[0, 0.25, 0.5, 0.75, 1], ylabel="accuracy")
     bottom.set_xlabel("step")
     curve_legend(body, lines)  # in rows under the title, as the widget has it
-    for event in view.events:  # where a head's pattern appeared: dashed, on the loss panel
+    span = float(view.steps[-1] - view.steps[0]) if len(view.steps) else 0.0
+    small = FontProperties(size="x-small").get_size_in_points()
+    columns = label_columns([event.step for event in view.events], span)
+    for event, column in zip(view.events, columns, strict=True):  # dashed, on the loss panel
         top.axvline(event.step, color=EVENT_COLOUR, lw=1, ls="--", zorder=0)
-        note = top.annotate(
+        note = top.annotate(  # close events' labels side by side, one text height apart
             text(event.label),
             (event.step, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(2, -2),
+            xytext=(2 + column * 1.3 * small, -2),
             textcoords="offset points",
             rotation=90,
             va="top",

@@ -15,7 +15,7 @@ import numpy as np
 
 from explain.style import Theme
 
-from ..rules import EVENT_COLOUR, PHASE_COLOUR, label
+from ..rules import EVENT_COLOUR, PHASE_COLOUR, label, label_columns
 
 
 def typed(array: np.ndarray) -> dict:
@@ -137,11 +137,17 @@ def legend_below() -> dict:
 
 
 def loss_marks(
-    events: Sequence, phases: Sequence, phase_yrefs: Sequence[str]
+    events: Sequence,
+    phases: Sequence,
+    phase_yrefs: Sequence[str],
+    span: float = 0.0,
+    text_px: int = 10,
 ) -> tuple[list[dict], list[dict]]:
     """Shapes and annotations marking ``events`` (``.step``, ``.label``: dashed, on the loss
     panel ``y``) and the first step of ``phases`` (``.first_step``, ``.label``: solid, on each
-    of ``phase_yrefs``) on a loss figure; the widget and the HTML export draw the same marks."""
+    of ``phase_yrefs``) on a loss figure; the widget and the HTML export draw the same marks.
+    Labels of events close together on an x axis of ``span`` steps stand side by side
+    (:func:`~explain._render.rules.label_columns`), ``text_px`` (their text's size) apart."""
 
     def line(step: int, yref: str, colour: str, dash: str) -> dict:
         width = 1.5 if dash == "solid" else 1
@@ -156,9 +162,10 @@ def loss_marks(
             "line": {"color": colour, "width": width, "dash": dash},
         }
 
-    def text(step: int, caption: str, y: float, anchor: str, colour: str) -> dict:
+    def text(step: int, caption: str, y: float, anchor: str, colour: str, column: int = 0) -> dict:
         return {
             "x": step,
+            "xshift": column * (text_px + 4),
             "y": y,
             "xref": "x",
             "yref": "y domain",
@@ -174,7 +181,11 @@ def loss_marks(
     shapes += [
         line(p.first_step, yref, PHASE_COLOUR, "solid") for p in phases for yref in phase_yrefs
     ]
-    notes = [text(e.step, e.label, 1, "top", EVENT_COLOUR) for e in events]
+    columns = label_columns([e.step for e in events], span)
+    notes = [
+        text(e.step, e.label, 1, "top", EVENT_COLOUR, column)
+        for e, column in zip(events, columns, strict=True)
+    ]
     notes += [text(p.first_step, p.label, 0, "bottom", PHASE_COLOUR) for p in phases]
     return shapes, notes
 

@@ -92,7 +92,10 @@ def _fixed(view: views.LossData, theme: Theme) -> dict:
                 "hovertemplate": f"step %{{x}}<br>{label(text)} %{{y:.4g}}<extra></extra>",
             }
         )
-    marks, notes = P.loss_marks(view.events, view.boundaries, ("paper",))
+    span = float(view.steps[-1] - view.steps[0]) if len(view.steps) else 0.0
+    marks, notes = P.loss_marks(
+        view.events, view.boundaries, ("paper",), span, max(10, theme.min_font_size)
+    )
     loss_like = [c.values for n, c in view.curves.items() if n in ("loss", "val_loss")]
     positive = bool(loss_like) and all(np.all(v[np.isfinite(v)] > 0) for v in loss_like)
     layout = {
