@@ -128,6 +128,22 @@ def test_from_attentions_numpy_and_torch():
     np.testing.assert_array_equal(view.heatmap.figure.data[0].z, layers[1][0, 0])
 
 
+def test_attention_given_as_it_is_names_no_training_step():
+    """A from_attentions view shows a model as given: its titles name no step (it was "step 0"
+    over trained attention); a trace's views name theirs, in the widget, the PNG's alt text and
+    the export alike."""
+    from explain import export
+
+    layers = [np.full((1, 2, 4, 4), 0.25, np.float32)] * 2
+    given = AttentionView.from_attentions(layers, ["a", "b", "c", "d"])
+    titles = [given.figures()[0]["layout"]["title"]["text"], given.pictures()[0][1]]
+    titles.append(export.figure(given.data.source, "attention").texts[0].get_text())
+    assert all("layer 0 head 0" in t and "step" not in t for t in titles), titles
+    trained = AttentionView(get_reverse_trace())
+    shown = trained.figures()[0]["layout"]["title"]["text"]
+    assert shown.endswith(f"layer 0 head 0 · step {trained.step}"), shown
+
+
 UNIFORM = np.full((1, 2, 3, 3), 1 / 3)  # [1, heads, T, T], rows sum to 1
 
 

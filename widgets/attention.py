@@ -137,7 +137,7 @@ class AttentionView(HeadSelection, View):
     def _static_images(self) -> list[tuple[bytes, str]]:
         """Both panels at the step shown, drawn from the view model as ``explain.export``
         draws it."""
-        alt = f"{self.data.title} · layer {self.layer} head {self.head} · step {self.step}"
+        alt = self.data.heading(self.layer, self.head, self.step)
         image = export.image(self.data, self.step, theme=self.theme, **self.state())
         return [(image, alt)]
 

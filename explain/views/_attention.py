@@ -53,6 +53,15 @@ class AttentionData(ViewModel):
     dims: tuple[str, ...] = ("step", "layer", "head", "query_pos", "key_pos")
     # the trace it was read from, for the pattern scores (`explain.views.roles_of`)
     source: Trace | None = dataclasses.field(default=None, repr=False, compare=False)
+    # False for attention given as it is (from_attentions, from_hf): its one snapshot is no
+    # training step, so titles name none (a trained model's attention was titled "step 0")
+    trained: bool = True
+
+    def heading(self, layer: int, head: int, step: int) -> str:
+        """The title of one head's map: ``title · layer L head H · step S`` (no step when
+        not :attr:`trained`); plain text, escaped by each renderer."""
+        named = f"{self.title} · layer {layer} head {head}"
+        return f"{named} · step {step}" if self.trained else named
 
     @property
     def patterns(self) -> np.ndarray:
@@ -128,4 +137,5 @@ def attention(
         task=task,
         title=titled(PART_TITLES.get(part, part), task),
         source=trace,
+        trained=trace.meta.get("source") != "attentions",
     )

@@ -83,7 +83,7 @@ def attention(
             label.set_text(text(shown.get(cell, "")))
             label.set_visible(cell in shown)
         step = int(view.steps[i])
-        heading.set_text(text(f"{view.title} · layer {layer} head {head} · step {step}"))
+        heading.set_text(text(view.heading(layer, head, step)))
 
     update(index)
     return Drawn(figure, update, view.steps, [image, thumbnails, heading, *labels.values()])

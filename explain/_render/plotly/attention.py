@@ -20,7 +20,7 @@ GRID_TITLE = "all heads (click one)"
 
 
 def title(view: views.AttentionData, layer: int, head: int, step: int) -> str:
-    return f"{label(view.title)} · layer {layer} head {head} · step {step}"
+    return label(view.heading(layer, head, step))
 
 
 def figures(
