@@ -115,8 +115,15 @@ CLAIMS: list[tuple[str, str]] = [
         "assert layer_0_off['accuracy'] > 0.5, layer_0_off",
     ),
     (
-        "The grid above now shows layer 1 switched off",
-        "assert view.off == {(1, head) for head in range(4)}, view.off",
+        "the one above stays as it was",
+        "assert view.off == set(), view.off  # the first cell put L1H3 back on\n"
+        "assert 'all heads on' in view.figures()[0]['layout']['title']['text'], view.figures()",
+    ),
+    (
+        "the view below shows layer 1 switched off",
+        "assert layer_view.off == {(1, head) for head in range(4)}, layer_view.off\n"
+        "assert 'heads off: L1H0, L1H1, L1H2, L1H3' in "
+        "layer_view.figures()[0]['layout']['title']['text'], layer_view.figures()[0]['layout']",
     ),
     # -- pruning heads
     (
@@ -124,7 +131,14 @@ CLAIMS: list[tuple[str, str]] = [
         "assert list(curve.order) == lab.rank_heads(gradient), curve.order",
     ),
     (
-        "the curve in the view's middle panel",
+        "The panel titled *how different (JS distance)*",
+        "_titles = [f['layout']['title']['text'] for f in view.figures()]\n"
+        "assert _titles[2] == 'how different (JS distance)', _titles  # grid, pruning, JS, scores",
+    ),
+    (
+        "the curve in the view's panel titled *pruning*",
+        "_titles = [f['layout']['title']['text'] for f in view.figures()]\n"
+        "assert _titles[1].startswith('pruning'), _titles\n"
         "assert _np.allclose(curve.accuracy, view.data.prune_accuracy), view.data.prune_accuracy\n"
         "assert _np.allclose(curve.loss, view.data.prune_loss), view.data.prune_loss",
     ),
