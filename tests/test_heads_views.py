@@ -79,6 +79,24 @@ def test_heads_view_from_a_trace_names_the_head_without_importance():
     assert view.grid.figure.data[0].text[1][0] == "prev 1.00"
 
 
+def test_heads_view_before_the_end_says_what_is_of_the_trained_model():
+    """The badges follow the step; JS distance (and importance, when measured) are of the
+    last snapshot, and the grid's title says so at any other step, in both renderers."""
+    from explain import export
+
+    trace = previous_token_trace()
+    view = widgets.HeadsView(trace)
+    view.step = 0
+    shown = view.figures()[0]["layout"]["title"]["text"]
+    assert "step 0 (JS distance: step 30)" in shown, shown
+    from matplotlib.text import Text
+
+    texts = [text.get_text() for text in export.figure(trace, "heads", step=0).findobj(Text)]
+    assert any("step 0 (JS distance: step 30)" in text for text in texts), texts
+    view.step = 30
+    assert view.figures()[0]["layout"]["title"]["text"].split("<br>")[0].endswith("step 30")
+
+
 @pytest.mark.slow
 def test_heads_view_click_switches_a_head_off_and_back():
     run = explain.train("reverse", train_config=explain.TrainConfig(steps=300, seed=0))

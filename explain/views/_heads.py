@@ -117,6 +117,17 @@ class HeadsData(ViewModel):
     def head_label(self, layer: int, head: int) -> str:
         return self.labels[layer * self.heads + head]
 
+    def heading(self, step: int) -> str:
+        """The grid's title at ``step``. Importance and JS distance are measured once, on the
+        model as trained (the last snapshot), and the badges move with the step: before the
+        end, the title says so (at step 0 the grid showed the trained importance unexplained).
+        """
+        last = int(self.steps[-1])
+        if step == last:
+            return f"{self.title} · step {step}"
+        measured = "importance, " if np.isfinite(self.importance).all() else ""
+        return f"{self.title} · step {step} ({measured}JS distance: step {last})"
+
 
 @dataclass(frozen=True)
 class ScoresData(ViewModel):

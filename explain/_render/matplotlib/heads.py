@@ -17,7 +17,7 @@ from explain.views import HeadsData
 from ..plotly.heads import OFF_COLOUR, badges, effect, grid_top, heads_off, known
 from ..plotly.pruning import HEADS_TITLE, MISSING
 from ..plotly.scores import chosen, pattern_scores
-from .common import Drawn, colormap, heading, new_figure, step_markers, text
+from .common import Drawn, colormap, new_figure, step_markers, text
 from .pruning import draw_pruning
 from .scores import draw_scores
 
@@ -96,7 +96,7 @@ def heads(
                 cell.set_text(text(badge) if badge else "")  # no pattern: blank
         for line in markers:
             line.set_xdata([step, step])
-        title.set_text(heading(view, step))
+        title.set_text(text(view.heading(step)))
 
     update(index)
     return Drawn(figure, update, view.steps, [*(c for row in cells for c in row), *markers, title])

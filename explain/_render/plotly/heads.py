@@ -203,7 +203,7 @@ def panels(
     )
     layout = grid_figure["layout"]
     (grid,) = grid_figure["data"]
-    title = f"{label(view.title)} · step {int(view.steps[index])}"
+    title = label(view.heading(int(view.steps[index])))
     cost = label(effect(view, off, result))  # what switching heads off costs: its own line
     shown = {
         "data": [{**grid, "text": badges(view, index, off)}],
