@@ -79,3 +79,14 @@ def test_bad_scalars():
     view = LossView(diverged)  # a diverged run is shown up to where it diverged
     assert list(view.figure.data[0].x) == [0] and list(view.figure.data[0].y) == [2.0]
     assert np.isinf(view.data.curves["loss"].values[1])  # the view model keeps what happened
+
+
+def test_a_step_control_of_one_snapshot_names_it_and_shows_nothing_to_move():
+    """One snapshot (a lens, a live run's start): no slider at its left end reading 500."""
+    control = StepControl([500])
+    moving = (control.play, control.previous, control.next, control.slider)
+    assert [c.layout.display for c in moving] == ["none"] * 4
+    assert control.only.value == "step 500" and control.only.layout.display is None
+    control.set_steps([500, 510], follow=True)  # a live trace grew: the slider comes back
+    assert [c.layout.display for c in moving] == [None] * 4
+    assert control.only.layout.display == "none" and control.value == 510

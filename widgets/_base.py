@@ -97,7 +97,12 @@ class StepControl:
         self.play.observe(self._on_play, names="value")
         self.play.observe(self._on_playing, names="playing")
         self.slider.observe(self._on_slider, names="value")
-        self.widget = ipywidgets.HBox([self.play, self.previous, self.next, self.slider])
+        # one snapshot: nothing to move to, and a slider would sit at its left end while its
+        # readout names the last step; the control says only which step it is
+        self.only = ipywidgets.HTML(layout=ipywidgets.Layout(margin="0 0 0 8px"))
+        self.only.add_class("explain-step-only")
+        self._show_moving()
+        self.widget = ipywidgets.HBox([self.play, self.previous, self.next, self.slider, self.only])
         self.widget.add_class("explain-step-control")
 
     @property
@@ -189,10 +194,19 @@ class StepControl:
             self.slider.value = target
             self.play.max = max(0, len(steps) - 1)
             self.play.value = self.slider.index
+            self._show_moving()
         finally:
             self._busy = False
         if target != old:
             self._notify(target)
+
+    def _show_moving(self) -> None:
+        """The moving controls with two snapshots or more; with one, only "step N"."""
+        single = len(self._steps) == 1
+        for control in (self.play, self.previous, self.next, self.slider):
+            control.layout.display = "none" if single else None
+        self.only.value = f"step {self._steps[0]}" if single else ""
+        self.only.layout.display = None if single else "none"
 
     def _on_play(self, change: dict) -> None:
         if not self._busy and 0 <= change["new"] < len(self._steps):
