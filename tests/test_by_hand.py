@@ -104,6 +104,34 @@ def test_editing_the_text_recomputes_and_bad_text_shows_a_message():
     assert view.result.mask.all() and view.message.value == ""
 
 
+def test_what_is_typed_applies_at_once_and_stays_as_typed():
+    """Each key applies (Enter too: it recomputed nothing when edits applied on blur only), a
+    half-typed number stays in the box, and a matrix row is one line of its box."""
+    view = ByHandView()
+    assert all(box.continuous_update for box in (view.q_text, view.k_text, view.v_text))
+    assert all("explain-matrix-text" in box._dom_classes for box in (view.q_text, view.k_text))
+    typed = "1 0 0 0\n0 1 0 0\n0 0 0 1."  # the user is typing "1.5" at the end
+    view.k_text.value = typed
+    assert view.message.value == "" and view.k_text.value == typed  # not rewritten to "1"
+    np.testing.assert_array_equal(view.result.k, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
+    view.k_text.value = typed + "5\n"  # then Enter: a blank line, the same matrix
+    assert view.result.k[2, 3] == 1.5 and view.message.value == ""
+    np.testing.assert_allclose(view.scores_plot.figure.data[0].z[2][2], view.result.scaled[2, 2])
+
+
+def test_the_scores_title_names_the_mask_only_when_it_hides_a_cell():
+    view = ByHandView()
+    assert view.figures()[0]["layout"]["title"]["text"].endswith("(masked: −∞)")
+    view.causal_box.value = False
+    assert view.figures()[0]["layout"]["title"]["text"] == "scaled scores q·k/√d"
+    from matplotlib.text import Text
+
+    from explain._render import matplotlib as drawn  # what "export this view" draws
+
+    texts = [t.get_text() for t in drawn.draw(view.data, 0).figure.findobj(Text)]
+    assert "scaled scores q·k/√d" in texts and not any("masked" in t for t in texts), texts
+
+
 def test_bad_input_raises_value_errors_naming_what_was_expected():
     with pytest.raises(ValueError, match="give all of q, k and v"):
         ByHandView(q=DEFAULT_Q)

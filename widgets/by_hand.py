@@ -98,10 +98,13 @@ class ByHandView(View):
         self.model_pattern: np.ndarray | None = None  # [q_pos, k_pos] the model's hook_pattern
         self.model_z: np.ndarray | None = None  # [q_pos, d_head] the model's hook_z
         self._hold = False
-        layout = ipywidgets.Layout(width="230px", height="120px")
+        # the three boxes share the row (230 px each at least); one matrix row per line
+        layout = ipywidgets.Layout(flex="1 1 230px", min_width="230px", height="120px")
         self.q_text = ipywidgets.Textarea(description="Q", layout=layout)
         self.k_text = ipywidgets.Textarea(description="K", layout=layout)
         self.v_text = ipywidgets.Textarea(description="V", layout=layout)
+        for box in (self.q_text, self.k_text, self.v_text):
+            box.add_class("explain-matrix-text")
         self.tokens_text = ipywidgets.Text(description="tokens")
         self.causal_box = ipywidgets.Checkbox(value=bool(causal), description="causal mask")
         self.query_select = ipywidgets.Dropdown(description="explain row")
@@ -111,8 +114,11 @@ class ByHandView(View):
         scores, weights = builders.figures(self.data, 0, self.theme)
         self.scores_plot = self._plot(scores, "explain-byhand-scores")
         self.weights_plot = self._plot(weights, "explain-byhand-weights")
+        # Every edit applies as it is typed, Enter too (a Textarea that updates on blur only
+        # took Enter as a newline and recomputed nothing); an unfinished row shows its error and
+        # keeps the last valid vectors
         for control in (self.q_text, self.k_text, self.v_text, self.tokens_text):
-            control.continuous_update = False
+            control.continuous_update = True
             control.observe(self._on_text, names="value")
         self.causal_box.observe(self._on_text, names="value")
         self.query_select.observe(self._on_query, names="value")
@@ -200,8 +206,10 @@ class ByHandView(View):
         tokens: Sequence[str] | str | None,
         causal: bool | None,
         query: int | None,
+        typed: bool = False,
     ) -> AttentionByHand:
-        """Compute and hold new vectors, and write them in the boxes (drawn by ``_update``)."""
+        """Compute and hold new vectors, and write them in the boxes (drawn by ``_update``);
+        ``typed``: they come from the boxes as the user types, whose text stays as typed."""
         causal = self.causal_box.value if causal is None else bool(causal)
         keep = self.query_select.value if self.query_select.options else None
         source = self.data.source if hasattr(self, "data") else ""
@@ -213,10 +221,11 @@ class ByHandView(View):
         result, labels = self.result, data.tokens
         self._hold = True
         try:
-            self.q_text.value = matrix_text(result.q)
-            self.k_text.value = matrix_text(result.k)
-            self.v_text.value = matrix_text(result.v)
-            self.tokens_text.value = " ".join(labels)
+            if not typed:  # rewriting while typing would eat a half-typed "1." or token
+                self.q_text.value = matrix_text(result.q)
+                self.k_text.value = matrix_text(result.k)
+                self.v_text.value = matrix_text(result.v)
+                self.tokens_text.value = " ".join(labels)
             self.causal_box.value = causal
             # Option labels are plain text (not HTML): glyphs, no escaping.
             options = [(f"{i}: {visible(t)}", i) for i, t in enumerate(labels)]
@@ -238,11 +247,11 @@ class ByHandView(View):
             if len(tokens) != q.shape[0]:
                 tokens = None  # edited rows: number the tokens rather than fail
             edited = self.model_pattern is not None
-            self.set_vectors(q, k, v, tokens=tokens, causal=self.causal_box.value)
+            self._set(q, k, v, tokens=tokens, causal=self.causal_box.value, query=None, typed=True)
             if edited:
                 self.model_pattern = self.model_z = None
                 self.source = "edited by hand (no longer the model's vectors)"
-                self._update()
+            self._update()
         except ValueError as error:
             self.message.value = (
                 f"<b style='color:#D55E00'>{html.escape(str(error))}</b> "

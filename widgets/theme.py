@@ -109,6 +109,12 @@ VIEW_CSS = "\n".join(
         _block(".explain-dark .noUi-handle", {
             "background": "#777777", "border-color": "#cccccc", "box-shadow": "none",
         }),  # fmt: skip
+        # matrices typed by hand: one row per line, never wrapped (a model's 8-wide rows broke
+        # into 2-number lines); a long row scrolls sideways inside its box
+        _block(
+            ".explain-matrix-text textarea",
+            {"white-space": "pre", "overflow-wrap": "normal", "overflow-x": "auto"},
+        ),
         # presentation: controls' text as large as the figures' smallest text
         _block(".explain-large", {
             "--jp-widgets-font-size": f"{PRESENTATION.min_font_size + 2}px",

@@ -141,3 +141,44 @@ def test_lab_plots_follow_their_view_when_their_module_loads_late(
         timeout=30_000,
     )
     assert page_log.uncaught == [], page_log.report()
+
+
+@pytest.mark.timeout(240)
+def test_lab_by_hand_applies_what_is_typed_and_enter(
+    lab_server: Any, notebook_root: Path, page: Any, page_log: Any
+) -> None:
+    """Notebook 01's "then press Enter": typing into Q recomputes the scores the page shows
+    (Enter only added a newline, and an edit applied on a click elsewhere), and a matrix row
+    is one line of its box."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = nbformat.read(notebook_root / NOTEBOOK, as_version=4).metadata  # kernel
+    source = "import widgets\nview = widgets.ByHandView()\nview"
+    notebook.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(notebook, notebook_root / "by_hand.ipynb")
+    page.goto(f"{lab_server.url}/lab/tree/by_hand.ipynb?reset", timeout=60_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
+    run_cell(page, 0)
+    scores = ".explain-byhand-scores .js-plotly-plot"
+    read = f"() => {{ const p = document.querySelector('{scores}');" \
+        " return p && p.data ? Array.from(p.data[0].z[2], Number) : null; }"  # fmt: skip
+    page.wait_for_function(f"() => ({read})() !== null", timeout=90_000)
+    q_box = page.locator(".explain-matrix-text textarea").first
+    assert q_box.evaluate("(el) => getComputedStyle(el).whiteSpace") == "pre"
+    q_box.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("1 0 0 1")
+    page.keyboard.press("Enter")
+    page.keyboard.type("1 0 1 1")
+    page.keyboard.press("Enter")
+    page.keyboard.type("2 0 0 0")  # the last row sees every key (causal mask)
+    page.keyboard.press("Enter")
+    # K's rows [2 3 1 0], [0.6 1 2 1], [1 1 2 1]: the last row is 2 * K[:, 0] / √4
+    page.wait_for_function(
+        f"() => {{ const z = ({read})(); return z && Math.abs(z[0] - 2) < 1e-6"
+        " && Math.abs(z[1] - 0.6) < 1e-6 && Math.abs(z[2] - 1) < 1e-6; }",
+        timeout=30_000,
+    )
+    assert q_box.input_value().splitlines()[:3] == ["1 0 0 1", "1 0 1 1", "2 0 0 0"]
+    assert page_log.uncaught == [], page_log.report()

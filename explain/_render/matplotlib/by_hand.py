@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 from explain.style import LIGHT, Theme
 from explain.views import ByHandData
 
-from ..plotly.by_hand import OUTLINE, TITLES, matrices
+from ..plotly.by_hand import OUTLINE, matrices, titles
 from .common import Drawn, colormap, new_figure, token_ticks
 
 
@@ -31,7 +31,7 @@ def by_hand(view: ByHandData, index: int, marker: bool = False, theme: Theme = L
     scales = (view.score_colorscale, view.colorscale)
     artists = []
     for ax, title, (z, text), scale, signed in zip(
-        axes, TITLES, matrices(view), scales, (True, False), strict=True
+        axes, titles(view), matrices(view), scales, (True, False), strict=True
     ):
         if signed:  # centred on 0, as plotly's zmid: the colour range is symmetric
             limit = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0

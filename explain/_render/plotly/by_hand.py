@@ -12,7 +12,13 @@ from explain.views import ByHandData
 from ..rules import STEP_MARKER_COLOUR, token_ticks
 from . import blocks as P
 
-TITLES = ("scaled scores q·k/√d (masked: −∞)", "weights = softmax(row)")
+
+def titles(view: ByHandData) -> tuple[str, str]:
+    """The two panels' titles; the scores' names the mask only when it hides a cell."""
+    masked = "" if view.mask.all() else " (masked: −∞)"
+    return f"scaled scores q·k/√d{masked}", "weights = softmax(row)"
+
+
 MASKED = "−∞"
 OUTLINE = STEP_MARKER_COLOUR  # the explained row (a selection, like the step on a curve)
 
@@ -95,5 +101,7 @@ def figures(view: ByHandData, index: int, theme: Theme) -> list[dict]:
     """The scores and the weights, as the widget shows them (one frame: ``index`` is 0)."""
     return [
         _matrix_figure(view, title, z, text, signed, theme)
-        for title, (z, text), signed in zip(TITLES, matrices(view), (True, False), strict=True)
+        for title, (z, text), signed in zip(
+            titles(view), matrices(view), (True, False), strict=True
+        )
     ]
