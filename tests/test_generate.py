@@ -275,7 +275,8 @@ def test_presentation_theme_sets_every_figure(char_model):
     with pytest.raises(ValueError, match="theme must be one of 'light', 'dark', 'presentation'"):
         view.set_theme("neon")
     with pytest.raises(ValueError, match="theme must be one of 'light', 'dark', 'presentation'"):
-        GenerateView(model, tokenizer, theme=None)
+        GenerateView(model, tokenizer, theme="")
+    assert GenerateView(model, tokenizer, theme=None).theme.name == "light"  # the default
 
 
 def test_blank_tokens_are_labelled_with_the_projects_glyphs(make_model):

@@ -48,3 +48,34 @@ def test_theme_validation():
     assert view.theme is LIGHT  # a refused theme changes nothing
     assert Theme.presentation(dark=True).background == DARK.background
     assert sorted(style.THEMES) == ["dark", "light", "presentation"]
+
+
+@pytest.fixture
+def notebook_theme():
+    """widgets.set_theme changes a process-wide default: put it back after the test."""
+    import widgets
+
+    yield widgets.set_theme
+    widgets.set_theme("light")
+
+
+def test_set_theme_is_the_default_of_later_views_and_restyles_those_shown(notebook_theme):
+    import widgets
+
+    trace = synthetic_attention_trace()
+    shown = AttentionView(trace)
+    dashboard = widgets.Dashboard(trace)
+    chosen = AttentionView(trace, theme="dark")
+    style_ = notebook_theme("presentation")
+    later = AttentionView(trace)
+    assert widgets.default_theme() == PRESENTATION
+    for view in (shown, dashboard, *dashboard.views.values(), chosen, later):
+        assert view.theme == PRESENTATION, view
+        assert "explain-large" in view.widget._dom_classes
+        size = view.figures()[0]["layout"]["font"]["size"]
+        assert size == PRESENTATION.font_size, (view, size)
+    assert dashboard.theme_select.value == "presentation"
+    assert AttentionView(trace, theme="light").theme == LIGHT  # a theme given still wins
+    assert "font-size: 18px" in style_._repr_html_()  # printed text and markdown, larger
+    assert "18px" not in notebook_theme("light")._repr_html_()
+    assert AttentionView(trace).theme == LIGHT and shown.theme == LIGHT

@@ -13,7 +13,7 @@ shows ``view.widget``; figures are plain ``plotly.graph_objects.Figure`` objects
 
 from __future__ import annotations
 
-from ._base import StepControl, View
+from ._base import StepControl, View, default_theme, set_theme
 from ._plot import Plot, PlotWidget
 from .attention import AttentionView
 from .by_hand import ByHandView
@@ -51,4 +51,6 @@ __all__ = [
     "StepControl",
     "Theme",
     "View",
+    "default_theme",
+    "set_theme",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,6 +50,54 @@ def require_index(what: str, value: object, count: int) -> int:
 
 
 # -- the shared step -------------------------------------------------------------------------
+_default: list[Theme] = [LIGHT]  # the theme of views created without one (set_theme)
+_VIEWS: weakref.WeakSet[View] = weakref.WeakSet()  # every view alive, to restyle
+
+
+class NotebookStyle:
+    """What :func:`set_theme` returns: shown as a cell's value, it styles the notebook's own
+    text (printed output and markdown) in the theme: larger in the presentation theme."""
+
+    def __init__(self, value: Theme) -> None:
+        self.theme = value
+
+    def _repr_html_(self) -> str:
+        size = self.theme.min_font_size + 2 if self.theme.min_font_size >= 16 else None
+        printed = f"{size}px" if size else "var(--jp-code-font-size)"
+        written = f"{size}px" if size else "var(--jp-content-font-size1)"
+        # scoped to the notebook, more specific than JupyterLab's own rules for these
+        return (
+            "<style>"
+            f".jp-Notebook .jp-OutputArea-output.jp-RenderedText pre {{ font-size: {printed}; }}"
+            ".jp-Notebook .jp-RenderedMarkdown.jp-RenderedHTMLCommon, "
+            ".jp-Notebook .jp-RenderedMarkdown.jp-RenderedHTMLCommon p, "
+            ".jp-Notebook .jp-RenderedMarkdown.jp-RenderedHTMLCommon li "
+            f"{{ font-size: {written}; }}"
+            "</style>"
+        )
+
+    def __repr__(self) -> str:
+        return f"NotebookStyle({self.theme.name!r})"
+
+
+def set_theme(value: Theme | str) -> NotebookStyle:
+    """Use ``value`` (``"light"``, ``"dark"``, ``"presentation"`` or a Theme) for every view made
+    after this without a ``theme=``, and restyle every view already made. As the last line of a
+    cell, it also sets the size of the notebook's printed text and markdown (the presentation
+    theme enlarges them)."""
+    chosen = as_theme(value)
+    _default[0] = chosen
+    for view in list(_VIEWS):
+        if view.theme != chosen:  # a dashboard restyles its own views first
+            view.set_theme(chosen)
+    return NotebookStyle(chosen)
+
+
+def default_theme() -> Theme:
+    """The theme of a view made without ``theme=`` (:func:`set_theme` changes it)."""
+    return _default[0]
+
+
 class StepControl:
     """Play/pause, previous/next and a slider over the trace's snapshot steps.
 
@@ -279,11 +328,13 @@ class View:
         *,
         step: int | None = None,
         step_control: StepControl | None = None,
-        theme: Theme | str = LIGHT,
+        theme: Theme | str | None = None,
     ) -> None:
         # Only views that can show a formula without data (PositionalView) accept trace=None.
         self.trace = require_trace(trace) if trace is not None or not self.trace_optional else None
-        self.theme = as_theme(theme)
+        # no theme given: the notebook's (:func:`set_theme`); the view follows a later one
+        self.theme = as_theme(theme) if theme is not None else _default[0]
+        _VIEWS.add(self)
         self.plots: list[Plot] = []
         self._owns_control = step_control is None and self.trace is not None
         if self.trace is not None and step_control is None:

@@ -49,7 +49,7 @@ from explain.names import attention_name
 from explain.style import visible
 
 from ._base import View
-from .theme import LIGHT, Theme
+from .theme import Theme
 
 __all__ = [
     "DEFAULT_K",
@@ -86,7 +86,7 @@ class ByHandView(View):
         tokens: Sequence[str] | str | None = None,
         causal: bool = True,
         query: int | None = None,
-        theme: Theme | str = LIGHT,
+        theme: Theme | str | None = None,
     ) -> None:
         super().__init__(None, theme=theme)
         given = [x is not None for x in (q, k, v)]
@@ -141,7 +141,7 @@ class ByHandView(View):
         *,
         tokenizer: Any = None,
         query: int | None = None,
-        theme: Theme | str = LIGHT,
+        theme: Theme | str | None = None,
     ) -> ByHandView:
         """The model's real q, k and v of ``head`` in ``layer`` for ``tokens``.
 

@@ -30,7 +30,7 @@ from explain._render import plotly as builders
 from explain.trace import Trace
 
 from ._base import HeadSelection, StepControl, View
-from .theme import LIGHT, Theme
+from .theme import Theme
 
 __all__ = ["CompareView"]
 
@@ -71,7 +71,7 @@ class CompareView(HeadSelection, View):
         layer: int = 0,
         head: int = 0,
         step: int | None = None,
-        theme: Theme | str = LIGHT,
+        theme: Theme | str | None = None,
         align: str = "step",
     ) -> None:
         if align not in ("step", "phase"):

@@ -43,7 +43,7 @@ from .live import LiveTraining
 from .loss import LossView
 from .optimizer import OptimizerView
 from .positional import PositionalView
-from .theme import LIGHT, THEMES, Theme, restyle
+from .theme import THEMES, Theme, restyle
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Dashboard(View):
         *,
         task: Any = None,
         train_config: Any = None,
-        theme: Theme | str = LIGHT,
+        theme: Theme | str | None = None,
         burst: int = 5,
         views: tuple[str, ...] = tuple(VIEWS),
         step: int | None = None,

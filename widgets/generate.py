@@ -33,7 +33,7 @@ from explain._render.plotly.generate import bars_title
 from explain.names import default_part
 
 from ._base import View
-from .theme import LIGHT, Theme
+from .theme import Theme
 
 __all__ = ["GenerateView"]
 
@@ -104,7 +104,7 @@ class GenerateView(View):
         top_k: int = 0,
         seed: int = 0,
         top_n: int = 15,
-        theme: Theme | str = LIGHT,
+        theme: Theme | str | None = None,
     ) -> None:
         super().__init__(None, theme=theme)
         from explain import generate as gen  # torch is imported from here on

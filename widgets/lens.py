@@ -26,7 +26,7 @@ from explain.trace import Trace
 
 from ._base import StepControl, View, require_index
 from ._plot import ClickPoint
-from .theme import LIGHT, Theme
+from .theme import Theme
 
 __all__ = ["LensView"]
 
@@ -57,7 +57,7 @@ class LensView(View):
         position: int | None = None,
         step: int | None = None,
         step_control: StepControl | None = None,
-        theme: Theme | str = LIGHT,
+        theme: Theme | str | None = None,
     ) -> None:
         run = source if _is_run(source) else None
         trace = run.trace if run is not None else source

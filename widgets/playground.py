@@ -29,7 +29,7 @@ from explain.playground import (
 
 from ._base import View
 from ._plot import ClickPoint
-from .theme import LIGHT, Theme
+from .theme import Theme
 
 __all__ = [
     "OPTIMIZERS",
@@ -55,7 +55,7 @@ class OptimizerPlayground(View):
     css_class = "explain-playground"
     trace_optional = True
 
-    def __init__(self, surface: str = "valley", *, theme: Theme | str = LIGHT) -> None:
+    def __init__(self, surface: str = "valley", *, theme: Theme | str | None = None) -> None:
         super().__init__(None, theme=theme)
         if surface not in SURFACES:
             raise ValueError(f"surface must be one of {list(SURFACES)}; got {surface!r}")

@@ -182,3 +182,31 @@ def test_lab_by_hand_applies_what_is_typed_and_enter(
     )
     assert q_box.input_value().splitlines()[:3] == ["1 0 0 1", "1 0 1 1", "2 0 0 0"]
     assert page_log.uncaught == [], page_log.report()
+
+
+@pytest.mark.timeout(240)
+def test_lab_set_theme_enlarges_printed_text_and_markdown(
+    lab_server: Any, notebook_root: Path, page: Any
+) -> None:
+    """widgets.set_theme("presentation") as a cell's value: the notebook's printed text and its
+    markdown get the theme's text size in JupyterLab (views alone were large before)."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata = nbformat.read(notebook_root / NOTEBOOK, as_version=4).metadata
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("Some words of the lecture."),
+        nbformat.v4.new_code_cell('import widgets\nwidgets.set_theme("presentation")'),
+        nbformat.v4.new_code_cell('print("a printed line")'),
+    ]
+    nbformat.write(notebook, notebook_root / "theme.ipynb")
+    page.goto(f"{lab_server.url}/lab/tree/theme.ipynb?reset", timeout=60_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
+    printed = page.locator(".jp-OutputArea-output pre", has_text="a printed line")
+    words = page.locator(".jp-RenderedMarkdown p", has_text="Some words").first
+    before = words.evaluate("(el) => getComputedStyle(el).fontSize")
+    run_cell(page, 0)
+    run_cell(page, 1)
+    expect(printed).to_have_count(1, timeout=60_000)
+    assert printed.evaluate("(el) => getComputedStyle(el).fontSize") == "18px"
+    assert words.evaluate("(el) => getComputedStyle(el).fontSize") == "18px" != before
