@@ -1,10 +1,10 @@
 """A lecture says only what the screen shows: run a notebook with its claims checked.
 
-A claims test pairs each sentence a notebook's markdown tells a student to look for, quoted
-exactly, with an assertion on the objects the notebook's cells build. :func:`run_with_claims`
-executes a copy of the notebook with one extra cell per claim appended, in the same kernel, as
-tests/test_notebooks.py executes notebooks; :func:`missing_claims` lists quoted sentences that are
-no longer in the notebook, so the text and its checks cannot drift apart.
+A claims test pairs each sentence a notebook's markdown tells a student to look for, quoted exactly,
+with an assertion on the objects the notebook's cells build. The session runs each notebook once
+(tests/_lectures.py) with one extra cell per claim appended, in the same kernel;
+:func:`missing_claims` lists quoted sentences that are no longer in the notebook, so the text and
+its checks cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
-
-CELL_TIMEOUT_S = 120
 
 
 def flat(text: str) -> str:
@@ -52,51 +50,23 @@ def unshown_figures(notebook: nbformat.NotebookNode, cells: int) -> list[str]:
     ]
 
 
-def run_with_claims(
-    path: Path, claims: Sequence[tuple[str, str]], setup: str, kernel: str, workdir: Path
-) -> None:
-    """Execute the notebook, then ``setup`` and one cell per claim in the same kernel; a claim
-    that does not hold raises CellExecutionError showing its sentence and values."""
-    from nbclient import NotebookClient
-
-    notebook = nbformat.read(path, as_version=4)
-    lecture_cells = len(notebook.cells)
-    notebook.cells.append(nbformat.v4.new_code_cell(setup.strip()))
-    for claim, check in claims:
-        notebook.cells.append(nbformat.v4.new_code_cell(f"# claim: {flat(claim)!r}\n{check}"))
-    client = NotebookClient(
-        notebook,
-        timeout=CELL_TIMEOUT_S,
-        kernel_name=kernel,
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    client.execute()
-    assert not errors_in(notebook)
-    assert not unshown_figures(notebook, lecture_cells), unshown_figures(notebook, lecture_cells)
-    checks = notebook.cells[lecture_cells:]
-    assert all(cell.execution_count is not None for cell in checks), "a check did not run"
-
-
-def claim_tests(path: Path, claims: Sequence[tuple[str, str]], setup: str, kernel: str) -> type:
+def claim_tests(path: Path, claims: Sequence[tuple[str, str]]) -> type:
     """The tests of a notebook's claims as a pytest class, for a test module to bind:
-    ``TestClaims = claim_tests(...)``."""
+    ``TestClaims = claim_tests(NOTEBOOK, CLAIMS)``; the module's SETUP and CLAIMS run as cells
+    appended to the session's one run of the notebook (tests/_lectures.py)."""
     import pytest
-    from _kernel import write_kernelspec
 
     class TestClaims:
-        @pytest.fixture(scope="class")
-        @classmethod
-        def kernel_path(cls, tmp_path_factory):
-            return write_kernelspec(tmp_path_factory.mktemp("jupyter"), kernel)
-
         def test_every_quoted_claim_is_in_the_notebook(self):
             missing = missing_claims(path, claims)
             assert not missing, f"these checked sentences are no longer in {path.name}: {missing}"
 
         @pytest.mark.slow
-        @pytest.mark.timeout(600)
-        def test_the_notebook_shows_what_it_says(self, kernel_path, tmp_path, monkeypatch):
-            monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
-            run_with_claims(path, claims, setup, kernel, tmp_path)
+        @pytest.mark.timeout(900)
+        def test_the_notebook_shows_what_it_says(self, lectures, request):
+            run = lectures.get(path.name, request)
+            run.check_ran()  # a claim that does not hold is a failed cell, showing its sentence
+            unshown = unshown_figures(run.notebook, run.lecture_cells)
+            assert not unshown, f"{path.name}: figures drawn but not shown: {unshown}"
 
     return TestClaims

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from _jupyter import jupyter_env, lab_server, notebook_root  # noqa: F401 (fixtures)
 
 # Small enough to build in milliseconds, big enough to have 2 heads and 2 layers.
 SMALL = dict(vocab_size=11, d_model=16, n_layers=2, n_heads=2, d_mlp=32, context_length=12)
@@ -69,3 +70,11 @@ def make_model() -> Callable[..., Any]:
         return model
 
     return make
+
+
+@pytest.fixture(scope="session")
+def lectures(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The lecture notebooks, each run once for every test that reads it (tests/_lectures.py)."""
+    from _lectures import Lectures
+
+    return Lectures(tmp_path_factory)

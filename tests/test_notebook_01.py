@@ -1,8 +1,8 @@
 """Notebook 1 says only what its own cells show: every claim its text makes is checked here.
 
-The notebook runs with nbclient, and each entry of CLAIMS (a sentence quoted exactly, and the
-assertion that proves it) runs as an extra cell in the same kernel, on the objects the cells
-built (``by_hand``, ``run``, ``model_view``, ``attention``); see tests/_claims.py.
+The notebook runs once per session (tests/_lectures.py), and each entry of CLAIMS (a sentence quoted
+exactly, and the assertion that proves it) runs as an extra cell in the same kernel, on the objects
+the cells built (``by_hand``, ``run``, ``model_view``, ``attention``); see tests/_claims.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "01_self_attention_by_hand.ipynb"
-KERNEL = "explain-notebook-01-test"
 
 SETUP = """
 import numpy as _np
@@ -98,7 +97,7 @@ CLAIMS: list[tuple[str, str]] = [
     ),
     (
         "head 1 of layer 0, the head that does the copying",
-        "assert model_view.source == \"the model's layer 0, head 1\", model_view.source\n"
+        'assert model_view.source == "the model\'s layer 0, head 1", model_view.source\n'
         "_here = _attention[-1, 0, 1]\n"
         "assert _np.allclose(model_view.model_pattern, _here, atol=1e-5), model_view.model_pattern",
     ),
@@ -140,4 +139,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS)

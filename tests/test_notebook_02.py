@@ -1,8 +1,8 @@
 """Notebook 2 says only what its own cells show: every claim its text makes is checked here.
 
-The notebook runs with nbclient, and each entry of CLAIMS (a sentence quoted exactly, and the
-assertion that proves it) runs as an extra cell in the same kernel, on the objects the cells
-built (``table``, ``first``/``second``, ``runs``, ``compare``, ``learned``); see
+The notebook runs once per session (tests/_lectures.py), and each entry of CLAIMS (a sentence quoted
+exactly, and the assertion that proves it) runs as an extra cell in the same kernel, on the objects
+the cells built (``table``, ``first``/``second``, ``runs``, ``compare``, ``learned``); see
 tests/_claims.py.
 """
 
@@ -14,7 +14,6 @@ from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "02_positional_encoding.ipynb"
-KERNEL = "explain-notebook-02-test"
 
 SETUP = """
 import numpy as _np
@@ -117,4 +116,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS)

@@ -1,8 +1,8 @@
 """Notebook 3 says only what its own cells show: every claim its text makes is checked here.
 
-The notebook runs with nbclient, and each entry of CLAIMS (a sentence quoted exactly, and the
-assertion that proves it) runs as an extra cell in the same kernel, on the objects the cells
-built (``live``, ``run``, ``replay``); see tests/_claims.py.
+The notebook runs once per session (tests/_lectures.py), and each entry of CLAIMS (a sentence quoted
+exactly, and the assertion that proves it) runs as an extra cell in the same kernel, on the objects
+the cells built (``live``, ``run``, ``replay``); see tests/_claims.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "03_train_and_watch.ipynb"
-KERNEL = "explain-notebook-03-test"
 
 SETUP = """
 import numpy as _np
@@ -105,8 +104,7 @@ CLAIMS: list[tuple[str, str]] = [
     ),
     (
         "in 300 steps they move by less than a fifth of their spread",
-        "assert _trace.snapshot_steps[-1] == 300\n"
-        "assert _moved < 0.2, _moved",
+        "assert _trace.snapshot_steps[-1] == 300\nassert _moved < 0.2, _moved",
     ),
     (
         "they do not line up in order",
@@ -134,4 +132,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS)

@@ -1,9 +1,10 @@
 """Notebook 4 says only what its own cells show: every claim its text makes is checked here.
 
-The notebook runs with nbclient, and each entry of CLAIMS (a sentence quoted exactly, and the
-assertion that proves it) runs as an extra cell in the same kernel, on the objects the cells
-built (``predictions``, ``p``, ``playground``, ``runs``, ``inside``); see tests/_claims.py.
-The playground's claims are checked on its own trajectories (``playground.paths``).
+The notebook runs once per session (tests/_lectures.py), and each entry of CLAIMS (a sentence quoted
+exactly, and the assertion that proves it) runs as an extra cell in the same kernel, on the objects
+the cells built (``predictions``, ``p``, ``playground``, ``runs``, ``inside``); see
+tests/_claims.py. The playground's claims are checked on its own trajectories
+(``playground.paths``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "04_loss_and_optimizers.ipynb"
-KERNEL = "explain-notebook-04-test"
 
 SETUP = """
 _gd, _momentum, _adam = (playground.paths[name] for name in ("gd", "momentum", "adam"))
@@ -157,8 +157,7 @@ CLAIMS: list[tuple[str, str]] = [
     ),
     (
         "although the middle 80 % of their gradients span more than a factor of 10",
-        "_low, _high = np.quantile(_moment, [0.1, 0.9])\n"
-        "assert _high > 10 * _low, (_low, _high)",
+        "_low, _high = np.quantile(_moment, [0.1, 0.9])\nassert _high > 10 * _low, (_low, _high)",
     ),
     (
         "by the end of training most are more than ten times smaller than at the first step",
@@ -168,4 +167,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS)

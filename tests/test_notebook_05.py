@@ -1,12 +1,12 @@
 """Notebook 5 says only what its own cells show: every claim its text makes is checked here.
 
-The notebook is executed with nbclient, as tests/test_notebooks.py does, with extra cells
-appended to a copy: they run in the same kernel, on the objects the notebook's cells built
-(``trace``, ``scores``, ``previous_head``, ``induction_head``, ``out``, ...). Each entry of
-CLAIMS pairs a sentence of the notebook, quoted exactly, with the assertion that proves it; a
-fast test checks that every quoted sentence is still in the notebook, so the text and its checks
-cannot drift apart. Pattern weights are recomputed here from the raw attention and the probe's
-letters, not only read from ``head_scores``.
+The notebook runs once per session (tests/_lectures.py: the run tests/test_notebooks.py and the
+rehearsal read too), with extra cells appended to a copy: they run in the same kernel, on the
+objects the notebook's cells built (``trace``, ``scores``, ``previous_head``, ``induction_head``,
+``out``, ...). Each entry of CLAIMS pairs a sentence of the notebook, quoted exactly, with the
+assertion that proves it; a fast test checks that every quoted sentence is still in the notebook, so
+the text and its checks cannot drift apart. Pattern weights are recomputed here from the raw
+attention and the probe's letters, not only read from ``head_scores``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "05_attention_maps_and_export.ipynb"
-KERNEL = "explain-notebook-05-test"
 
 SETUP = """
 import re as _re
@@ -166,4 +165,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS)

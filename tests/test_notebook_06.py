@@ -1,11 +1,12 @@
 """Notebook 6 says only what its own cells show: every claim its text makes is checked here.
 
-The notebook is executed with nbclient, as tests/test_notebooks.py does, with extra cells
-appended to a copy: they run in the same kernel, on the objects the notebook's cells built
-(``run``, ``task``, ``texts``, ``view``, ``zebra_message``). Each entry of CLAIMS pairs a sentence
-of the notebook, quoted exactly, with the assertion that proves it; a fast test checks that every
-quoted sentence is still in the notebook, so the text and its checks cannot drift apart. The
-model's numbers are recomputed here with its own forward pass and a softmax written in numpy.
+The notebook runs once per session (tests/_lectures.py: the run tests/test_notebooks.py and the
+rehearsal read too), with extra cells appended to a copy: they run in the same kernel, on the
+objects the notebook's cells built (``run``, ``task``, ``texts``, ``view``, ``zebra_message``). Each
+entry of CLAIMS pairs a sentence of the notebook, quoted exactly, with the assertion that proves it;
+a fast test checks that every quoted sentence is still in the notebook, so the text and its checks
+cannot drift apart. The model's numbers are recomputed here with its own forward pass and a softmax
+written in numpy.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "06_generation.ipynb"
-KERNEL = "explain-notebook-06-test"
 
 SETUP = """
 import collections as _collections
@@ -147,4 +147,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS)

@@ -1,10 +1,10 @@
 """Notebook 8 says only what its own cells show: every claim its text makes is checked here.
 
-The notebook is executed with nbclient, as tests/test_notebooks.py does, with extra cells
-appended to a copy: they run in the same kernel, on the objects the notebook's cells built
-(``run``, ``view``, ``curve``, ...). Each entry of CLAIMS pairs a sentence of the notebook,
-quoted exactly, with the assertion that proves it; a fast test checks that every quoted sentence
-is still in the notebook, so the text and its checks cannot drift apart.
+The notebook runs once per session (tests/_lectures.py: the run tests/test_notebooks.py and the
+rehearsal read too), with extra cells appended to a copy: they run in the same kernel, on the
+objects the notebook's cells built (``run``, ``view``, ``curve``, ...). Each entry of CLAIMS pairs a
+sentence of the notebook, quoted exactly, with the assertion that proves it; a fast test checks that
+every quoted sentence is still in the notebook, so the text and its checks cannot drift apart.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "08_redundancy_and_pruning.ipynb"
-KERNEL = "explain-notebook-08-test"
 
 SETUP = """
 import numpy as _np
@@ -205,4 +204,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS)

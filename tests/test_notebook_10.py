@@ -1,10 +1,10 @@
 """Notebook 10 says only what its own cells show: every claim its text makes is checked here.
 
-As tests/test_notebook_08.py does: the notebook is executed with nbclient with extra cells
-appended to a copy, in the same kernel, on the objects the notebook's cells built (``pre``,
-``fine``, ``frozen``, ``scratch``, ``student``, ``match``, ``table``). Each entry of CLAIMS
-pairs a sentence quoted exactly from the notebook with the assertion that proves it; a fast test
-checks that every quoted sentence is still in the notebook.
+As tests/test_notebook_08.py does: the notebook runs once per session (tests/_lectures.py) with
+extra cells appended to a copy, in the same kernel, on the objects the notebook's cells built
+(``pre``, ``fine``, ``frozen``, ``scratch``, ``student``, ``match``, ``table``). Each entry of
+CLAIMS pairs a sentence quoted exactly from the notebook with the assertion that proves it; a fast
+test checks that every quoted sentence is still in the notebook.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from _claims import claim_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "10_pretrain_finetune_distill.ipynb"
-KERNEL = "explain-notebook-10-test"
 
 SETUP = """
 import torch as _torch
@@ -149,4 +148,4 @@ CLAIMS: list[tuple[str, str]] = [
 ]
 
 
-TestClaims = claim_tests(NOTEBOOK, CLAIMS, SETUP, KERNEL)
+TestClaims = claim_tests(NOTEBOOK, CLAIMS)
