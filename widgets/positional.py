@@ -87,11 +87,13 @@ class PositionalView(View):
         self.dims_select.observe(lambda _: self._update(), names="value")
         self._formula_box = ipywidgets.HBox([self.d_model_slider, self.length_slider])
         self._formula_box.layout.display = None if self.source == "formula" else "none"
+        # the controls in one row, the three plots in the next, wrapping two to a row in a
+        # notebook beside the file browser (the dims list between two plots pushed the curves
+        # under the table and left the three stacked in the left half)
         self.widget = self._root(
             [
-                ipywidgets.HBox([self.source_toggle, self._formula_box]),
-                ipywidgets.HBox([self.heatmap.widget, self.dims_select, self.curves.widget]),
-                self.similarity.widget,
+                ipywidgets.HBox([self.source_toggle, self._formula_box, self.dims_select]),
+                ipywidgets.HBox([self.heatmap.widget, self.curves.widget, self.similarity.widget]),
             ]
         )
         self._ready()

@@ -21,6 +21,12 @@ from explain.style import short, visible
 
 # Tick labels on a token axis: every k-th past this many (a 1280 px projector shows ~40 legibly).
 MAX_TICK_LABELS = 40
+# Room a token label takes along its axis, in its text's size: a line and a gap stacked upright
+# on a y axis, or turned on an x axis.
+LABEL_EMS = 1.5
+# The widest a notebook's output is at 1280 px with JupyterLab's file browser open (848 px
+# measured in chromium): a figure as wide fits it unscaled, so what it lays out is what shows.
+NOTEBOOK_PX = 840
 
 # The current step on a curve: a dotted vertical line, the same colour in every renderer.
 STEP_MARKER_COLOUR = "#D55E00"
@@ -63,10 +69,43 @@ def tick_positions(count: int, limit: int = MAX_TICK_LABELS) -> list[int]:
     return list(range(0, count, every))
 
 
-def token_ticks(tokens: Sequence[object]) -> tuple[list[int], list[str]]:
-    """Tick positions and their labels (:func:`tick_label`) for a token axis."""
-    positions = tick_positions(len(tokens))
+def labels_fitting(pixels: float, font_px: float) -> int:
+    """How many token labels an axis ``pixels`` long holds at ``font_px``: LABEL_EMS of the
+    text's size each (measured in chromium at 20 px: 20 tokens on a 234 px rollout, 12 px
+    apart, ran into one smear)."""
+    return max(2, int(pixels // (LABEL_EMS * font_px)))
+
+
+def token_ticks(
+    tokens: Sequence[object], pixels: float | None = None, font_px: float = 12
+) -> tuple[list[int], list[str]]:
+    """Tick positions and their labels (:func:`tick_label`) for a token axis; with ``pixels``
+    (the axis's length as drawn), only as many as fit it at ``font_px`` (:func:`labels_fitting`).
+
+    >>> token_ticks(list("abcdef"), pixels=90, font_px=20)
+    ([0, 2, 4], ['a', 'c', 'e'])
+    """
+    limit = MAX_TICK_LABELS
+    if pixels is not None:
+        limit = min(limit, labels_fitting(pixels, font_px))
+    positions = tick_positions(len(tokens), limit)
     return positions, [tick_label(tokens[i]) for i in positions]
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``width`` characters (a longer word
+    keeps its own line).
+
+    >>> wrap("previous-token head appears: L0H1 (+2 more by step 296)", 28)
+    ['previous-token head appears:', 'L0H1 (+2 more by step 296)']
+    """
+    lines: list[str] = []
+    for word in str(text).split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def mpl_text(value: object) -> str:

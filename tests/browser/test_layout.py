@@ -15,6 +15,8 @@ presentation theme are saved under ``test-artifacts/layout-presentation-*.png``.
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -61,21 +63,34 @@ TOKENS = {LONG_TOKENS!r}
 rng = np.random.default_rng(0)
 raw = np.tril(rng.random((2, 1, 2, {len(LONG_TOKENS)}, {len(LONG_TOKENS)})) + 1e-3)
 words = list(raw / raw.sum(-1, keepdims=True))"""
-    cells = [setup] + [f"# {name}\n{code}" for name, code in VIEWS]
+    return notebook_of([setup] + [f"# {name}\n{code}" for name, code in VIEWS])
+
+
+def notebook_of(cells: list[str]) -> dict:
+    """A notebook of these code cells, without outputs."""
     return {
         "cells": [
-            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-             "source": source}  # fmt: skip
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }  # fmt: skip
             for source in cells
         ],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                    "name": "python3"}},  # fmt: skip
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },  # fmt: skip
         "nbformat": 4,
         "nbformat_minor": 4,
     }
 
 
-# Runs in the page; returns a list of problems (strings). ``args``: {theme, forceModebar}.
+# Runs in the page; returns a list of problems (strings). ``args``: {theme, forceModebar,
+# strict}; strict adds what issue 19 saw at the projector: labels of one axis (or of heatmap
+# cells) running into each other, hover text under the smallest size, a view or plot wider than
+# its output.
 MEASURE = r"""(args) => {
   const problems = [];
   const box = (el) => { const r = el.getBoundingClientRect();
@@ -118,6 +133,7 @@ MEASURE = r"""(args) => {
     return [255, 255, 255];
   };
   let smallest = Infinity, smallestWhat = "";
+  const widths = [];  // strict: each plot's drawn width (for the report)
   const plots = Array.from(document.querySelectorAll(".jp-OutputArea .js-plotly-plot"));
   for (const plot of plots) {
     if (!visible(plot)) continue;
@@ -148,6 +164,8 @@ MEASURE = r"""(args) => {
       bar.querySelectorAll(".cbaxis text").forEach((el) => add("colorbar tick", `c${i}`, el));
     });
     plot.querySelectorAll("g.annotation").forEach((el) => add("annotation", "", el));
+    if (args.strict) plot.querySelectorAll("g.heatmap-label text").forEach((el) =>
+      add("cell", "", el));
     const modebar = plot.querySelector(".modebar");
     const groups = modebar ? Array.from(modebar.querySelectorAll(".modebar-group")) : [];
     if (!args.forceModebar && groups.some(visible)) {
@@ -155,8 +173,28 @@ MEASURE = r"""(args) => {
     }
     if (modebar && args.forceModebar) add("modebar", "", modebar);
     const clash = (a, b) => {
-      if (a.kind === b.kind) return a.kind === "tick" && a.axis !== b.axis;
+      if (a.kind === b.kind) {
+        if (a.kind === "tick") return a.axis !== b.axis || args.strict;
+        return args.strict && (a.kind === "cell" || a.kind === "annotation");
+      }
       return true;
+    };
+    // strict: two labels of one axis drawn turned are apart by their spacing along the axis
+    // times the sine of the angle (their boxes overlap when slanted): at least 0.9 em
+    const angle = (el) => {
+      const m = (el.getAttribute("transform") || "").match(/rotate\((-?[\d.]+)/);
+      return m ? Number(m[1]) : 0; };
+    const slanted = (el) => Math.abs(angle(el)) % 180 > 1;
+    const crowded = (a, b) => {
+      if (a.kind === "tick" && a.axis === b.axis && (slanted(a.el) || slanted(b.el))) {
+        const across = a.axis[0] === "x"
+          ? Math.abs(a.box.x0 + a.box.x1 - b.box.x0 - b.box.x1) / 2
+          : Math.abs(a.box.y0 + a.box.y1 - b.box.y0 - b.box.y1) / 2;
+        const size = parseFloat(getComputedStyle(a.el).fontSize);
+        return across * Math.abs(Math.sin(angle(a.el) * Math.PI / 180)) < 0.9 * size;
+      }
+      // cells' labels must not touch either ("mirror 0.85mirror 0.97")
+      return overlap(a.box, b.box, a.kind === "cell" && b.kind === "cell" ? -2 : 1);
     };
     for (let i = 0; i < items.length; i++) {
       const a = items[i];
@@ -165,10 +203,38 @@ MEASURE = r"""(args) => {
       }
       for (let j = i + 1; j < items.length; j++) {
         const b = items[j];
-        if (clash(a, b) && overlap(a.box, b.box)) {
+        if (clash(a, b) && crowded(a, b)) {
           problems.push(`${name}: ${a.kind} "${text(a.el)}" overlaps ${b.kind} "${text(b.el)}"`);
         }
       }
+    }
+    if (args.strict) {
+      // text plotly draws only on hover: its font as plotly lays it out
+      const hover = [plot._fullLayout && plot._fullLayout.hoverlabel,
+        ...(plot._fullData || []).filter((t) => t.hoverinfo !== "skip").map((t) => t.hoverlabel)];
+      for (const label of hover) {
+        const sizes = [].concat((label && label.font && label.font.size) || []);
+        for (const size of sizes) if (size < smallest) {
+          smallest = size; smallestWhat = `${name}: hover label`;
+        }
+      }
+      // an annotation on a subplot ("y2 domain") stays on it: an event's label ran from the
+      // loss panel through the learning-rate panel below it
+      (plot._fullLayout.annotations || []).forEach((note, i) => {
+        const m = /^(y\d*)( domain)?$/.exec(note.yref || "");
+        const axis = m && plot._fullLayout[m[1].replace("y", "yaxis")];
+        const el = plot.querySelector(`g.annotation[data-index="${i}"]`);
+        if (!axis || !el || !visible(el)) return;
+        const top = svg.getBoundingClientRect().top + axis._offset, r = box(el);
+        if (r.y0 < top - 2 || r.y1 > top + axis._length + 2) {
+          problems.push(`${name}: annotation "${text(el)}" runs off its panel`);
+        }
+      });
+      const drawn = svg.getBoundingClientRect().width;
+      if (drawn > host.clientWidth + 1) {
+        problems.push(`${name}: drawn ${Math.round(drawn)} px wide in ${host.clientWidth} px`);
+      }
+      widths.push(`${name}: ${Math.round(drawn)} px`);
     }
     plot.querySelectorAll(".main-svg text, .main-svg tspan").forEach((el) => {
       if (!visible(el) || !text(el)) return;
@@ -191,6 +257,18 @@ MEASURE = r"""(args) => {
   for (const root of roots) {
     if (!visible(root)) continue;
     const view = where(root);
+    if (args.strict && root.scrollWidth > root.clientWidth + 1) {
+      problems.push(`${view}: the view scrolls sideways (${root.scrollWidth} > ` +
+                    `${root.clientWidth} px)`);
+    }
+    // strict: plots stacked in one column where two fit side by side (PositionalView's three
+    // in the left half of the output)
+    const own = Array.from(root.querySelectorAll(".explain-plot")).filter(visible).map(box);
+    const sizes = own.map((b) => b.x1 - b.x0).sort((x, y) => x - y);
+    if (args.strict && own.length > 1 && own.every((b) => Math.abs(b.x0 - own[0].x0) < 2) &&
+        sizes[0] + sizes[1] + 8 <= root.clientWidth) {
+      problems.push(`${view}: ${own.length} plots in one column, though two fit side by side`);
+    }
     const html = Array.from(root.querySelectorAll("label, select, button, input, textarea, " +
       ".widget-readout, .widget-html-content, .widget-label, th, td, p, li"));
     for (const el of html) {
@@ -223,7 +301,7 @@ MEASURE = r"""(args) => {
   if (args.theme === "presentation" && smallest < %(min)s) {
     problems.push(`smallest text ${smallest} px < %(min)s px: ${smallestWhat}`);
   }
-  return {problems, plots: plots.length, smallest};
+  return {problems, plots: plots.length, smallest, smallestWhat, widths};
 }""".replace("%(min)s", str(MIN_PRESENTATION_PX))
 
 
@@ -288,6 +366,8 @@ def screenshots(page: Any, theme: str) -> list[Path]:
     outputs = page.locator(".jp-CodeCell .jp-OutputArea-output")
     for index in range(outputs.count()):
         output = outputs.nth(index)
+        if not output.is_visible():  # e.g. the plotly library's hidden output
+            continue
         source = output.evaluate(
             "(el) => el.closest('.jp-Cell').querySelector('.jp-InputArea-editor .cm-line')"
             ".textContent"
@@ -337,4 +417,66 @@ def test_every_view_fits_without_overlap(
     unique = list(dict.fromkeys(problems))
     assert not unique, f"{len(unique)} layout problems in the {theme} theme:\n" + "\n".join(
         unique[:80]
+    )
+
+
+# The lecture notebooks' own runs and views (their tokens, badges, events), in the presentation
+# theme where the teacher rehearsed them (issue 19): JupyterLab at 1280 x 720 with the file
+# browser open, a notebook area of ~1100 px. One page; the runs train in ~40 s.
+NOTEBOOK_RUNS = """import explain, widgets
+kw = {"theme": "presentation"}
+induction = explain.train("induction")  # notebook 09
+reverse = explain.train("reverse", train_config=explain.TrainConfig(steps=400, seed=0))  # 08
+text = explain.train("text", train_config=explain.TrainConfig(steps=20))  # a 64-character probe"""
+NOTEBOOK_VIEWS = [
+    ("HeadsView-08", "widgets.HeadsView(reverse, **kw)"),
+    ("LossView-09", "widgets.LossView(induction.trace, **kw)"),
+    ("AttentionView-09", "widgets.AttentionView(induction.trace, layer=1, head=0, **kw)"),
+    ("LensView-09", "widgets.LensView(induction, position=12, **kw)"),
+    ("PositionalView-02", "widgets.PositionalView(d_model=64, length=64, **kw)"),
+    ("LensView-text", "widgets.LensView(text, **kw)"),
+    ("AttentionView-text", "widgets.AttentionView(text.trace, **kw)"),
+]
+
+
+def measure_notebook_views(page: Any, url: str, setup: str = NOTEBOOK_RUNS) -> dict:
+    """Open a notebook of ``setup`` and NOTEBOOK_VIEWS at ``url``, run it at 1280 x 720 with the
+    file browser open, and measure it strictly (MEASURE); screenshots in test-artifacts/."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(url, timeout=90_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=90_000)
+    set_sidebar(page, True)
+    run_all(page, len(NOTEBOOK_VIEWS) + 1)
+    wait_drawn(page, len(NOTEBOOK_VIEWS))
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=120_000)
+    settle(page)
+    area = page.evaluate("() => document.querySelector('.jp-OutputArea-output').clientWidth")
+    result = page.evaluate(
+        MEASURE, {"theme": "presentation", "forceModebar": False, "strict": True}
+    )
+    page.set_viewport_size({"width": 1280, "height": 2400})  # whole views in the screenshots
+    settle(page)
+    screenshots(page, "notebooks")
+    return {**result, "area": area}
+
+
+@pytest.mark.timeout(900)
+def test_notebook_views_fit_in_presentation(
+    lab_server: Any, notebook_root: Path, page: Any
+) -> None:
+    name = "layout-notebooks.ipynb"
+    cells = [NOTEBOOK_RUNS] + [f"# {name}\n{code}" for name, code in NOTEBOOK_VIEWS]
+    (notebook_root / name).write_text(json.dumps(notebook_of(cells), indent=1))
+    result = measure_notebook_views(page, f"{lab_server.url}/lab/tree/{name}?reset")
+    # 848 px here (the output area of a ~1100 px notebook panel): fitting it fits the teacher's
+    assert result["area"] <= 1100, f"the output area is {result['area']} px, wider than 1100"
+    assert result["plots"] >= 12, result
+    problems = list(dict.fromkeys(result["problems"]))
+    kinds = Counter(re.sub(r'plot "[^"]*"|"[^"]*"', "", problem) for problem in problems)
+    assert not problems, (
+        f"{len(problems)} layout problems in the notebooks' views (presentation, 1280 x 720, "
+        "file browser open):\n"
+        + "\n".join(f"{count} x {kind}" for kind, count in kinds.items())
+        + "\n"
+        + "\n".join(problems[:40])
     )

@@ -36,7 +36,14 @@ from matplotlib.ticker import (
 from explain.style import COLORSCALES, LIGHT, Theme
 from explain.views import ViewData
 
-from ..rules import STEP_MARKER_COLOUR, STEP_MARKER_WIDTH, mpl_text, tick_positions
+from ..rules import (
+    MAX_TICK_LABELS,
+    STEP_MARKER_COLOUR,
+    STEP_MARKER_WIDTH,
+    labels_fitting,
+    mpl_text,
+    tick_positions,
+)
 
 STYLE = {
     "svg.fonttype": "none",  # SVG text stays text (escaped by matplotlib), not glyph paths
@@ -127,7 +134,15 @@ def token_ticks(ax: Axes, axis: str, tokens: Sequence[str], angle: float | None 
     """Token labels on ``axis`` ("x" or "y") of a heatmap, at the text's size as plotly's. On
     x, turned by ``angle`` degrees (the plotly axis's ``-tickangle``), or, without one, upright
     unless a label is longer than two characters, then turned a quarter."""
-    positions = tick_positions(len(tokens))
+    # as many labels as fit the axis at the text's size (its length before the layout squeezes
+    # it: about right), as the plotly builders do (`rules.labels_fitting`)
+    box = ax.get_position()
+    figure = ax.get_figure(root=True)
+    length = (
+        box.width * figure.get_figwidth() if axis == "x" else box.height * figure.get_figheight()
+    )
+    fitting = labels_fitting(length * 72, matplotlib.rcParams["font.size"])
+    positions = tick_positions(len(tokens), min(MAX_TICK_LABELS, fitting))
     labels = [text(tokens[i]) for i in positions]
     if axis == "x":
         if angle is None:

@@ -93,7 +93,8 @@ def heads(
         step = int(view.steps[i])
         for row, labels in zip(cells, badges(view, i, off), strict=True):
             for cell, badge in zip(row, labels, strict=True):
-                cell.set_text(text(badge) if badge else "")  # no pattern: blank
+                # the pattern over its score, as in the widget (no pattern: blank)
+                cell.set_text("\n".join(text(line) for line in badge.split("<br>")))
         for line in markers:
             line.set_xdata([step, step])
         title.set_text(text(view.heading(step)))

@@ -11,7 +11,7 @@ from explain.style import LIGHT, Theme
 from explain.views import LOSS_SCALARS, LossData
 
 from ..plotly.loss import CURVES, colours, title
-from ..rules import EVENT_COLOUR, PHASE_COLOUR, label_columns
+from ..rules import EVENT_COLOUR, PHASE_COLOUR, label_columns, wrap
 from .common import Drawn, curve_legend, new_figure, positive_log, step_markers, text
 
 LABELS = {"y": "loss", "y3": "lr", "y4": "grad norm"}
@@ -61,26 +61,32 @@ def loss(view: LossData, index: int, marker: bool = False, theme: Theme = LIGHT)
     curve_legend(body, lines)  # in rows under the title, as the widget has it
     span = float(view.steps[-1] - view.steps[0]) if len(view.steps) else 0.0
     small = FontProperties(size="x-small").get_size_in_points()
+    # the loss panel is about a third of the figure's height: a label longer than that is
+    # broken into lines that fit it (at 0.55 em a character), as the widget breaks plotly's
+    room = figure.get_figheight() * 72 / 3
+    chars = int(room // (0.55 * small))
+    lines = {item.label: wrap(item.label, chars) for item in [*view.events, *view.boundaries]}
+    deepest = max(map(len, lines.values()), default=1)
     columns = label_columns([event.step for event in view.events], span)
     for event, column in zip(view.events, columns, strict=True):  # dashed, on the loss panel
         top.axvline(event.step, color=EVENT_COLOUR, lw=1, ls="--", zorder=0)
-        note = top.annotate(  # close events' labels side by side, one text height apart
-            text(event.label),
+        note = top.annotate(  # close events' labels side by side, one label's width apart
+            "\n".join(text(line) for line in lines[event.label]),
             (event.step, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(2 + column * 1.3 * small, -2),
+            xytext=(2 + column * (deepest * 1.3 * small + 3), -2),
             textcoords="offset points",
             rotation=90,
             va="top",
             fontsize="x-small",
             color=EVENT_COLOUR,
         )
-        note.set_in_layout(False)  # a long label runs down the panels, as in the widget
+        note.set_in_layout(False)  # inside the panel: no room to make
     for phase in view.boundaries:  # where fine-tuning (or another phase) starts: every panel
         for ax in panels.values():
             ax.axvline(phase.first_step, color=PHASE_COLOUR, lw=1.5, ls="-", zorder=1)
         note = top.annotate(
-            text(phase.label),
+            "\n".join(text(line) for line in lines[phase.label]),
             (phase.first_step, 0.0),
             xycoords=("data", "axes fraction"),
             xytext=(3, 3),

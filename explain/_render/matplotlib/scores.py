@@ -4,6 +4,7 @@ the same colours and dashes, a dot where it appeared, the threshold dotted, the 
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 
@@ -18,9 +19,11 @@ from ..plotly.scores import (
     pattern_scores,
     title,
 )
-from .common import Drawn, legend_above, new_figure, step_markers, text
+from ..rules import NOTEBOOK_PX
+from .common import STYLE, Drawn, legend_above, new_figure, step_markers, text
 
 DASHES = {"solid": "-", "dash": "--"}
+PANEL_INCHES = 4.2  # a panel's width at the light theme's text
 
 
 def draw_scores(ax: Axes, shown: PatternScores, theme: Theme) -> None:
@@ -52,11 +55,20 @@ def scores(
     theme: Theme = LIGHT,
     pattern: str | None = None,
 ) -> Drawn:
-    """One panel per pattern (the plotly builder's figures side by side), or the one
-    ``pattern``; ``marker`` marks the step (the widget always does)."""
+    """One panel per pattern (the plotly builder's figures, in rows as wide as a notebook),
+    or the one ``pattern``; ``marker`` marks the step (the widget always does)."""
     shown = [chosen(view.scores, view.patterns, pattern)] if pattern is not None else view.patterns
-    figure = new_figure(4.2 * len(shown) + 0.6, 3.4)
-    axes = np.atleast_1d(figure.subplots(1, len(shown)))
+    # as many panels a row as a notebook's width holds unshrunk (two, or one with large text):
+    # five in one row made a picture 2160 px wide, shown in notebook 09 at 2/5 of its size
+    grow = max(1.0, matplotlib.rcParams["font.size"] / STYLE["font.size"])  # as new_figure
+    fits = int(NOTEBOOK_PX // (PANEL_INCHES * grow * matplotlib.rcParams["figure.dpi"]))
+    columns = max(1, min(fits, len(shown)))
+    rows = -(-len(shown) // columns)
+    figure = new_figure(PANEL_INCHES * columns + 0.6, 3.6 * rows)
+    grid = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for empty in grid[len(shown) :]:  # an odd panel out: no empty frame beside it
+        figure.delaxes(empty)
+    axes = grid[: len(shown)]
     for ax, name in zip(axes, shown, strict=True):
         draw_scores(ax, pattern_scores(view, name, view.threshold), theme)
     markers = step_markers(list(axes), int(view.steps[index]), marker)

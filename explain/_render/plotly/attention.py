@@ -57,7 +57,7 @@ def figures(
             "data": [{**cells, "z": mosaic(view, index)}],
             "layout": {
                 **grid_layout,
-                "annotations": grid_annotations(view, index),
+                "annotations": grid_annotations(view, index, badge_size(theme)),
                 "shapes": [outline(view, layer, head)],
             },
         },
@@ -68,8 +68,11 @@ def heatmap(view: views.AttentionData, index: int, theme: Theme, layer: int, hea
     row, column = view.layers.index(layer), view.heads.index(head)
     pattern = view.layer_patterns[row][index, column]  # [q_pos, k_pos]
     n_q, n_k = pattern.shape
-    q_ticks, q_text = token_ticks(view.query_tokens)
-    k_ticks, k_text = token_ticks(view.key_tokens)
+    # the plot's side: the figure less its margins, the colour bar and the token labels
+    # (about eight characters of the theme's text); as many labels as fit it
+    side = HEATMAP_SIZE - MARGIN["l"] - MARGIN["r"] - 8 * theme.font_size
+    q_ticks, q_text = token_ticks(view.query_tokens, side, theme.font_size)
+    k_ticks, k_text = token_ticks(view.key_tokens, side, theme.font_size)
     trace = {
         "type": "heatmap",
         "z": np.asarray(pattern, np.float32),
@@ -157,10 +160,15 @@ def grid(view: views.AttentionData, index: int, theme: Theme, layer: int, head: 
             "tickvals": [i * (rows + 1) + (rows - 1) / 2 for i in range(n_layers)],
             "ticktext": [str(i) for i in view.layers],
         },
-        "annotations": grid_annotations(view, index),
+        "annotations": grid_annotations(view, index, badge_size(theme)),
         "shapes": [outline(view, layer, head)],
     }
     return P.themed({"data": [trace], "layout": layout}, theme)
+
+
+def badge_size(theme: Theme) -> int:
+    """The grid badges' text size in ``theme``: 10 px, or the theme's least if larger."""
+    return max(10, theme.min_font_size)
 
 
 def outline(view: views.AttentionData, layer: int, head: int) -> dict:
@@ -178,8 +186,9 @@ def outline(view: views.AttentionData, layer: int, head: int) -> dict:
     }
 
 
-def grid_annotations(view: views.AttentionData, index: int) -> list[dict]:
-    """The grid's badges at frame ``index`` (`attention_grid.badges`) as plotly annotations."""
+def grid_annotations(view: views.AttentionData, index: int, size: int = 10) -> list[dict]:
+    """The grid's badges at frame ``index`` (`attention_grid.badges`) as plotly annotations,
+    their text ``size`` px (the theme's least: 16 on a projector)."""
     rows, cols = cell_size(view)
     return [
         {
@@ -189,7 +198,7 @@ def grid_annotations(view: views.AttentionData, index: int) -> list[dict]:
             "yanchor": "top",
             "text": badge,
             "showarrow": False,
-            "font": {"size": 10, "color": "#ffffff"},
+            "font": {"size": size, "color": "#ffffff"},
             "bgcolor": "rgba(0,0,0,0.55)",
         }
         for r, c, badge in badges(view, index)

@@ -15,7 +15,7 @@ import numpy as np
 
 from explain.style import Theme
 
-from ..rules import EVENT_COLOUR, PHASE_COLOUR, label, label_columns
+from ..rules import EVENT_COLOUR, PHASE_COLOUR, label, label_columns, wrap
 
 
 def typed(array: np.ndarray) -> dict:
@@ -38,7 +38,7 @@ def panel_title(cell: dict, text: str) -> dict:
         "xanchor": "center",
         "yanchor": "bottom",
         "showarrow": False,
-        "font": {"size": 12},
+        "font": {"size": 12},  # a builder in a theme passes its size (`blocks.themed` does not)
     }
 
 
@@ -142,12 +142,25 @@ def loss_marks(
     phase_yrefs: Sequence[str],
     span: float = 0.0,
     text_px: int = 10,
+    room_px: float | None = None,
+    across_px: float | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Shapes and annotations marking ``events`` (``.step``, ``.label``: dashed, on the loss
     panel ``y``) and the first step of ``phases`` (``.first_step``, ``.label``: solid, on each
     of ``phase_yrefs``) on a loss figure; the widget and the HTML export draw the same marks.
     Labels of events close together on an x axis of ``span`` steps stand side by side
-    (:func:`~explain._render.rules.label_columns`), ``text_px`` (their text's size) apart."""
+    (:func:`~explain._render.rules.label_columns`), ``text_px`` (their text's size) apart.
+    With ``room_px``, the loss panel's height, a label longer than it is broken into lines
+    that fit it (notebook 09's "previous-token head appears: L0H1 (+2 more by step 296)" ran
+    through the learning-rate panel below); with ``across_px``, the x axis's length, events
+    closer than a label's width stand side by side."""
+    # about 0.55 em a character (0.48 em measured in chromium for these labels)
+    chars = int(room_px // (0.55 * text_px)) if room_px else 10**6
+
+    def lines(caption: str) -> list[str]:
+        return wrap(caption, chars)
+
+    deepest = max((len(lines(item.label)) for item in [*events, *phases]), default=1)
 
     def line(step: int, yref: str, colour: str, dash: str) -> dict:
         width = 1.5 if dash == "solid" else 1
@@ -165,23 +178,25 @@ def loss_marks(
     def text(step: int, caption: str, y: float, anchor: str, colour: str, column: int = 0) -> dict:
         return {
             "x": step,
-            "xshift": column * (text_px + 4),
+            "xshift": column * wide,
             "y": y,
             "xref": "x",
             "yref": "y domain",
-            "text": label(caption),
+            "text": "<br>".join(label(line) for line in lines(caption)),
             "textangle": -90,
             "xanchor": "left",
             "yanchor": anchor,
             "showarrow": False,
-            "font": {"size": 10, "color": colour},
+            "font": {"size": text_px, "color": colour},
         }
 
     shapes = [line(e.step, "y domain", EVENT_COLOUR, "dash") for e in events]
     shapes += [
         line(p.first_step, yref, PHASE_COLOUR, "solid") for p in phases for yref in phase_yrefs
     ]
-    columns = label_columns([e.step for e in events], span)
+    wide = deepest * round(1.3 * text_px) + 4  # a label's width, its lines side by side
+    near = wide / across_px if across_px else 0.04
+    columns = label_columns([e.step for e in events], span, near)
     notes = [
         text(e.step, e.label, 1, "top", EVENT_COLOUR, column)
         for e, column in zip(events, columns, strict=True)

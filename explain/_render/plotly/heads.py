@@ -56,15 +56,17 @@ def known(view: views.HeadsData) -> bool:
 
 
 def badges(view: views.HeadsData, index: int, off: list[tuple[int, int]]) -> list[list[str]]:
-    """[layer][head] the pattern a head shows at frame ``index`` ("mirror 0.97", see
-    :func:`explain.views.badges_at`), or "off" where it is switched off."""
+    """[layer][head] the pattern a head shows at frame ``index`` over its score
+    ("mirror<br>0.97", see :func:`explain.views.badges_at`), or "off" where it is switched
+    off."""
     shown = views.memo(
         view, ("badges", index), lambda: views.badges_at(view.scores, view.patterns, index)
     )
-    if off:
-        shown = [list(row) for row in shown]  # the cached badges stay as they are
-        for layer, head in off:
-            shown[layer][head] = "off"
+    # the pattern over its score: on one line, neighbours' badges ran together at 20 px
+    # ("mirror 0.85mirror 0.97", "offmirror 0.9")
+    shown = [[badge.replace(" ", "<br>", 1) for badge in row] for row in shown]
+    for layer, head in off:
+        shown[layer][head] = "off"
     return shown
 
 
@@ -122,6 +124,18 @@ def _panel_layout(theme: Theme, title: str, width: int, **axes: dict) -> dict:
     }
 
 
+def badge_size(theme: Theme) -> int:
+    """The grid badges' text size: a little under the theme's."""
+    return max(9, theme.font_size - 3)
+
+
+def grid_width(view: views.HeadsData, theme: Theme) -> int:
+    """The grid panel's width before the theme grows it: a cell as wide as a six-letter badge
+    ("mirror", "induct") at about 0.6 em a letter, the axis and the colour bar beside them."""
+    cell = round(0.6 * badge_size(theme) * 6 + 8)
+    return max(420, 150 + view.heads * cell)
+
+
 def _fixed(view: views.HeadsData, theme: Theme) -> list[dict]:
     """The three panels less what moves (the badges, the title, the heads off and what they
     cost), themed: made once per view model and theme (see :func:`explain.views.memo`)."""
@@ -135,7 +149,7 @@ def _fixed(view: views.HeadsData, theme: Theme) -> list[dict]:
         "x": np.arange(view.heads),
         "y": np.arange(view.layers),
         "texttemplate": "%{text}",
-        "textfont": {"size": max(9, theme.font_size - 3)},
+        "textfont": {"size": badge_size(theme)},
         "colorscale": scale,
         "zmin": 0.0,
         "zmax": grid_top(view),
@@ -172,7 +186,13 @@ def _fixed(view: views.HeadsData, theme: Theme) -> list[dict]:
     }
     prune_title = pruning.HEADS_TITLE if len(view.prune_fractions) else pruning.MISSING
     return [
-        P.themed({"data": [grid], "layout": _panel_layout(theme, "", 420, **grid_axes)}, theme),
+        P.themed(
+            {
+                "data": [grid],
+                "layout": _panel_layout(theme, "", grid_width(view, theme), **grid_axes),
+            },
+            theme,
+        ),
         P.themed(
             {"data": curves, "layout": _panel_layout(theme, label(prune_title), 420, **axes)},
             theme,

@@ -18,7 +18,7 @@ import numpy as np
 from explain import views
 from explain.style import OKABE_ITO, Theme, colorscale
 
-from ..rules import label, token_ticks
+from ..rules import NOTEBOOK_PX, label, labels_fitting, token_ticks
 from . import blocks as P
 
 RIGHT, WRONG = OKABE_ITO[2], OKABE_ITO[5]  # bluish green, vermillion (the matplotlib's too)
@@ -74,11 +74,15 @@ def _hover(view: views.LensData) -> list[list[str]]:
     ]
 
 
-def _targets(view: views.LensData) -> list[str]:
-    """The target above each scored column, green where the output row predicts it."""
+def _targets(view: views.LensData, room: int) -> list[str]:
+    """The target above each scored column, green where the output row predicts it; at most
+    ``room`` of them (every k-th scored column: a character-level probe scores all 64)."""
+    scored = [pos for pos in range(len(view.targets)) if view.mask[pos]]
+    every = -(-len(scored) // room) if scored else 1
+    shown_at = set(scored[::every])
     shown = []
     for pos, target in enumerate(view.targets):
-        if not view.mask[pos]:
+        if pos not in shown_at:
             shown.append("")
             continue
         colour = RIGHT if view.top_token[-1][pos] == target else WRONG
@@ -121,20 +125,26 @@ def _position(view: views.LensData, position: int) -> dict:
     }
 
 
-def _fixed(view: views.LensData) -> dict:
-    """What the figure shows whatever the position (memoised on the probabilities:
-    :func:`explain.views.memo`)."""
-    ticks, tick_text = token_ticks(view.tokens)
+def _fixed(view: views.LensData, theme: Theme) -> dict:
+    """What the figure shows whatever the position (memoised on the probabilities and the
+    theme: :func:`explain.views.memo`). Each token axis labels as many tokens as fit its
+    length at the theme's text size; the table's cells keep their text while it fits them."""
+    sizes = _sizes(view, theme)
+    size = theme.font_size
+    widest = max((len(label(t)) for row in view.top_token for t in row), default=1)
+    cell = sizes["table_px"] / max(1, len(view.tokens))
     return {
+        "table_ticks": token_ticks(view.tokens, sizes["table_px"], size),
+        "lower_ticks": token_ticks(view.tokens, sizes["lower_px"], size),
+        "cell_text": cell >= 0.6 * _cell_font(theme) * min(widest, 8) + 4,
         "table": view.top_prob.astype(np.float32),
         "rollout": view.rollout.astype(np.float32),
         "positions": np.arange(len(view.tokens)),
         "rows": np.arange(len(view.layers)),
         "text": [[label(t) for t in row] for row in view.top_token],
         "hover": _hover(view),
-        "targets": _targets(view),
+        "targets": _targets(view, labels_fitting(sizes["table_px"], size)),
         "layers": [label(name) for name in view.layers],
-        "ticks": (ticks, tick_text),
         "scale": colorscale(view.colorscale),
     }
 
@@ -144,23 +154,35 @@ def _title(x: list[float], y: list[float], text: str) -> dict:
     return {**P.panel_title({"x": x, "y": y}, text), "font": {}}
 
 
+def _cell_font(theme: Theme) -> int:
+    """The size of the table cells' text: a little under the theme's, never under its least."""
+    return max(theme.min_font_size, 11 + (theme.font_size - 12) // 2)
+
+
 def _sizes(view: views.LensData, theme: Theme) -> dict:
-    """Pixel sizes: the table's rows, the gap under it, the lower row, the margins."""
+    """Pixel sizes: the table's rows, the gap under it, the lower row, the margins; and the
+    lengths of the token axes as drawn (``table_px``, ``lower_px``: the rollout's side, the
+    bars' height). As wide as a notebook's output (`NOTEBOOK_PX`): a wider figure is shrunk
+    into it (1500 px at 20 px text, 20 tokens), and what its ticks were thinned for is lost."""
     s = theme.font_size - 12
-    n_pos, n_rows = len(view.tokens), len(view.layers)
+    n_rows = len(view.layers)
     table = (64 + 3 * s) * n_rows + 24
     # the table's token ticks and two-line axis title, the bars' ticks and four-line title:
     # eight lines of text (at 20 px, 10 px a point of font fell 50 px short: they overlapped)
     gap = 190 + 16 * s
-    lower = 300 + 10 * s
     margin = {"l": 110 + 5 * s, "r": 80 + 3 * s, "t": 110 + 6 * s, "b": 60 + 3 * s}
+    width = NOTEBOOK_PX
+    table_px = width - margin["l"] - margin["r"]
+    lower = int(table_px * (ROLLOUT[1] - ROLLOUT[0]))  # the rollout is square
     plot = table + gap + lower
     return {
-        "width": int(np.clip(56 * n_pos + 220, 800, 1400)) + 20 * s,
+        "width": width,
         "height": plot + margin["t"] + margin["b"],
         "margin": margin,
         "table_y": [(lower + gap) / plot, 1.0],
         "lower_y": [0.0, lower / plot],
+        "table_px": table_px,
+        "lower_px": lower,
     }
 
 
@@ -185,10 +207,13 @@ def figure(view: views.LensData, index: int, theme: Theme, position: int | None 
     step = int(view.steps[index])
     sizes = _sizes(view, theme)
     # keyed on the probabilities, which the view model of every position shares (LensView)
-    fixed = views.memo(view.probs, "lens", lambda: _fixed(view))
+    fixed = views.memo(view.probs, ("lens", theme), lambda: _fixed(view, theme))
     positions = fixed["positions"]
-    ticks, tick_text = fixed["ticks"]
-    tokens = {"tickmode": "array", "tickvals": ticks, "ticktext": tick_text, "showgrid": False}
+
+    def tokens_axis(ticks: tuple[list[int], list[str]]) -> dict:
+        return {"tickmode": "array", "tickvals": ticks[0], "ticktext": ticks[1], "showgrid": False}
+
+    tokens, lower_tokens = tokens_axis(fixed["table_ticks"]), tokens_axis(fixed["lower_ticks"])
     table_y, lower_y = sizes["table_y"], sizes["lower_y"]
     now = _position(view, position)
     data = [
@@ -208,8 +233,8 @@ def figure(view: views.LensData, index: int, theme: Theme, position: int | None 
                 "title": {"text": "top prob"},
             },
             "text": fixed["text"],
-            "texttemplate": "%{text}",
-            "textfont": {"size": 11 + (theme.font_size - 12) // 2},
+            "texttemplate": "%{text}" if fixed["cell_text"] else "",
+            "textfont": {"size": _cell_font(theme)},
             "customdata": fixed["hover"],
             "hovertemplate": "%{customdata}<extra></extra>",
             "xaxis": "x",
@@ -275,14 +300,19 @@ def figure(view: views.LensData, index: int, theme: Theme, position: int | None 
             "tickvals": fixed["rows"],
             "ticktext": fixed["layers"],
         },
-        "xaxis2": {"domain": ROLLOUT, "anchor": "y2", **tokens, "title": {"text": "input token"}},
+        "xaxis2": {
+            "domain": ROLLOUT,
+            "anchor": "y2",
+            **lower_tokens,
+            "title": {"text": "input token"},
+        },
         "yaxis2": {
             "domain": lower_y,
             "anchor": "x2",
             "autorange": "reversed",
             "scaleanchor": "x2",
             "constrain": "domain",
-            **tokens,
+            **lower_tokens,
             "title": {"text": "position"},
         },
         "xaxis3": {
@@ -293,7 +323,7 @@ def figure(view: views.LensData, index: int, theme: Theme, position: int | None 
             "zeroline": True,
             **now["axis"],
         },
-        "yaxis3": {"domain": lower_y, "anchor": "x3", "autorange": "reversed", **tokens},
+        "yaxis3": {"domain": lower_y, "anchor": "x3", "autorange": "reversed", **lower_tokens},
         "shapes": now["shapes"],
         "annotations": [_title(ROLLOUT, lower_y, "attention rollout")],
     }

@@ -20,6 +20,7 @@ CURVES = (
     ("grad_norm", "y4", "lines"),
     ("val_accuracy", "y2", "lines+markers"),
 )
+WIDTH, HEIGHT = 560, 480
 PANELS = {"y": [0.56, 1.0], "y3": [0.28, 0.5], "y4": [0.0, 0.22]}  # row heights 2 : 1 : 1
 
 
@@ -93,16 +94,25 @@ def _fixed(view: views.LossData, theme: Theme) -> dict:
             }
         )
     span = float(view.steps[-1] - view.steps[0]) if len(view.steps) else 0.0
+    height = HEIGHT  # LossView's too (its `height`), so the labels fit the panel it shows
+    margin = {"l": 60, "r": 50, "t": 40, "b": 40}
+    room = (height - margin["t"] - margin["b"]) * (PANELS["y"][1] - PANELS["y"][0])
     marks, notes = P.loss_marks(
-        view.events, view.boundaries, ("paper",), span, max(10, theme.min_font_size)
+        view.events,
+        view.boundaries,
+        ("paper",),
+        span,
+        max(10, theme.min_font_size),
+        room,
+        WIDTH - margin["l"] - margin["r"],
     )
     loss_like = [c.values for n, c in view.curves.items() if n in ("loss", "val_loss")]
     positive = bool(loss_like) and all(np.all(v[np.isfinite(v)] > 0) for v in loss_like)
     layout = {
         "title": {"text": "", "x": 0.99, "xanchor": "right", "y": 0.99},
-        "width": 560,
-        "height": 480,
-        "margin": {"l": 60, "r": 50, "t": 40, "b": 40},
+        "width": WIDTH,
+        "height": height,
+        "margin": margin,
         "uirevision": "explain",
         "hovermode": "x",
         "legend": {"orientation": "h", "y": 1.08, "x": 0},
