@@ -245,4 +245,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-frames", type=_positive, help="timeline positions (report.MAX_FRAMES: 50)"
     )
     _theme_option(report, THEMES)
+
+    handout = commands.add_parser(
+        "handout",
+        help="run a notebook and write it as one offline HTML page",
+        description="Execute NOTEBOOK (in a kernel running this Python, or --kernel) and write "
+        "one self-contained, offline HTML page: its text with formulas as MathML, its code and "
+        "printed output, and every view as its interactive figure with a step slider.",
+    )
+    handout.add_argument("notebook", help="a Jupyter notebook (.ipynb)")
+    handout.add_argument("--out", help="file (default: the notebook's name with .html)")
+    handout.add_argument(
+        "--kernel", help="a Jupyter kernelspec name (default: a kernel running this Python)"
+    )
+    handout.add_argument(
+        "--timeout", type=_positive, default=300, help="seconds a cell may run (300)"
+    )
     return parser

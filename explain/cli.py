@@ -1,4 +1,4 @@
-"""The ``explain`` command: ``demo``, ``train``, ``distill``, ``export`` and ``report``.
+"""The ``explain`` command: ``demo``, ``train``, ``distill``, ``export``, ``report``, ``handout``.
 
     explain demo                      # train, record, and write a report and pictures
     explain train --task sort --steps 600 --out runs/sort
@@ -6,6 +6,7 @@
     explain distill --teacher runs/reverse --d-model 32 --heads 2 --out runs/student
     explain export runs/sort/trace.npz --what attention --layer 1 --head 0 --out head.svg
     explain report runs/sort/trace.npz --out sort.html
+    explain handout notebooks/08_redundancy_and_pruning.ipynb --out 08.html
 
 A user's mistake (unknown task or format, a layer, head or step the trace does not have, a
 missing or corrupted trace, an unwritable path) ends with exit code 2 and one message that
@@ -358,6 +359,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_handout(args: argparse.Namespace) -> int:
+    from . import handout
+
+    out = Path(args.out) if args.out else Path(args.notebook).with_suffix(".html")
+    if out.resolve() == Path(args.notebook).resolve():
+        raise UserError(f"--out {out} is the notebook itself; name an .html file")
+    path = handout.write(args.notebook, out, kernel=args.kernel, timeout=int(args.timeout))
+    print(f"wrote {path} ({_size(path)}); open {path.resolve().as_uri()}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for a user's mistake)."""
     parser = build_parser()
@@ -368,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "distill": cmd_distill,
         "export": cmd_export,
         "report": cmd_report,
+        "handout": cmd_handout,
     }
     try:
         return int(commands[args.command](args))
