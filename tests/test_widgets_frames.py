@@ -176,3 +176,37 @@ def test_views_drawn_through_the_kernel_follow_a_play_sparingly_and_catch_up(
     assert f"step {steps[4]}" in attention.heatmap.figure.layout.title.text
     dashboard.step_control.play.playing = False
     assert cursor() == steps[4], "the loss view did not catch up when the play stopped"
+
+
+def test_playing_the_page_moves_the_slider_unless_a_plot_plays_through_the_kernel(
+    monkeypatch: Any,
+) -> None:
+    """With the frames in the page, the page moves the slider with the play button (step.js):
+    the kernel leaves it. Over the budget, the kernel moves it, after the figure's update, so
+    the readout reaches the page with the title it names."""
+    view = AttentionView(get_reverse_trace(), layer=1, head=2)
+    control = view.step_control
+    steps = control.steps
+    control.value = steps[0]
+    for plot in (view.heatmap, view.grid):
+        ask_frames(plot)
+    control.play.playing = True
+    control.play.value = 3  # the page's play button: its slider comes from the page
+    assert control.value == steps[0], "the kernel moved the slider the page moves"
+    control.play.playing = False
+
+    monkeypatch.setattr(widgets._plot, "FRAMES_MAX_BYTES", 100)
+    view = AttentionView(get_reverse_trace(), layer=1, head=2)
+    control = view.step_control
+    control.value = steps[0]
+    for plot in (view.heatmap, view.grid):
+        ask_frames(plot)
+    control.play.playing = True
+    sent: list[str] = []
+    for name, widget in (("slider", control.slider), ("heatmap", view.heatmap.widget)):
+        widget.comm.publish_msg = lambda *_, name=name, data=None, **__: sent.append(
+            name if data.get("method") == "update" else "other"
+        )
+    control.play.value = 3
+    assert control.value == steps[3], "over the budget, the kernel moves the slider"
+    assert sent == ["heatmap", "slider"], f"sent in this order: {sent}"

@@ -56,7 +56,7 @@ def notebook_theme():
     import widgets
 
     yield widgets.set_theme
-    widgets.set_theme("light")
+    widgets.set_theme(None)  # follow the page again, as a fresh kernel does
 
 
 def test_set_theme_is_the_default_of_later_views_and_restyles_those_shown(notebook_theme):
@@ -79,3 +79,33 @@ def test_set_theme_is_the_default_of_later_views_and_restyles_those_shown(notebo
     assert "font-size: 18px" in style_._repr_html_()  # printed text and markdown, larger
     assert "18px" not in notebook_theme("light")._repr_html_()
     assert AttentionView(trace).theme == LIGHT and shown.theme == LIGHT
+
+
+def test_views_without_a_theme_follow_jupyterlab_until_the_notebook_sets_one(notebook_theme):
+    """What widgets/plot.js reports of the page (dark theme, Presentation Mode) restyles the views
+    made without a theme, and is the default of later ones; a given theme and set_theme win."""
+    import widgets
+    from widgets import _base
+
+    trace = synthetic_attention_trace()
+    shown, dashboard = AttentionView(trace), widgets.Dashboard(trace)
+    chosen = AttentionView(trace, theme="light")
+    try:
+        _base.follow_page(dark=True, presentation=False)
+        assert widgets.default_theme() == DARK and AttentionView(trace).theme == DARK
+        for view in (shown, dashboard, *dashboard.views.values()):
+            assert view.theme == DARK and "explain-dark" in view.widget._dom_classes, view
+            assert view.figures()[0]["layout"]["paper_bgcolor"] == DARK.background
+        assert chosen.theme == LIGHT  # a theme given stays
+        _base.follow_page(dark=True, presentation=True)
+        assert shown.theme.name == "presentation-dark" and shown.theme.dark
+        assert dashboard.theme_select.value == "presentation-dark"  # named, not blank
+        assert shown.figures()[0]["layout"]["font"]["size"] == PRESENTATION.font_size
+        notebook_theme("light")  # the notebook chose: the page no longer decides
+        _base.follow_page(dark=False, presentation=True)
+        _base.follow_page(dark=True, presentation=False)
+        assert shown.theme == LIGHT and AttentionView(trace).theme == LIGHT
+        notebook_theme(None)  # follow again: the page as last reported
+        assert shown.theme == DARK and dashboard.theme == DARK and chosen.theme == LIGHT
+    finally:
+        _base.follow_page(dark=False, presentation=False)

@@ -132,6 +132,15 @@ class PlotWidget(anywidget.AnyWidget):
     frames_key = traitlets.Unicode("").tag(sync=True)
     frame = traitlets.Int(0).tag(sync=True)
     playing = traitlets.Bool(False).tag(sync=True)
+    # the play button itself: plot.js waits with its other plots and the slider for the frames
+    play = traitlets.Instance(ipywidgets.Play, allow_none=True).tag(
+        sync=True, **ipywidgets.widget_serialization
+    )
+
+
+# Told how the page a plot is drawn in looks, (dark, presentation): JupyterLab's theme and its
+# Presentation Mode (widgets/plot.js); the views' module listens (widgets/_base.py, follow_page).
+PAGE_LISTENERS: list[Callable[[bool, bool], None]] = []
 
 
 @dataclass(frozen=True)
@@ -239,6 +248,7 @@ class Plot:
         # the page, whether the play button plays (set by the view), an update held back
         self._frames: tuple[str, Callable[[], Frames]] | None = None
         self._sent = ""
+        self._refused = ""  # the key of frames over the budget: this plot plays through the kernel
         self.playing: Callable[[], bool] = lambda: False
         self._held = False
 
@@ -324,6 +334,11 @@ class Plot:
         """
         self._frames = (key, frames) if frames is not None else None
 
+    @property
+    def through_kernel(self) -> bool:
+        """Whether the page plays this plot's frames through the kernel (over the budget)."""
+        return self._frames is not None and self._refused == self._frames[0]
+
     def release(self) -> None:
         """The play stopped: send the update held back while the page played (if any)."""
         if self._held:
@@ -355,6 +370,7 @@ class Plot:
         if sum(a.nbytes for a in arrays) > FRAMES_MAX_BYTES:
             log.info("frames of %s: over %d bytes, played through the kernel", key,
                      FRAMES_MAX_BYTES)  # fmt: skip
+            self._refused = key
             self.widget.send({**content, "n": 0})
             return
         content.update(traces=traces, titles=frames.titles, annotations=encode(frames.annotations))
@@ -386,6 +402,10 @@ class Plot:
             return
         if isinstance(content, dict) and content.get("event") == "frames":
             self._send_frames(content.get("key"))
+            return
+        if isinstance(content, dict) and content.get("event") == "page":
+            for listener in PAGE_LISTENERS:
+                listener(bool(content.get("dark")), bool(content.get("presentation")))
             return
         if not isinstance(content, dict) or content.get("event") != "click":
             return

@@ -121,9 +121,13 @@ class Dashboard(View):
                 log.info("dashboard: no %s view: %s", name, error)
         if not self.views:
             raise ValueError(f"the trace has nothing any view can show: {self.missing}")
+        # by name: the named themes, and the one shown if it is another (JupyterLab's dark theme
+        # in Presentation Mode gives "presentation-dark", widgets/_base.py follow_page)
+        self._themes = {**THEMES, self.theme.name: self.theme}
+        self._quiet = False
         self.theme_select = ipywidgets.Dropdown(
-            options=list(THEMES),
-            value=self.theme.name if self.theme.name in THEMES else None,
+            options=list(self._themes),
+            value=self.theme.name,
             description="theme",
         )
         self.theme_select.add_class("explain-theme-select")
@@ -146,13 +150,21 @@ class Dashboard(View):
         super().set_theme(theme)
         for view in self.views.values():
             view.set_theme(self.theme)
-        shown = self.theme.name if self.theme.name in THEMES else None
-        if self.theme_select.value != shown:
-            self.theme_select.value = shown
+        self._quiet = True  # new options reset the value: not a choice of the user's
+        try:
+            if self.theme.name not in self._themes:
+                self._themes[self.theme.name] = self.theme
+                self.theme_select.options = list(self._themes)
+            self._themes[self.theme.name] = self.theme
+            self.theme_select.value = self.theme.name
+        finally:
+            self._quiet = False
 
     def _on_theme(self, change: dict) -> None:
+        if self._quiet:
+            return
         if change["new"] is not None and change["new"] != self.theme.name:
-            self.set_theme(change["new"])
+            self.set_theme(self._themes[change["new"]])
 
     def refresh(self, follow: bool = True, draw: bool = True) -> None:
         """Re-read the trace (it grew); ``follow`` moves the shared step to the newest one."""

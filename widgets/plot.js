@@ -262,6 +262,28 @@ function frameSource(model, frame) {
   if (store.annotations) layout.annotations = store.annotations[frame];
   return { raw, layout };
 }
+// Playing with the step control's slider (widgets/step.js moves it with the play button): a plot
+// that asked for its frames is in the play model's "waiting" set until they come; until that set
+// is empty no plot draws a frame and the slider stays, then "explain:ready" moves them all in one
+// task (the first steps of a play otherwise showed the kernel's title, a step or two behind).
+// A plot whose frames are over the budget is in its "kernel" set: the kernel moves the slider.
+const WAIT_MS = 5000;  // frames that never come: play through the kernel
+function waitingOf(play) {
+  if (!play) return null;
+  play.explainWaiting = play.explainWaiting || new Set();
+  return play.explainWaiting;
+}
+function doneWaiting(play, model) {
+  const waiting = waitingOf(play);
+  if (!waiting || !waiting.delete(model)) return false;
+  if (!waiting.size) play.trigger("explain:ready");
+  return true;
+}
+async function playOf(model) {
+  const ref = model.get("play"), manager = model.widget_manager;
+  if (typeof ref !== "string" || !ref.startsWith("IPY_MODEL_") || !manager) return null;
+  return manager.get_model(ref.slice("IPY_MODEL_".length));
+}
 // -- the model's messages ----------------------------------------------------------------------
 // anywidget (0.9.14 and later) holds a model's kernel messages until its module has loaded, and
 // drops every one of them, for good, when that took over 2 s: a page busy drawing other plots
@@ -282,6 +304,37 @@ async function takeMessages(model) {
   own[TAKEN] = true;
   own.comm.on_msg((message) => base._handle_comm_msg.call(own, message));
 }
+// -- the page's look ------------------------------------------------------------------------
+// Views made without a theme follow JupyterLab's dark theme and its Presentation Mode (View →
+// Appearance) until the notebook calls widgets.set_theme (widgets/_base.py, follow_page): each plot
+// tells its kernel how the page looks when it is drawn, and again whenever that changes.
+function pageLook() {
+  const shell = document.querySelector(".jp-LabShell");
+  return {
+    dark: document.body.dataset.jpThemeLight === "false",
+    presentation: !!shell && shell.classList.contains("jp-mod-presentationMode"),
+  };
+}
+const lookWatchers = new Set();
+let lookObserver = null, lastLook = "";
+function watchLook(tell) {
+  lookWatchers.add(tell);
+  if (!lookObserver) {
+    lastLook = JSON.stringify(pageLook());
+    lookObserver = new MutationObserver(() => {
+      const look = pageLook(), key = JSON.stringify(look);
+      if (key === lastLook) return;
+      lastLook = key;
+      for (const watcher of lookWatchers) watcher(look);
+    });
+    lookObserver.observe(document.body,
+      { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+    const shell = document.querySelector(".jp-LabShell");
+    if (shell) lookObserver.observe(shell, { attributes: true, attributeFilter: ["class"] });
+  }
+  tell(pageLook());
+  return () => lookWatchers.delete(tell);
+}
 function render({ model, el }) {
   el.classList.add("explain-plot");
   el.style.maxWidth = "100%";
@@ -299,6 +352,7 @@ function render({ model, el }) {
   let settle = null, settling = false;
   // the frame to draw instead of the model's figure, while the model's revision is frameOf
   let frameShown = null, frameOf = null;
+  let play = null;  // the play button's model (its waiting set), once found
   let decodedFrom = null, decodedMin = null, decodedData = null;  // the last fig_data drawn
   const showFrame = () => {
     const key = model.get("frames_key"), store = storeOf(model);
@@ -306,25 +360,45 @@ function render({ model, el }) {
     if (store.key !== key) {  // ask once per key, when the play button starts
       if (model.get("playing") && !store.asked.has(key)) {
         store.asked.add(key);
+        const waiting = waitingOf(play);
+        if (waiting) {
+          waiting.add(model);
+          setTimeout(() => doneWaiting(play, model), WAIT_MS);
+        }
         try {
           model.send({ event: "frames", key });
         } catch (error) {  // a saved notebook's widgets, no kernel: play what the state shows
           console.warn("explain: no kernel to ask for the frames", error);
+          doneWaiting(play, model);
         }
       }
       return;
     }
+    if (play && waitingOf(play).size) return;  // another plot of this play waits for its frames
     const frame = model.get("frame");
     if (!(frame >= 0 && frame < store.n)) return;
     frameShown = frame;
     frameOf = model.get("revision");
-    schedule();
+    // Drawn now, in the task that moved the play button, where step.js moves the slider too:
+    // a frame drawn at the next animation frame left an instant where the slider's readout
+    // named a step the title did not yet (a repaint is ~1 ms; plotly's own draw still waits)
+    if (Plotly && !drawing && !globalThis.__explainFullDraws) {
+      el.dataset.busy = "1";
+      draw();
+    } else {
+      schedule();
+    }
   };
   const framesCame = (content, buffers) => {
     if (!content || content.event !== "frames") return;
     if (storeOf(model).key !== content.key) keepFrames(model, content, buffers || []);
     el.dataset.frames = String(storeOf(model).n);  // how many this page holds (tests read it)
-    showFrame();
+    if (play) {  // none (over the budget): the kernel moves the slider with this plot
+      play.explainKernel = play.explainKernel || new Set();
+      if (content.n > 0) play.explainKernel.delete(model);
+      else play.explainKernel.add(model);
+    }
+    if (!doneWaiting(play, model)) showFrame();  // else "explain:ready" draws every plot
   };
   const draw = () => {
     pending = false;
@@ -444,6 +518,16 @@ function render({ model, el }) {
     ["change:revision", changed], ["change:min_font", changed], ["change:frame", showFrame],
     ["change:playing", showFrame], ["msg:custom", framesCame]];
   for (const [event, listener] of listeners) model.on(event, listener);
+  const unwatch = watchLook((look) => {
+    try {
+      model.send({ event: "page", dark: look.dark, presentation: look.presentation });
+    } catch (_) {}  // a saved notebook's widgets: no kernel to tell
+  });
+  playOf(model).then((found) => {
+    if (!alive || !found) return;
+    play = found;
+    play.on("explain:ready", showFrame);
+  }).catch((error) => console.warn("explain: no play button found", error));
   const resized = new ResizeObserver(() => {  // the output got narrower or wider: fit again
     const width = Math.min(el.clientWidth, model.get("fig_layout").width || 700);
     if (el.clientWidth > 0 && Math.abs(width - drawnWidth) > 1) schedule();
@@ -483,6 +567,8 @@ function render({ model, el }) {
     clearTimeout(settle);
     resized.disconnect();
     for (const [event, listener] of listeners) model.off(event, listener);
+    unwatch();
+    if (play) play.off("explain:ready", showFrame);
     if (Plotly) Plotly.purge(div);
   };
 }

@@ -7,6 +7,7 @@ with the trace file the kernel loaded, at the step and head the controls show.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import urllib.request
@@ -210,3 +211,51 @@ def test_lab_set_theme_enlarges_printed_text_and_markdown(
     expect(printed).to_have_count(1, timeout=60_000)
     assert printed.evaluate("(el) => getComputedStyle(el).fontSize") == "18px"
     assert words.evaluate("(el) => getComputedStyle(el).fontSize") == "18px" != before
+
+
+def menu(page: Any, *path: str) -> None:
+    """Click through JupyterLab's menu bar, e.g. ``menu(page, "Settings", "Theme", "JupyterLab
+    Dark")``."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=path[0]).first.click()
+    for label in path[1:]:
+        exact = re.compile(rf"^{re.escape(label)}$")  # "Theme", not "Text Editor Theme"
+        item = page.locator(".lm-Menu .lm-Menu-itemLabel").filter(has_text=exact).last
+        item.hover()
+        item.click()
+
+
+# the paper colour and font size the dashboard's heatmap is drawn with, in the page
+DRAWN = """(s) => { const gd = document.querySelector(s);
+  return gd && gd.layout ? [gd.layout.paper_bgcolor, gd.layout.font.size] : null; }"""
+
+
+@pytest.mark.timeout(240)
+def test_lab_views_follow_jupyterlab_dark_theme_and_presentation_mode(
+    lab_server: Any, page: Any, dom: Any
+) -> None:
+    """A view made without a theme follows JupyterLab's theme (Settings → Theme) and its
+    Presentation Mode (View → Appearance): the figures the page draws change, no cell is run."""
+    from explain.style import DARK, LIGHT, PRESENTATION
+
+    heatmap = ".explain-attention-heatmap .js-plotly-plot"
+    page.goto(f"{lab_server.url}/lab/tree/{NOTEBOOK}?reset", timeout=60_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
+    run_cell(page, 0)
+    dom.wait_rendered()
+    assert page.evaluate(DRAWN, heatmap) == [LIGHT.background, LIGHT.font_size]
+    try:
+        menu(page, "Settings", "Theme", "JupyterLab Dark")
+        page.wait_for_function(f"(s) => ({DRAWN})(s)[0] === {DARK.background!r}", arg=heatmap)
+        root = page.locator(".jp-OutputArea .explain-dashboard").first
+        expect(root).to_have_class(re.compile(r"\bexplain-dark\b"))
+        dom.screenshot("lab-follows-dark")
+        menu(page, "View", "Appearance", "Presentation Mode")
+        page.wait_for_function(f"(s) => ({DRAWN})(s)[1] === {PRESENTATION.font_size}", arg=heatmap)
+        assert page.evaluate(DRAWN, heatmap) == [DARK.background, PRESENTATION.font_size]
+        dom.screenshot("lab-follows-dark-presentation")
+    finally:  # the server's settings outlive the page: back to JupyterLab's defaults
+        if page.evaluate("() => !!document.querySelector('.jp-mod-presentationMode')"):
+            menu(page, "View", "Appearance", "Presentation Mode")
+        menu(page, "Settings", "Theme", "JupyterLab Light")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+    page.wait_for_function(f"(s) => ({DRAWN})(s)[0] === {LIGHT.background!r}", arg=heatmap)

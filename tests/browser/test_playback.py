@@ -1,4 +1,5 @@
-"""Playing the AttentionView in JupyterLab: what the page draws is the step the widget shows.
+"""Playing the AttentionView in JupyterLab: what the page draws is the step the widget shows,
+the slider and its readout show that step too, and the speed menu sets how fast it plays.
 
 While playing, widgets/plot.js repaints the heatmaps' images itself (no plotly redraw) from the
 frames the kernel sent once when play started (no round trip per step), and plotly draws the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,9 @@ LAYER, HEAD = 1, 2
 HEATMAP = ".explain-attention .explain-attention-heatmap"
 GRID = ".explain-attention .explain-attention-grid"
 TOLERANCE = 2  # colour channels: float32 values, rounding
+# 1x of the paced notebook (ms a step): slower than a loaded 2-core machine draws a step (30 ms
+# asked played at 10-20 steps a second), so the speeds' ratio is the waits', not the drawing's
+PACED_MS = 120
 
 # One instant of plots: the heatmap's title and the image in each plot's heatmap layer (read in
 # the same task, so they belong together), those images' pixels, and the plots' draw marks.
@@ -179,6 +184,12 @@ def playback_trace(notebook_root: Any) -> Any:
             "nbformat": 4, "nbformat_minor": 5,
         }  # fmt: skip
         (notebook_root / f"{mode}.ipynb").write_text(json.dumps(notebook))
+        if mode == "frames":  # the same, 1x slower than the machine's drawing (test_..._speed)
+            paced = CELL.format(budget="").removesuffix("view")
+            notebook["cells"][0]["source"] = (
+                f"{paced}view.step_control.interval_ms = {PACED_MS}\nview"
+            )
+            (notebook_root / "paced.ipynb").write_text(json.dumps(notebook))
     return explain.load_trace(notebook_root / TRACE)
 
 
@@ -271,3 +282,237 @@ def test_playing_draws_the_step_shown(
         if step == last:
             break
     assert check_settled(page, trace, "played to the end") == last
+
+
+# Every animation frame (what a screenshot would show): the time, the heatmap's title, the
+# slider's readout and its handle's position (aria-valuenow: the snapshot index).
+RECORD = """(selector) => {
+  const rows = window.__explainRows = [];
+  window.__explainRecording = true;
+  const read = () => {
+    const host = document.querySelector(selector);
+    const title = ((host && host.querySelector(".gtitle")) || {}).textContent || "";
+    const slider = document.querySelector(".explain-attention .explain-step-slider");
+    const readout = slider.querySelector(".widget-readout").textContent.trim();
+    const handle = slider.querySelector(".noUi-handle").getAttribute("aria-valuenow");
+    rows.push({t: performance.now(), title, readout, handle, frame: host.dataset.frame,
+      revision: host.dataset.revision, painted: host.dataset.painted});
+    if (window.__explainRecording) requestAnimationFrame(read);
+  };
+  requestAnimationFrame(read);
+}"""
+STOP_RECORDING = "() => { window.__explainRecording = false; return window.__explainRows; }"
+# One instant, read in one task: the title, the readout, the handle, and the heatmap's pixels.
+SAMPLE = f"""async (selector) => {{
+  const host = document.querySelector(selector);
+  const image = host.querySelector("g.hm image");
+  const slider = document.querySelector(".explain-attention .explain-step-slider");
+  const seen = {{title: (host.querySelector(".gtitle") || {{}}).textContent || "",
+    readout: slider.querySelector(".widget-readout").textContent.trim(),
+    handle: slider.querySelector(".noUi-handle").getAttribute("aria-valuenow"),
+    frame: host.dataset.frame || null}};
+  const href = image.getAttributeNS("http://www.w3.org/1999/xlink", "href")
+    || image.getAttribute("href");
+  return {{...seen, ...(await ({READ_PIXELS})(href))}};
+}}"""
+
+
+def disagreements(rows: list[dict], steps: list[int]) -> list[str]:
+    """Rows whose title, readout and slider handle name different steps."""
+    wrong = []
+    for row in rows:
+        shown = (shown_step(row["title"]), int(row["readout"]), steps[round(float(row["handle"]))])
+        if len(set(shown)) > 1:
+            wrong.append(
+                f"title {shown[0]}, readout {shown[1]}, handle {shown[2]} "
+                f"(frame {row.get('frame')}, revision {row.get('revision')}, painted "
+                f"{row.get('painted')})"
+            )
+    return wrong
+
+
+def steps_per_second(rows: list[dict]) -> tuple[float, int]:
+    """How many steps the title moved a second between its first and its last move, and how
+    many moves that was."""
+    moves = [b["t"] for a, b in zip(rows, rows[1:], strict=False) if a["title"] != b["title"]]
+    if len(moves) < 2:
+        return 0.0, len(moves)
+    return (len(moves) - 1) / (moves[-1] - moves[0]) * 1000, len(moves)
+
+
+def play_and_watch(
+    page: Any, trace: Any, state: dict, until: int, samples: list | None
+) -> list[dict]:
+    """Play from the first step until the title reaches ``until`` (then pause): returns every
+    animation frame's record. ``samples`` (unless None) gets instants read between them, each
+    picture checked against the trace (a sampled play runs slower: the reads take the page's
+    time)."""
+    steps = trace.snapshot_steps.tolist()
+    if page.locator(".explain-attention .explain-step-slider .widget-readout").inner_text() != "0":
+        page.locator(".explain-attention .explain-step-slider .noUi-handle").first.focus()
+        page.keyboard.press("Home")  # back to the first step
+        page.wait_for_function(  # the kernel drew step 0 (the readout moved at the key press)
+            "(s) => / step 0$/.test((document.querySelector(s + ' .gtitle') || {}).textContent)",
+            arg=HEATMAP,
+        )
+        wait_settled(page)
+    play_pause = page.locator(".explain-attention .explain-play button").first
+    page.evaluate(RECORD, HEATMAP)
+    play_pause.click()
+    if samples is None:
+        page.wait_for_function(
+            "([s, until]) => { const m = / step (\\d+)$/"
+            ".exec((document.querySelector(s + ' .gtitle') || {}).textContent || '');"
+            " return m && Number(m[1]) >= until; }",
+            arg=[HEATMAP, until],
+            timeout=60_000,
+            polling="raf",
+        )
+    while samples is not None:
+        seen = page.evaluate(SAMPLE, HEATMAP)
+        step = shown_step(seen["title"])
+        samples.append(seen)
+        pattern = trace.at(step).tensors[f"blocks.{LAYER}.attn.hook_pattern"][HEAD]
+        check_picture(seen, pattern, state, f"playing, heatmap titled step {step}")
+        if step >= until or len(samples) == 2000:
+            break
+    if until < steps[-1]:
+        play_pause.click()
+    return page.evaluate(STOP_RECORDING)
+
+
+@pytest.mark.timeout(300)
+def test_slider_readout_and_title_agree_while_playing_at_every_speed(
+    lab_server: Any, page: Any, playback_trace: Any
+) -> None:
+    """While the page plays its frames, at every animation frame (what a screenshot shows) and
+    at instants read between them, the title, the slider's readout and its handle name one step,
+    and the picture is that step's. Played at 1x and at 0.25x (same page, same run), 0.25x moves
+    fewer steps a second: about a quarter as many, loosely (the machine is noisy)."""
+    trace = playback_trace
+    steps = trace.snapshot_steps.tolist()
+    open_view(page, lab_server.url, "paced")
+    wait_settled(page)
+    state = page.evaluate(PLOTLY_STATE, HEATMAP)
+    speed = page.locator(".explain-attention .explain-speed select")
+    assert speed.is_visible(), "no speed menu by the slider"
+    rates, checked = {}, {}
+    # unsampled plays at 1x and 0.25x (their rates), then one sampled at 1x
+    for label, until, sampled in (("1×", steps[-1], False), ("0.25×", steps[8], False),
+                                  ("1×", steps[-1], True)):  # fmt: skip
+        speed.select_option(label=label)
+        page.wait_for_timeout(500)  # the kernel sends the waits (a speed is picked before play)
+        samples: list[dict] | None = [] if sampled else None
+        rows = play_and_watch(page, trace, state, until, samples)
+        playing = [r for r in rows if shown_step(r["title"]) > 0]
+        wrong = disagreements(playing, steps) + disagreements(samples or [], steps)
+        assert not wrong, f"{label}: {len(wrong)} instants disagree, e.g. {wrong[:5]}"
+        rate, moves = steps_per_second(playing)
+        if not sampled:  # reading the page between frames slows it
+            rates[label] = rate
+        checked[label + (" sampled" if sampled else "")] = (len(playing), len(samples or []), moves)
+        if samples is not None:
+            assert any(s["frame"] is not None for s in samples), "no step painted from frames"
+            assert len(samples) >= 10, f"{len(samples)} instants read while playing"
+        wait_settled(page)
+    print(f"steps a second: {rates}; (frames, samples, moves) checked: {checked}")
+    ratio = rates["1×"] / rates["0.25×"]  # 4 asked
+    assert 2.5 < ratio < 6.0, (
+        f"1x plays {ratio:.1f} times as many steps a second as 0.25x: {rates}; {checked}"
+    )
+
+
+# A lens (one step) and an attention view of an induction-like trace, in the presentation theme.
+CONTROLS_CELL = """import explain, widgets
+run = explain.train("reverse", explain.ModelConfig(vocab_size=11, d_model=16, n_layers=2,
+    n_heads=4, d_mlp=32, context_length=12), explain.TrainConfig(steps=40))
+display(widgets.LensView(run, theme="presentation"))
+view = widgets.AttentionView(explain.load_trace('{trace}'), theme="presentation")
+view.step_control.interval_ms = {paced}
+view"""
+# what a person sees of each part of the step controls: shown, its text and font size
+CONTROLS = """(root) => Array.from(document.querySelectorAll(root + " .explain-step-control"),
+  (control) => Object.fromEntries([["play", ".explain-play"], ["slider", ".explain-step-slider"],
+    ["speed", ".explain-speed select"], ["slow", ".explain-slow"], ["only", ".explain-step-only"]]
+    .map(([name, selector]) => {
+      const el = control.querySelector(selector);
+      const box = el && el.getBoundingClientRect();
+      const shown = Boolean(box && box.width > 0 && box.height > 0);
+      const text = el && el.tagName === "SELECT" ? el.selectedOptions[0].text
+        : (el || {}).innerText;
+      return [name, {shown, text: shown ? text.trim() : "",
+        px: shown ? parseFloat(getComputedStyle(el).fontSize) : 0,
+        right: shown ? box.right : 0, width: control.getBoundingClientRect().right}];
+    })))"""
+
+
+@pytest.mark.timeout(300)
+def test_step_controls_in_the_presentation_theme(
+    lab_server: Any, page: Any, notebook_root: Any
+) -> None:
+    """A LensView (one step, the end of training) says "step 40" and shows no slider, play
+    button or speed (its slider sat at the left end while its readout said 500); an attention
+    view of a trace where a head's pattern appears shows the speed menu and "slow around
+    emergence" in 18 px text, inside the control's row. Ticked, the steps near the one where
+    the pattern appears stay on screen about 4 times as long as the others."""
+    from test_widgets_speed import APPEARS, appearing_trace
+
+    from widgets._base import SLOW_AROUND
+
+    trace = appearing_trace()
+    trace.save(notebook_root / "appearing.npz")
+    cell = CONTROLS_CELL.format(trace="appearing.npz", paced=PACED_MS // 2)
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [],
+                   "execution_count": None}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }  # fmt: skip
+    (notebook_root / "controls.ipynb").write_text(json.dumps(notebook))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{lab_server.url}/lab/workspaces/controls/tree/controls.ipynb?reset", timeout=60_000)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
+    page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(".explain-attention .explain-plot[data-revision]", timeout=120_000)
+    page.wait_for_selector(".explain-lens .explain-plot[data-revision]", timeout=120_000)
+    (lens,) = page.evaluate(CONTROLS, ".explain-lens")
+    assert lens["only"] == {**lens["only"], "shown": True, "text": "step 40"}, lens["only"]
+    hidden = [name for name in ("play", "slider", "speed", "slow") if lens[name]["shown"]]
+    assert not hidden, f"the lens's one step shows {hidden}: {lens}"
+    (attention,) = page.evaluate(CONTROLS, ".explain-attention")
+    for name in ("play", "slider", "speed", "slow"):
+        assert attention[name]["shown"], f"no {name} in the attention view's control"
+    assert not attention["only"]["shown"]
+    assert attention["speed"]["text"] == "1×", attention["speed"]
+    assert attention["slow"]["text"] == "slow around emergence", attention["slow"]
+    for name in ("speed", "slow"):
+        part = attention[name]
+        assert part["px"] >= 18, f"the {name} control's text is {part['px']} px; expected 18"
+        assert part["right"] <= part["width"] + 1, f"the {name} control sticks out: {part}"
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    page.locator(".explain-attention .explain-step-control").first.screenshot(
+        path=str(artifacts / "step-control-presentation.png")
+    )
+
+    # slow around emergence: how long each step stays on screen, near the step and elsewhere
+    page.locator(".explain-attention .explain-slow input").check()
+    page.wait_for_timeout(500)  # the kernel sends the waits
+    steps = trace.snapshot_steps.tolist()
+    rows = play_and_watch(page, trace, {}, steps[-1], None)
+    wrong = disagreements(rows, steps)
+    assert not wrong, f"{len(wrong)} instants disagree, e.g. {wrong[:5]}"
+    first: dict[int, float] = {}
+    for row in rows:
+        first.setdefault(shown_step(row["title"]), row["t"])
+    shown = sorted(first)
+    held = {a: first[b] - first[a] for a, b in zip(shown, shown[1:], strict=False) if b == a + 1}
+    near = range(APPEARS - SLOW_AROUND, APPEARS + SLOW_AROUND + 1)  # the waits after these
+    slow = [ms for step, ms in held.items() if step in near]
+    fast = [ms for step, ms in held.items() if step > 0 and step not in near]
+    assert len(slow) >= 5 and len(fast) >= 10, f"steps timed: {held}"
+    ratio = float(np.median(slow) / np.median(fast))
+    print(f"ms a step near emergence {np.median(slow):.0f}, elsewhere {np.median(fast):.0f}")
+    assert 2.5 < ratio < 6.0, f"steps near emergence stay {ratio:.1f} times as long: {held}"
