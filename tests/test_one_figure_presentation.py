@@ -168,3 +168,22 @@ def test_character_tokens_keep_their_tick_labels_apart(what, theme):
             boxes = [t.get_window_extent(renderer) for t in labels]
             pairs = overlapping(labels, boxes)
             assert not pairs, f"{what}: tick labels run together: {pairs[:5]}"
+
+
+@pytest.mark.parametrize("theme", ["light", "presentation"])
+def test_by_hand_numbers_only_where_they_fit(theme):
+    """Notebook 01's model view (12 tokens, 8 dimensions) left 19 px cells, where plotly shrank
+    "-11.30" to 4 px; its three-token example keeps its numbers. Hover shows them either way."""
+    from explain._render.plotly import by_hand
+    from explain.style import theme as named
+
+    rng = np.random.default_rng(0)
+    model_like = views.by_hand(*(rng.normal(0, 3, (12, 8)) for _ in range(3)))
+    q = [[1, 0, 0, 1], [1, 0, 1, 1], [1, 2, 1, 0]]
+    k = [[2, 3, 1, 0], [0.6, 1, 2, 1], [1, 1, 2, 1]]
+    classic = views.by_hand(q, k, np.eye(3, 4), tokens="I love pizza")
+    for view, shown in ((model_like, False), (classic, True)):
+        for figure in by_hand.figures(view, 0, named(theme)):
+            trace = figure["data"][0]
+            assert (trace["texttemplate"] == "%{text}") is shown, (len(view.tokens), theme)
+            assert "%{text}" in trace["hovertemplate"]

@@ -128,5 +128,9 @@ VIEW_CSS = "\n".join(
                ".explain-large input, .explain-large select, .explain-large button, "
                ".explain-large .widget-label, .explain-large .widget-readout",
                {"font-size": f"{PRESENTATION.min_font_size + 2}px"}),  # fmt: skip
+        # a control's label as wide as its text: ipywidgets' 80 px cut "explain row" and
+        # "parameter" short at 18 px ("explai...")
+        _block(".explain-large .widget-inline-hbox .widget-label",
+               {"width": "auto", "min-width": "112px"}),  # fmt: skip
     ]
 )

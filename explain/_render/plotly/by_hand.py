@@ -48,6 +48,15 @@ def gaps(z: np.ndarray) -> np.ndarray | list[list[float | None]]:
     return [[x if np.isfinite(x) else None for x in row] for row in z.tolist()]
 
 
+PLOT_PX = 220  # the heatmap's width inside the figure's 360 px (margins and colour bar off)
+
+
+def _numbers_fit(columns: int, text: list[list[str]], theme: Theme) -> bool:
+    """Whether every cell's number fits its cell at ``theme``'s smallest text size."""
+    widest = max((len(cell) for row in text for cell in row), default=0)
+    return PLOT_PX / max(columns, 1) >= 0.6 * theme.min_font_size * widest + 4
+
+
 def _matrix_figure(
     view: ByHandData, title: str, z: np.ndarray, text: list[list[str]], signed: bool, theme: Theme
 ) -> dict:
@@ -76,7 +85,9 @@ def _matrix_figure(
                 "type": "heatmap",
                 "z": gaps(z),
                 "text": text,
-                "texttemplate": "%{text}",
+                # a cell's number only where it fits at the theme's smallest text (12 tokens
+                # left 19 px cells, and plotly shrank "-11.30" to 4 px); hover still shows it
+                "texttemplate": "%{text}" if _numbers_fit(n_k, text, theme) else "",
                 "colorbar": {"thickness": 10},
                 "hovertemplate": "query %{y}<br>key %{x}<br>%{text}<extra></extra>",
                 **scale,
