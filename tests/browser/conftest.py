@@ -15,7 +15,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _jupyter import ARTIFACTS, TRACE_FILE, VOILA_FLAGS, Server, _tool, free_port, is_local, serve
+from _jupyter import (
+    ARTIFACTS,
+    LAB_FLAGS,
+    TRACE_FILE,
+    VOILA_FLAGS,
+    Server,
+    _tool,
+    free_port,
+    is_local,
+    serve,
+)
 
 # test node id -> what its page did (blocked URLs and uncaught errors; printed in the summary)
 PAGE_LOGS: dict[str, PageLog] = {}
@@ -35,6 +45,17 @@ def voila_server(jupyter_env: dict[str, str], notebook_root: Path) -> Iterator[S
     port = free_port()
     argv = [_tool("voila"), "dashboard.ipynb", *VOILA_FLAGS.split(), f"--port={port}"]
     with serve("voila", argv, notebook_root, jupyter_env, port, any_answer=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def notebook7_server(jupyter_env: dict[str, str], notebook_root: Path) -> Iterator[Server]:
+    """Jupyter Notebook 7 serving ``notebook_root`` on 127.0.0.1, no token (JupyterLab's flags:
+    it is a JupyterLab application)."""
+    port = free_port()
+    argv = [_tool("jupyter-notebook"), *LAB_FLAGS, f"--port={port}"]
+    argv.append(f"--ServerApp.root_dir={notebook_root}")
+    with serve("notebook7", argv, notebook_root, jupyter_env, port) as server:
         yield server
 
 
