@@ -187,3 +187,19 @@ def test_by_hand_numbers_only_where_they_fit(theme):
             trace = figure["data"][0]
             assert (trace["texttemplate"] == "%{text}") is shown, (len(view.tokens), theme)
             assert "%{text}" in trace["hovertemplate"]
+
+
+def test_a_twelve_digit_probe_keeps_every_token_label_in_presentation():
+    """Notebook 03-05's probes are 12 one-character tokens: the presentation theme labelled
+    every other one, reserving eight characters of room for the labels of a one-character
+    probe; the longest label decides."""
+    from _widget_traces import synthetic_attention_trace
+
+    from explain._render.plotly.attention import heatmap
+    from explain.style import PRESENTATION
+
+    trace = synthetic_attention_trace(tokens=12)
+    trace.meta["probe"]["tokens"] = list("3141592>9514")
+    view = views.attention(trace)
+    layout = heatmap(view, 0, PRESENTATION, 0, 0)["layout"]
+    assert len(layout["yaxis"]["ticktext"]) == 12 and len(layout["xaxis"]["ticktext"]) == 12

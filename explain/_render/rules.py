@@ -21,9 +21,9 @@ from explain.style import short, visible
 
 # Tick labels on a token axis: every k-th past this many (a 1280 px projector shows ~40 legibly).
 MAX_TICK_LABELS = 40
-# Room a token label takes along its axis, in its text's size: a line and a gap stacked upright
+# Room a token label takes along its axis, in its text's size: a line and a little gap upright
 # on a y axis, or turned on an x axis.
-LABEL_EMS = 1.5
+LABEL_EMS = 1.25
 # The widest a notebook's output is at 1280 px with JupyterLab's file browser open (848 px
 # measured in chromium): a figure as wide fits it unscaled, so what it lays out is what shows.
 NOTEBOOK_PX = 840

@@ -68,9 +68,11 @@ def heatmap(view: views.AttentionData, index: int, theme: Theme, layer: int, hea
     row, column = view.layers.index(layer), view.heads.index(head)
     pattern = view.layer_patterns[row][index, column]  # [q_pos, k_pos]
     n_q, n_k = pattern.shape
-    # the plot's side: the figure less its margins, the colour bar and the token labels
-    # (about eight characters of the theme's text); as many labels as fit it
-    side = HEATMAP_SIZE - MARGIN["l"] - MARGIN["r"] - 8 * theme.font_size
+    # the plot's side: the figure less its margins, the colour bar and the token labels (the
+    # longest, up to eight characters of the theme's text); as many labels as fit it (a guess
+    # of eight characters left a 12-digit probe every other label in the presentation theme)
+    widest = min(8, max((len(str(t)) for t in (*view.query_tokens, *view.key_tokens)), default=1))
+    side = HEATMAP_SIZE - MARGIN["l"] - MARGIN["r"] - (0.6 * widest + 2) * theme.font_size
     q_ticks, q_text = token_ticks(view.query_tokens, side, theme.font_size)
     k_ticks, k_text = token_ticks(view.key_tokens, side, theme.font_size)
     trace = {
