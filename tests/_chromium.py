@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,24 @@ def require_chromium() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message} (CI=true: the browser tests must run, not skip)")
     pytest.skip(message)
+
+
+FILE_SCHEMES = ("file:", "data:", "about:", "blob:")  # what a page opened from disk may load
+
+
+def block_others(context: Any, allowed: Callable[[str], bool], blocked: list[str]) -> None:
+    """Route every request of the browser ``context``: an ``allowed`` URL goes on, any other is
+    aborted and appended to ``blocked`` (tests assert on it: nothing may need a network)."""
+
+    def route(request_route: Any) -> None:
+        url = request_route.request.url
+        if allowed(url):
+            request_route.continue_()
+        else:
+            blocked.append(url)
+            request_route.abort("blockedbyclient")
+
+    context.route("**/*", route)
 
 
 # Page function: decode an image URL (a data: URL from a plotly heatmap) and read its pixels

@@ -386,16 +386,10 @@ def rehearse(chromium: Any, server: Any, root: Path, path: Path) -> Executed:
     blocked: list[str] = []
     errors: list[str] = []
 
-    def route(request_route: Any) -> None:
-        from _jupyter import is_local
+    from _chromium import block_others
+    from _jupyter import is_local
 
-        if is_local(request_route.request.url):
-            request_route.continue_()
-        else:
-            blocked.append(request_route.request.url)
-            request_route.abort("blockedbyclient")
-
-    context.route("**/*", route)
+    block_others(context, is_local, blocked)
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and errors.append(m.text[:300]))
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"[:300]))

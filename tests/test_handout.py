@@ -20,6 +20,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from _chromium import FILE_SCHEMES, block_others
 from _figures import assert_same_figures
 from _widget_traces import get_reverse_trace, synthetic_attention_trace
 
@@ -215,14 +216,7 @@ def offline(chromium: Any, path: Path) -> Iterator[tuple[Any, list[str], list[st
     blocked: list[str] = []
     errors: list[str] = []
 
-    def route(route: Any) -> None:
-        if route.request.url.startswith(("file:", "data:", "about:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("blockedbyclient")
-
-    context.route("**/*", route)
+    block_others(context, lambda url: url.startswith(FILE_SCHEMES), blocked)
     try:
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))

@@ -76,7 +76,7 @@ def test_heads_view_from_a_trace_names_the_head_without_importance():
     assert view.scores.figure.layout.shapes[0].x0 == 10
     assert view.grid.figure.data[0].text[1][0] == ""  # the badge follows the step
     view.step = 30
-    assert view.grid.figure.data[0].text[1][0] == "prev 1.00"
+    assert view.grid.figure.data[0].text[1][0] == "prev<br>1.00"  # pattern over score
 
 
 def test_heads_view_before_the_end_says_what_is_of_the_trained_model():

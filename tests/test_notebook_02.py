@@ -89,8 +89,8 @@ CLAIMS: list[tuple[str, str]] = [
         "assert _mirror['none'].max() < 0.25, _mirror['none'].max(axis=0)",
     ),
     (
-        "The rotary run reverses too, but spreads the job over several heads: none of its heads "
-        "puts more than 0.6 on the mirror position.",
+        "The rotary run reverses too, but spreads the job over several heads: averaged over the "
+        "answer rows, none of its heads puts more than 0.6 on the mirror position.",
         "assert _accuracy['rope'][-1] == 1.0, _accuracy['rope']\n"
         "assert _mirror['rope'][-1].max() < 0.6, _mirror['rope'][-1]\n"
         "assert (_mirror['rope'][-1] > 0.3).sum() >= 3, _mirror['rope'][-1]  # several heads",

@@ -110,7 +110,8 @@ CLAIMS: list[tuple[str, str]] = [
         ".all()",
     ),
     (
-        "The map on the right adds one row per generated character",
+        "The attention map (beside the bars, or below them on a narrow screen) adds one row per "
+        "generated character",
         "assert len(view.generated_text) == 12 == len(view.generation.steps)\n"
         "assert _z.shape == (12, len(view.ids) - 1), _z.shape",
     ),

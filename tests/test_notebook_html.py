@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _chromium import FILE_SCHEMES, block_others
 from _kernel import write_kernelspec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,14 +153,8 @@ def test_converted_page_shows_each_view_once_offline(converted, which, chromium)
     context = chromium.new_context(viewport={"width": 1300, "height": 1000})
     blocked: list[str] = []
 
-    def route(route):  # a file:// page: anything else (CDN scripts, fonts) is blocked
-        if route.request.url.startswith(("file:", "data:", "about:")):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort("blockedbyclient")
-
-    context.route("**/*", route)
+    # a file:// page: anything else (CDN scripts, fonts) is blocked
+    block_others(context, lambda url: url.startswith(FILE_SCHEMES), blocked)
     page = context.new_page()
     try:
         page.goto(page_path.as_uri(), wait_until="load", timeout=60_000)

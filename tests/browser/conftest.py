@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _chromium import block_others
 from _jupyter import (
     ARTIFACTS,
     LAB_FLAGS,
@@ -84,15 +85,7 @@ def page(chromium: Any, page_log: PageLog, request: pytest.FixtureRequest) -> It
     context = chromium.new_context(viewport={"width": 1500, "height": 1100})
     context.set_default_timeout(30_000)
 
-    def route(route: Any) -> None:
-        url = route.request.url
-        if is_local(url):
-            route.continue_()
-        else:
-            page_log.blocked.append(url)
-            route.abort("blockedbyclient")
-
-    context.route("**/*", route)
+    block_others(context, is_local, page_log.blocked)
 
     def on_console(message: Any) -> None:
         if message.type == "error":
@@ -257,6 +250,22 @@ class Dom:
     def title(self) -> Any:
         """The heatmap's title as drawn (an SVG text), e.g. "... layer 0 head 1 · step 20"."""
         return self.find(f"{HEATMAP} .gtitle").first
+
+    def play_to_the_end(self, layer: int, head: int) -> None:
+        """Press play: the page asks for every frame once and plays them in the page (no kernel
+        round trip per step), to the last step, whose pattern plotly then draws."""
+        import re
+
+        from playwright.sync_api import expect
+
+        last = int(self.trace.snapshot_steps[-1])
+        self.find(".explain-play button").first.click()
+        expect(self.title()).to_have_text(re.compile(rf"step {last}$"), timeout=60_000)
+        frames = str(len(self.trace.snapshot_steps))
+        expect(self.find(".explain-attention-heatmap").first).to_have_attribute(
+            "data-frames", frames
+        )
+        self.wait_for_z(attention(self.trace, last, layer, head), f"step {last} after playing")
 
     def screenshot(self, name: str) -> Path:
         """Scroll the dashboard's top into view and save the page as test-artifacts/NAME.png."""

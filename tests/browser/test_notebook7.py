@@ -56,10 +56,5 @@ def test_notebook7_dashboard_renders_follows_the_slider_and_plays(
     dom.screenshot("notebook7-2-slider")
 
     # 3. the play button plays every frame in the page, to the last step
-    last = int(dom.trace.snapshot_steps[-1])
-    dom.find(".explain-play button").first.click()
-    expect(dom.title()).to_have_text(re.compile(rf"step {last}$"), timeout=60_000)
-    frames = str(len(dom.trace.snapshot_steps))
-    expect(dom.find(".explain-attention-heatmap").first).to_have_attribute("data-frames", frames)
-    dom.wait_for_z(expected_attention(last, layer, head), f"step {last} after playing")
+    dom.play_to_the_end(layer, head)
     dom.screenshot("notebook7-3-played")

@@ -9,7 +9,6 @@ step here and fails the first assertion.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -50,10 +49,5 @@ def test_voila_dashboard_shows_code_changes_and_follows_the_ui(
 
     # 4. the play button: the page asks for every frame once and plays them (Voila passes the
     # kernel's custom messages as JupyterLab does), then plotly draws the last step
-    last = int(dom.trace.snapshot_steps[-1])
-    dom.find(".explain-play button").first.click()
-    expect(dom.title()).to_have_text(re.compile(rf"step {last}$"), timeout=60_000)
-    frames = str(len(dom.trace.snapshot_steps))
-    expect(dom.find(".explain-attention-heatmap").first).to_have_attribute("data-frames", frames)
-    dom.wait_for_z(expected_attention(last, layer, new_head), f"step {last} after playing")
+    dom.play_to_the_end(layer, new_head)
     dom.screenshot("voila-3-played")
