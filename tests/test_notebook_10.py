@@ -86,6 +86,14 @@ CLAIMS: list[tuple[str, str]] = [
         "assert [line.x[0] for line in _compare.curves.figure.data] == [0, 0]",
     ),
     (
+        "The fine-tuned run's first point, 1.0, is its accuracy on `copy` at the switch; 10 steps "
+        "later it is 0 on `reverse`.",
+        "_fine_line = _compare.curves.figure.data[0]  # the first run given: fine\n"
+        "assert list(_fine_line.x[:2]) == [0, 10] and _fine_line.y[0] == 1.0, _fine_line.y[:3]\n"
+        "assert _fine_line.y[1] < 0.05, _fine_line.y[:3]\n"
+        "assert fine.trace.meta['phases'][0]['task'] == 'copy'",
+    ),
+    (
         "all three runs reach 0.99 within 20 steps of each other",
         "assert None not in reached.values(), reached\n"
         "assert max(reached.values()) - min(reached.values()) <= 20, reached",
