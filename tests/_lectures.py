@@ -116,6 +116,18 @@ CUT_LABELS = r"""(n) => {
                    `(${el.scrollWidth} px of text in ${el.clientWidth} px)`);
       }
     });
+    // a menu shows its choice in its own box: the text, measured in its font, plus the arrow
+    const pen = document.createElement("canvas").getContext("2d");
+    cell.querySelectorAll(".jp-OutputArea-output select").forEach((el) => {
+      const s = getComputedStyle(el), choice = el.options[el.selectedIndex];
+      if (!choice || s.display === "none" || !el.offsetWidth) return;
+      pen.font = `${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+      const need = pen.measureText(choice.text).width + 24;  // the arrow and padding
+      if (need > el.clientWidth + 1) {
+        found.push(`cell ${index}: the menu choice "${choice.text.slice(0, 40)}" is cut short ` +
+                   `(${Math.round(need)} px in ${el.clientWidth} px)`);
+      }
+    });
   });
   return found;
 }"""

@@ -132,5 +132,10 @@ VIEW_CSS = "\n".join(
         # "parameter" short at 18 px ("explai...")
         _block(".explain-large .widget-inline-hbox .widget-label",
                {"width": "auto", "min-width": "112px"}),  # fmt: skip
+        # and a menu as wide as its longest choice: a 200 px dropdown showed "val_ac" for
+        # "val_accuracy" at 18 px (CompareView)
+        _block(".explain-large .widget-dropdown", {"width": "auto !important"}),
+        _block(".explain-large .widget-dropdown > select",
+               {"flex": "0 0 auto", "width": "auto", "max-width": "100%"}),  # fmt: skip
     ]
 )
