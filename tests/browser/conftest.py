@@ -28,9 +28,6 @@ from _jupyter import (
     serve,
 )
 
-# test node id -> what its page did (blocked URLs and uncaught errors; printed in the summary)
-PAGE_LOGS: dict[str, PageLog] = {}
-
 
 @pytest.fixture(scope="session")
 def notebook_trace(notebook_root: Path) -> Any:
@@ -101,7 +98,9 @@ def page(chromium: Any, page_log: PageLog, request: pytest.FixtureRequest) -> It
     try:
         yield new_page
     finally:
-        PAGE_LOGS[request.node.nodeid] = page_log
+        # listed at the end of the run (tests/conftest.py), from any pytest-xdist worker
+        seen = {"blocked": page_log.blocked, "uncaught": page_log.uncaught}
+        request.node.user_properties.append(("page_log", seen))
         try:
             ARTIFACTS.mkdir(exist_ok=True)
             new_page.screenshot(
@@ -110,19 +109,6 @@ def page(chromium: Any, page_log: PageLog, request: pytest.FixtureRequest) -> It
         except Exception as error:  # a screenshot is a diagnostic; never mask the test's result
             print(f"could not save the last screenshot: {error}")
         context.close()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """List what each page tried to fetch from outside this machine (all of it was blocked)
-    and the uncaught script errors it raised."""
-    if not PAGE_LOGS:
-        return
-    terminalreporter.section("browser: blocked non-local requests, uncaught page errors")
-    for nodeid, log in PAGE_LOGS.items():
-        blocked = ", ".join(sorted(set(log.blocked))) or "none"
-        terminalreporter.write_line(f"{nodeid}\n  blocked: {blocked}")
-        for error in dict.fromkeys(log.uncaught):
-            terminalreporter.write_line(f"  page error: {error}")
 
 
 # -- reading the dashboard from the DOM ------------------------------------------------------

@@ -2,7 +2,8 @@
 
 One generated notebook per theme shows every view (a short ``explain.train`` run, plus an
 attention view of long word tokens). The page is measured at 1280x720, 1024x768 and 1440x900
-with the left sidebar (file browser) open and closed. In page JavaScript, for each plotly plot:
+with the left sidebar (file browser) open and closed (dark, which has light's geometry: at
+1280x720 with it open). In page JavaScript, for each plotly plot:
 the bounding boxes of the title, axis titles, tick labels, legend, colour-bar title and ticks,
 annotations and the toolbar (made visible for the measurement: it shows on hover) must not
 overlap across groups, and every text must lie inside its plot (not cut by the plot's edge).
@@ -393,9 +394,11 @@ def test_every_view_fits_without_overlap(
     wait_drawn(page, len(VIEWS))
     expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=120_000)
     problems: list[str] = []
-    for width, height in SIZES:
+    # Dark draws light's geometry (same fonts and sizes) in other colours: its own checks (dark
+    # containers, contrast) need one size; light and presentation are measured at every size.
+    for width, height in SIZES if theme != "dark" else SIZES[:1]:
         page.set_viewport_size({"width": width, "height": height})
-        for open_ in (True, False):
+        for open_ in (True, False) if theme != "dark" else (True,):
             set_sidebar(page, open_)
             settle(page)
             where = f"{width}x{height}, sidebar {'open' if open_ else 'closed'}"
@@ -420,20 +423,14 @@ def test_every_view_fits_without_overlap(
     )
 
 
-# The lecture notebooks' own runs and views (their tokens, badges, events), in the presentation
-# theme where the teacher rehearsed them (issue 19): JupyterLab at 1280 x 720 with the file
-# browser open, a notebook area of ~1100 px. One page; the runs train in ~40 s.
+# Views with character tokens (a 64-character probe), in the presentation theme, JupyterLab at
+# 1280 x 720 with the file browser open (a notebook area of ~1100 px): no lecture shows them, so
+# the rehearsal (tests/browser/test_rehearsal.py), which measures every lecture's own views the
+# same way, does not cover them.
 NOTEBOOK_RUNS = """import explain, widgets
 kw = {"theme": "presentation"}
-induction = explain.train("induction")  # notebook 09
-reverse = explain.train("reverse", train_config=explain.TrainConfig(steps=400, seed=0))  # 08
 text = explain.train("text", train_config=explain.TrainConfig(steps=20))  # a 64-character probe"""
 NOTEBOOK_VIEWS = [
-    ("HeadsView-08", "widgets.HeadsView(reverse, **kw)"),
-    ("LossView-09", "widgets.LossView(induction.trace, **kw)"),
-    ("AttentionView-09", "widgets.AttentionView(induction.trace, layer=1, head=0, **kw)"),
-    ("LensView-09", "widgets.LensView(induction, position=12, **kw)"),
-    ("PositionalView-02", "widgets.PositionalView(d_model=64, length=64, **kw)"),
     ("LensView-text", "widgets.LensView(text, **kw)"),
     ("AttentionView-text", "widgets.AttentionView(text.trace, **kw)"),
 ]
@@ -461,7 +458,7 @@ def measure_notebook_views(page: Any, url: str, setup: str = NOTEBOOK_RUNS) -> d
 
 
 @pytest.mark.timeout(900)
-def test_notebook_views_fit_in_presentation(
+def test_character_token_views_fit_in_presentation(
     lab_server: Any, notebook_root: Path, page: Any
 ) -> None:
     name = "layout-notebooks.ipynb"
@@ -470,7 +467,7 @@ def test_notebook_views_fit_in_presentation(
     result = measure_notebook_views(page, f"{lab_server.url}/lab/tree/{name}?reset")
     # 848 px here (the output area of a ~1100 px notebook panel): fitting it fits the teacher's
     assert result["area"] <= 1100, f"the output area is {result['area']} px, wider than 1100"
-    assert result["plots"] >= 12, result
+    assert result["plots"] >= len(NOTEBOOK_VIEWS), result
     problems = list(dict.fromkeys(result["problems"]))
     kinds = Counter(re.sub(r'plot "[^"]*"|"[^"]*"', "", problem) for problem in problems)
     assert not problems, (
