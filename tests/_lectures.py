@@ -457,6 +457,9 @@ def rehearse(chromium: Any, server: Any, root: Path, path: Path) -> Executed:
         except Exception as error:  # a diagnostic; never mask the run's result
             print(f"could not save the last screenshot: {error}")
         context.close()
+        from _jupyter import shut_down_kernels
+
+        shut_down_kernels(server)  # its kernel is done: the next lecture gets the cores
     return Executed(
         name, saved, cells, lecture_seconds(saved, cells), True, failure, problems, shots
     )

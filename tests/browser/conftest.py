@@ -26,6 +26,7 @@ from _jupyter import (
     free_port,
     is_local,
     serve,
+    shut_down_kernels,
 )
 
 
@@ -55,6 +56,15 @@ def notebook7_server(jupyter_env: dict[str, str], notebook_root: Path) -> Iterat
     argv.append(f"--ServerApp.root_dir={notebook_root}")
     with serve("notebook7", argv, notebook_root, jupyter_env, port) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _kernels_shut_down(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test, the kernels its notebooks started are shut down (see shut_down_kernels)."""
+    yield
+    for name in ("lab_server", "notebook7_server"):
+        if name in request.fixturenames:
+            shut_down_kernels(request.getfixturevalue(name))
 
 
 @dataclass
