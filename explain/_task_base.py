@@ -197,6 +197,51 @@ class Task:
         source = self.probe().source
         return None if source is None else [self.vocab[i] for i in source[0]]
 
+    def corrupt(
+        self, ids: Sequence[int] | np.ndarray, rng: np.random.Generator | int | None = None
+    ) -> np.ndarray:
+        """The standard corrupted twin of one sequence ``ids`` [pos]: int64 ids of the same
+        length that break what the task's circuit reads, so the answers change (the clean run
+        for activation patching is ``ids``, the corrupted run this; see
+        :mod:`explain.lab.patching`). ``ids`` are the decoder's input (``probe().inputs[0]``),
+        or, for an encoder-decoder task, the source (``probe().source[0]``). ``rng``: a numpy
+        Generator or a seed (None: seed 0), so the twin is the same for the same seed. Each task
+        says what it changes in its ``_corrupt``.
+
+        >>> from explain.tasks import get
+        >>> task = get("reverse")
+        >>> " ".join(task.vocab[i] for i in task.corrupt(task.probe().inputs[0]))
+        '1 4 9 5 3 1 > 1 3 5 9 4'
+        """
+        array = np.asarray(ids)
+        if array.ndim != 1 or array.size == 0 or array.dtype.kind not in "iu":
+            raise ValueError(
+                f"ids must be one sequence of integer token ids [pos]; got shape {array.shape} "
+                f"and dtype {array.dtype}"
+            )
+        bad = array[(array < 0) | (array >= self.vocab_size)]
+        if bad.size:
+            raise ValueError(
+                f"ids hold {bad[:5].tolist()}; task {self.name!r} has ids 0..{self.vocab_size - 1}"
+            )
+        if rng is None or (isinstance(rng, int | np.integer) and not isinstance(rng, bool)):
+            rng = np.random.default_rng(0 if rng is None else int(rng))
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy Generator, an int seed or None; got {rng!r}")
+        twin = np.asarray(self._corrupt(array.astype(np.int64), rng), dtype=np.int64)
+        if twin.shape != array.shape:  # a subclass broke the promise: say so here
+            raise RuntimeError(
+                f"task {self.name!r} made a twin of shape {twin.shape}; expected {array.shape}"
+            )
+        return twin
+
+    def _corrupt(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The corrupted twin of checked int64 ``ids`` [pos]; a task that has one overrides this."""
+        raise NotImplementedError(
+            f"task {self.name!r} ({type(self).__name__}) has no corrupted twin: define "
+            f"{type(self).__name__}._corrupt(ids, rng) to say what breaks its circuit"
+        )
+
     def accuracy(self, predictions: np.ndarray, batch: Batch) -> float:
         """Fraction of sequences whose masked positions are all predicted right (exact match).
 

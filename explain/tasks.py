@@ -84,6 +84,32 @@ class DigitTask(Task):
         digits = np.resize([int(d) for d in _PI_DIGITS], self.length)[None]  # [1, n]
         return self._make_batch(digits.astype(np.int64))
 
+    corrupt_permutes = True  # False: the answer ignores the digits' order (sort)
+
+    def _corrupt(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``x' > answer(x')`` for digits x' whose answer differs from ``answer(x)`` at every
+        answer position. copy and reverse permute x (the model finds each digit by position,
+        so a digit moved is a digit lost), sort draws new digits (its answer ignores order).
+        Where no permutation changes every answer digit (one digit fills more than half of x)
+        new digits are drawn too; failing that, one digit x lacks, repeated."""
+        n, separator = self.length, self.vocab.index(self.separator)
+        if len(ids) != 2 * n or ids[n] != separator or (ids[:n] > 9).any():
+            raise ValueError(
+                f"{self.name} ids must be {n} digits, {self.separator!r}, then {n - 1} digits "
+                f"({2 * n} tokens); got {[self.vocab[i] for i in ids]}"
+            )
+        digits = ids[:n]
+        clean = self.answer(digits[None])[0]  # [n]
+        for attempt in range(1000):
+            permute = self.corrupt_permutes and attempt < 100
+            twin = rng.permutation(digits) if permute else rng.integers(0, 10, n)
+            if (self.answer(twin[None])[0] != clean).all():
+                return self._make_batch(twin[None]).inputs[0]
+        missing = np.setdiff1d(np.arange(10), digits)
+        if not missing.size:
+            raise ValueError(f"found no digits whose {self.name} answer differs from {clean}")
+        return self._make_batch(np.full((1, n), rng.choice(missing))).inputs[0]
+
 
 class CopyTask(DigitTask):
     name = "copy"
@@ -104,6 +130,7 @@ class SortTask(DigitTask):
     description = "After the '>', write the digits before it sorted from smallest to largest."
 
     answer = staticmethod(lambda digits: np.sort(digits, axis=1))
+    corrupt_permutes = False  # a permutation has the same sorted answer
 
 
 class InductionTask(Task):
@@ -202,6 +229,36 @@ class InductionTask(Task):
         text = " ".join(["<bos>", *before, *run, *run, *after])
         return self._make_batch(np.array([self.tokenizer.encode(text)]))
 
+    def _corrupt(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The first copy of the repeated run permuted so that each letter of the run is
+        followed by another letter than in ``ids``: at every answer position of the second copy
+        an induction head still finds the current letter earlier, but copies a different
+        letter. The letters, the second copy and the letters around the run stay where they
+        are. (Replacing the first copy by new letters would leave no letter to copy at all, so
+        no "corrupted answer" to compare the clean one with.)"""
+        earlier = np.tril(ids[:, None] == ids[None, :], k=-1)  # [q, p]: p < q, same letter
+        repeats = np.flatnonzero(earlier.any(axis=1))
+        letters = " ".join(self.vocab[i] for i in ids)
+        if not repeats.size:
+            raise ValueError(f"induction ids hold no repeated run of letters; got {letters!r}")
+        second = int(repeats[0])  # the second copy starts here
+        start = int(earlier[second].argmax())  # ... and the first one here
+        run, shown = ids[start:second], min(second - start, len(ids) - second)  # [n]
+        if len(run) < 2 or not np.array_equal(ids[second : second + shown], run[:shown]):
+            raise ValueError(f"induction ids must repeat one run of >= 2 letters; got {letters!r}")
+        order = np.arange(len(run))[::-1]  # reversed: always works, the fallback
+        for _ in range(100):
+            candidate = rng.permutation(len(run))
+            first = run[candidate]  # [n], the permuted first copy
+            follows = np.append(first[1:], ids[second])  # what follows each letter of it
+            where = np.argsort(candidate)  # run[i] sits at first[where[i]]
+            if (follows[where[:-1]] != run[1:]).all():
+                order = candidate
+                break
+        twin = ids.copy()
+        twin[start:second] = run[order]
+        return twin
+
 
 def _read_data(filename: str) -> str:
     data = resources.files("explain").joinpath("data")
@@ -276,6 +333,12 @@ class TextTask(Task):
 
     def probe(self) -> Batch:
         return self._make_batch(np.array([0]))
+
+    def _corrupt(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The same characters in another order (``rng``'s permutation): which characters occur
+        stays, the context each prediction reads does not. Text has no single circuit to break;
+        most next-character predictions change."""
+        return rng.permutation(ids)
 
     def accuracy(self, predictions: np.ndarray, batch: Batch) -> float:
         """Mean next-character accuracy over masked positions (not exact match: text has no
@@ -376,6 +439,20 @@ class TranslateTask(Task):
         words = self.probe_sentence.split()
         choices = [slots[s].index(w) for s, w in zip((0, 1, 2, 3, 0, 1, 2), words, strict=True)]
         return self._make_batch(np.array([choices]))
+
+    def _corrupt(self, ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``ids`` are the source (English): each noun replaced by one of the other gender
+        (drawn with ``rng``), so the French noun changes and with it the article and adjective
+        that agree with it; cross-attention must find the new noun to get them right."""
+        nouns = np.flatnonzero(np.isin(ids, self._en_noun))
+        if not nouns.size:
+            english = " ".join(self.vocab[i] for i in ids)
+            raise ValueError(f"translate ids are the English source; got no noun in {english!r}")
+        twin = ids.copy()
+        for i in nouns:
+            gender = self._gender[np.flatnonzero(self._en_noun == ids[i])[0]]
+            twin[i] = rng.choice(self._en_noun[self._gender != gender])
+        return twin
 
 
 def _pack_left(slots: np.ndarray, pad: int = 0) -> np.ndarray:

@@ -7,7 +7,11 @@ prediction (:func:`logit_lens`) and ask which inputs a prediction rests on (:fun
 ``study``: measure every head once into the trace (:func:`record`) and name what each head does
 (:func:`circuits`). ``distill``: train a small student on a teacher's softened predictions
 (:func:`distill`, :func:`distillation_loss`) and match its heads to the teacher's
-(:func:`match_heads`). Everything here runs the model through its hook points and leaves it as it
+(:func:`match_heads`). Following one prediction: ``attribution`` splits a logit into what each
+component wrote (:func:`attribute`); ``patching`` restores one activation of a clean run into a
+corrupted one (:func:`patch`, :func:`corrupt`) or one head's path into another head's input
+(:func:`path_patch`); ``neurons`` finds what each MLP neuron fires on, promotes and is worth
+(:func:`neurons`). Everything here runs the model through its hook points and leaves it as it
 found it.
 
     >>> import explain
@@ -18,6 +22,7 @@ found it.
     True
 """
 
+from .attribution import Attribution, attribute
 from .compression import (
     CompressionRow,
     CompressionTable,
@@ -39,6 +44,8 @@ from .heads import (
     z_name,
 )
 from .lens import logit_lens, saliency, top_tokens
+from .neurons import Neurons, neurons, post_name
+from .patching import LogitDifference, Patching, corrupt, patch, path_patch
 from .pruning import (
     PruneCurve,
     SparsityCurve,
@@ -50,9 +57,18 @@ from .pruning import (
 from .study import Circuits, circuits, probe_lens, probe_predictions, record, spearman
 
 __all__ = [
+    "Attribution",
+    "attribute",
+    "Neurons",
+    "neurons",
+    "post_name",
+    "LogitDifference",
+    "Patching",
+    "corrupt",
+    "patch",
+    "path_patch",
     "CompressionRow",
     "CompressionTable",
-    "compare_distilled",
     "compare_distilled",
     "compression_table",
     "forward_ms",

@@ -11,20 +11,29 @@ drops accuracy 1.00 -> 0.31".
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import views
+from ..views._heads import ROLE_NAMES
+from ..views._patching import INPUT_NAMES
+from ._run import parts as _parts
+from ._run import torch_threads
+from .attribution import probe_attribution
 from .heads import evaluate, head_importance, rank_heads
+from .neurons import probe_neurons
+from .patching import probe_patching
 from .pruning import prune_curve, sparsity_curve
 
 __all__ = ["Circuits", "circuits", "probe_lens", "probe_predictions", "record", "spearman"]
 
 
 SPARSITY_LEVELS = (0.0, 0.25, 0.5, 0.75, 0.9)  # shares of block weights zeroed by record()
+# A path is named when its sender restores at least this share of the clean answer through the
+# receiver: on reverse (no composition) the largest is 0.002, on induction 0.04-0.20 (seeds 0-2)
+PATH_MIN_EFFECT = 0.02
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -47,37 +56,17 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")
 
 
-def _parts(run: Any) -> tuple[Any, Any, Any]:
-    model, task, trace = (getattr(run, name, None) for name in ("model", "task", "trace"))
-    if model is None or task is None or trace is None:
-        raise ValueError(
-            "expected a Run from explain.train(...) (it holds the model, its task and its "
-            f"trace); got {type(run).__name__}"
-        )
-    return model, task, trace
-
-
-@contextlib.contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """Run with ``count`` torch threads (None: leave them), restored after. Tiny models are
-    several times slower on 2 threads than on 1 on a 2-core machine (see TrainConfig.threads)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def record(
     run: Any, *, batches: int = 8, seed: int = 0, part: str | None = None, threads: int | None = 1
 ) -> dict:
     """Measure every head of ``run.model`` on held-out batches of ``run.task`` and store the
     result in ``run.trace.meta["lab"]`` (see :mod:`explain.views._heads` for its fields), with
-    the logit lens and saliency of the task's probe under ``"lens"`` (:func:`probe_lens`).
+    the logit lens and saliency of the task's probe under ``"lens"`` (:func:`probe_lens`) and
+    the direct logit attribution of its answers under ``"attribution"``
+    (:func:`explain.lab.attribution.probe_attribution`), activation and path patching of the
+    probe against its corrupted twin under ``"patching"``
+    (:func:`explain.lab.patching.probe_patching`) and the MLP neurons under ``"neurons"``
+    (:func:`explain.lab.neurons.probe_neurons`).
 
     ``part`` picks the attention ("self" for a decoder; the decoder's self-attention by default
     for an encoder-decoder). ``threads``: torch threads while measuring. About 0.5-1.2 s for the
@@ -121,6 +110,9 @@ def _record(run: Any, batches: int, seed: int, part: str | None) -> dict:
         },
         "spearman": spearman(importance, loss - baseline["loss"]),
         "lens": _probe_lens(run),  # the probe's logit lens and saliency
+        "attribution": probe_attribution(run, threads=None),  # what wrote each answer's logit
+        "patching": probe_patching(run),  # what causes it (None: encoder-decoder, untrained)
+        "neurons": probe_neurons(run, threads=None),  # what each MLP neuron fires on and is worth
     }
     trace.meta["lab"] = views.jsonable(lab)
     return trace.meta["lab"]
@@ -161,11 +153,13 @@ def _probe_lens(run: Any) -> dict:
 
 @dataclass(frozen=True)
 class Circuits:
-    """The named heads: ``lines`` (one sentence each, most clearly named first) and ``table``
-    (one dict per named head: layer, head, role, score, appeared, accuracy_without)."""
+    """The named heads: ``lines`` (one sentence each, most clearly named first, then the path
+    that path patching found), ``table`` (one dict per named head: layer, head, role, score,
+    appeared, accuracy_without) and ``path`` (None, or the dict of :func:`strongest_path`)."""
 
     lines: list[str]
     table: list[dict]
+    path: dict | None = None
 
     def __str__(self) -> str:
         return "\n".join(self.lines) if self.lines else "no head shows a known pattern yet"
@@ -192,7 +186,46 @@ def circuits(run: Any, *, part: str | None = None) -> Circuits:
         if data.roles[layer][head]
     ]
     table.sort(key=lambda row: -row["score"])
-    return Circuits(list(data.circuits), table)
+    path = strongest_path(trace.meta["lab"].get("patching"))
+    lines = list(data.circuits)
+    if path is not None:  # e.g. "L0H1 (previous-token head) -> L1H0 keys (induction head)"
+        (sender, receiver), through = path["heads"], INPUT_NAMES[path["input"]]
+        ends = [
+            f"L{layer}H{head}{suffix}" + (f" ({ROLE_NAMES.get(role, role)})" if role else "")
+            for (layer, head), suffix in ((sender, ""), (receiver, f" {through}"))
+            for role in [data.roles[layer][head]]
+        ]
+        lines.append(
+            f"{ends[0]} -> {ends[1]}: {path['share']:.2f} of the path effect into it "
+            f"({path['effect']:.2f} of the clean answer restored)"
+        )
+    return Circuits(lines, table, path)
+
+
+def strongest_path(patching: dict | None) -> dict | None:
+    """The earlier head and receiver input with the largest path-patching effect in a patching
+    record (:func:`explain.lab.patching.probe_patching`), or None without one or where it
+    restores less than :data:`PATH_MIN_EFFECT` of the clean answer: ``heads``
+    ((sender layer, head), (receiver layer, head)), ``input`` ("q", "k" or "v"), ``effect``
+    (its share of the clean answer restored) and ``share`` (of the positive path effects of
+    every earlier head through every input of the receiver)."""
+    path = (patching or {}).get("path")
+    if not path:
+        return None
+    effects = {part: np.array(path[part], np.float64) for part in ("q", "k", "v")}  # [layer, head]
+    part = max(effects, key=lambda name: np.nanmax(effects[name]))
+    layer, head = np.unravel_index(int(np.nanargmax(effects[part])), effects[part].shape)
+    effect = float(effects[part][layer, head])
+    positive = sum(float(np.nansum(np.clip(values, 0, None))) for values in effects.values())
+    if effect < PATH_MIN_EFFECT or positive <= 0:
+        return None
+    receiver = tuple(int(i) for i in path["receiver"])
+    return {
+        "heads": ((int(layer), int(head)), receiver),
+        "input": part,
+        "effect": effect,
+        "share": effect / positive,
+    }
 
 
 def probe_predictions(
