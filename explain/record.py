@@ -8,9 +8,12 @@ the optimizer's moments and the applied update. Those optimizer tensors are roun
 (8 significant bits, float32's range: each value within 0.4%, which no heatmap, histogram or
 norm of the optimizer view shows), so a trace file stores them in half the bytes; they were
 most of a trace (5.8 of 10.0 MB for 1000 steps of induction). Attention, logits and
-embeddings stay float32. A memory cap thins older
-snapshots instead of running out of memory. Which steps are snapshot steps is the Trainer's
-``snapshot_schedule`` (:class:`explain.schedule.RecordSchedule` by default).
+embeddings stay float32. From the probe's logits it also keeps, per target token, the
+cross-entropy, the probability of the right token and the five most likely tokens
+(:data:`explain.trace.TOKEN_TENSORS`: 48 bytes a position, 960 bytes a snapshot of the
+20-token induction probe), so the token-loss view needs no softmax over the logits. A memory
+cap thins older snapshots instead of running out of memory. Which steps are snapshot steps is
+the Trainer's ``snapshot_schedule`` (:class:`explain.schedule.RecordSchedule` by default).
 
 The probe's patterns and logits are those of an eval-mode pass on the weights after the
 snapshot step. Without dropout, the probe rides the next update's training batch as one extra
@@ -36,11 +39,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ._version import __version__
 from .batches import model_inputs, to_torch
 from .names import is_attention
-from .trace import Trace
+from .trace import TOKEN_TENSORS, TOKEN_TOP_K, Trace
 
 if TYPE_CHECKING:  # the recorder reads the trainer it is given; the trainer never imports this
     from .trainer import Trainer
@@ -196,7 +200,9 @@ class Recorder:
         self._ratio_names = [f"update_ratio/{p}" for p in self.param_names]
         self._probe = task.probe()
         # The probe's tensors, made once: every snapshot feeds the model the same sequence.
-        self._probe_inputs = model_inputs(to_torch(self._probe, model.device, task))
+        probe_tensors = to_torch(self._probe, model.device, task)
+        self._probe_inputs = model_inputs(probe_tensors)
+        self._probe_targets = probe_tensors["targets"][0].long()  # (T,)
         self._pattern_names = [n for n in model.hook_names() if is_attention(n)]
         # hook name -> the Attention module computing it ("blocks.0.attn.hook_pattern")
         self._attention = {
@@ -310,6 +316,7 @@ class Recorder:
         step = trainer.step if step is None else step
         model = trainer.model
         exact = self._probe_tensors(model) if probe is None else dict(probe)
+        exact.update(self._token_loss(exact["hook_logits"]))
         for name, embedding in self._embeds.items():
             exact[name] = embedding.weight  # [vocab, d_model]
         table = model.positional_table()
@@ -327,7 +334,25 @@ class Recorder:
             for moment in self._moments:
                 value = state.get(moment)
                 rounded[f"{moment}/{name}"] = value if value is not None else self._zeros[name]
-        return _host_arrays(exact, rounded)
+        arrays = _host_arrays(exact, rounded)
+        arrays["token_top_ids"] = arrays["token_top_ids"].astype(np.int32)  # exact: ids < 2**24
+        return arrays
+
+    def _token_loss(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The probe's per-token loss, the probability of each target token and the most likely
+        tokens (:data:`explain.trace.TOKEN_TENSORS`), from its logits (T, V). The top ids ride
+        the one float32 copy to the host (:func:`_host_arrays`) and become int32 there."""
+        logits = logits.float()  # (T, V)
+        loss = F.cross_entropy(logits, self._probe_targets, reduction="none")  # (T,)
+        probs = logits.softmax(dim=-1)  # (T, V)
+        right = probs.gather(-1, self._probe_targets[:, None])[:, 0]  # (T,)
+        top = probs.topk(min(TOKEN_TOP_K, probs.shape[-1]), dim=-1)  # (T, k), best first
+        return {
+            "token_loss": loss,
+            "token_prob": right,
+            "token_top_ids": top.indices.float(),
+            "token_top_probs": top.values,
+        }
 
     def _probe_tensors(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
         """Every attention pattern [head, q_pos, k_pos] and the logits [pos, vocab] of the
@@ -353,6 +378,8 @@ class Recorder:
                 dims[name] = ["snapshot", "head", "q_pos", "k_pos"]
             elif name == "hook_logits":
                 dims[name] = ["snapshot", "pos", "vocab"]
+            elif name in TOKEN_TENSORS:
+                dims[name] = list(TOKEN_TENSORS[name])
             elif name.endswith("W_E"):
                 dims[name] = ["snapshot", "vocab", "d_model"]
             elif name == "positional":

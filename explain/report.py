@@ -2,9 +2,10 @@
 
 Sections: the run (task, model, training, probe), final predictions on the probe, attention
 over training for every layer and head, token embeddings moving, positional encodings, loss and
-learning-rate curves, optimizer steps. One timeline at the top (a slider and a play button) moves
-every figure to one step at once. plotly.js's cartesian bundle (explain/_vendor) is inlined once
-and nothing is fetched, so the file opens from disk with no network. Reads traces only: no torch.
+learning-rate curves, the probe's loss per token over training, optimizer steps. One timeline
+at the top (a slider and a play button) moves every figure to one step at once. plotly.js's
+cartesian bundle (explain/_vendor) is inlined once and nothing is fetched, so the file opens
+from disk with no network. Reads traces only: no torch.
 
     >>> import explain  # doctest: +SKIP
     >>> save_report(explain.load_trace("trace.npz"), "report.html")  # doctest: +SKIP
@@ -290,7 +291,10 @@ def _figure_section(
     divs = []
     for number, figure in enumerate(shown):
         div_id = f"figure-{anchor}" + (f"-{number}" if number else "")
-        if figure.get("frames") and not isinstance(view, views.LensData):  # its: positions
+        # the lens's and the attribution's frames are positions, the neurons' layers: not steps
+        if figure.get("frames") and not isinstance(
+            view, views.LensData | views.AttributionData | views.NeuronData
+        ):
             ids.append(div_id)
             # the page's timeline drives this figure: no slider or play button of its own
             figure["layout"] = {
@@ -378,6 +382,37 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
             "position rests on (gradient x input; the slider picks the position).",
             lambda: views.lens(trace),
         )
+        add(  # only where explain.lab.record measured it: views.attribution raises otherwise
+            "attribution",
+            "Follow one prediction: direct logit attribution",
+            "The logit of the right token at one answer position, split into what each part of "
+            "the model adds to it: the token and position embeddings, every head (grouped by "
+            "layer), every MLP and the biases; the grey bar is their sum, the model's logit. "
+            "Beside it, the attention of the head that adds the most, the position's row "
+            "outlined. The slider picks the answer position.",
+            lambda: views.attribution(trace),
+        )
+        add(  # only where explain.lab.record measured it: views.neurons raises otherwise
+            "neurons",
+            "Follow one prediction: MLP neurons",
+            "Every neuron of one layer's MLP in a grid, coloured by how much the held-out loss "
+            "rises when that neuron is ablated (hover a cell for its numbers). For the outlined "
+            "neuron, the one the model needs most: the places it fires most, each token on the "
+            "colour of the neuron's activation there and the firing token outlined, and the "
+            "tokens its output promotes and suppresses. The slider picks the layer.",
+            lambda: views.neurons(trace),
+        )
+        add(  # only where explain.lab.record measured it: views.patching raises otherwise
+            "patching",
+            "Follow one prediction: activation and path patching",
+            "The probe (clean) and its corrupted twin, the tokens that differ coloured. The model "
+            "runs the corrupted input again with one activation put back from the clean run; "
+            "each cell says how much of the clean answer comes back (1.0: as clean, 0.0: as "
+            "corrupted). First every head, and beside it each earlier head restored only into "
+            "one input (queries, keys or values) of the outlined receiver head (path patching); "
+            "then the residual stream entering each block, restored at one position.",
+            lambda: views.patching(trace),
+        )
         add(
             "embeddings",
             "Token embeddings",
@@ -403,6 +438,15 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
         lambda: views.loss(trace),
     )
     if len(steps):
+        add(
+            "token-loss",
+            "Which tokens the model learns first",
+            "The probe as text, each token coloured by the loss of predicting it from the tokens "
+            "before it (dark: sure and right; the top of the scale: no better than a uniform "
+            "guess). Grey tokens are not scored by the task. Play the timeline to watch the "
+            "tokens darken; hover a token for the five the model found most likely.",
+            lambda: views.token_loss(trace),
+        )
         add(
             "optimizer",
             "Optimizer steps",

@@ -30,7 +30,28 @@ from . import _trace_file
 from ._trace_file import FORMAT_VERSION, TraceError
 from .names import attention_order, is_attention
 
-__all__ = ["FORMAT_VERSION", "Snapshot", "Trace", "TraceError", "load_trace"]
+__all__ = [
+    "FORMAT_VERSION",
+    "TOKEN_TENSORS",
+    "TOKEN_TOP_K",
+    "Snapshot",
+    "Trace",
+    "TraceError",
+    "load_trace",
+]
+
+# The probe's per-token loss, kept at every snapshot by the Recorder (explain.record) and read
+# by the token-loss view (explain.views.token_loss): name -> dims. Plain ``tensor/`` entries, so
+# the file format is unchanged; traces recorded before them hold only ``hook_logits``, from which
+# the view computes the same numbers. ``pos`` runs over the probe's targets: position p holds the
+# loss of predicting ``meta["probe"]["target_ids"][p]``.
+TOKEN_TENSORS: dict[str, tuple[str, ...]] = {
+    "token_loss": ("snapshot", "pos"),  # float32: cross-entropy of the target token (nats)
+    "token_prob": ("snapshot", "pos"),  # float32: the target token's probability
+    "token_top_ids": ("snapshot", "pos", "rank"),  # int32: the most likely token ids, best first
+    "token_top_probs": ("snapshot", "pos", "rank"),  # float32: their probabilities
+}
+TOKEN_TOP_K = 5  # the length of the rank axis (less for a vocabulary under 5 tokens)
 
 
 @dataclass(frozen=True)

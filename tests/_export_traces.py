@@ -124,7 +124,45 @@ def synthetic_trace(
         meta["probe"]["source_ids"] = [vocab.index(t) for t in SOURCE]
     meta["lab"] = lab_record(n_layers, n_heads, "decoder" if encoder_decoder else "self")
     meta["lab"]["lens"] = lens_record(meta["probe"], vocab, n_layers, seed)
+    meta["lab"]["attribution"] = attribution_record(
+        meta["probe"], n_layers, n_heads, encoder_decoder, positional, seed
+    )
+    meta["lab"]["neurons"] = neurons_record(vocab, n_layers, seed)
+    if not encoder_decoder:  # patching has no encoder-decoder record (lab.patching)
+        meta["lab"]["patching"] = patching_record(meta["probe"], n_layers, n_heads, seed)
     return Trace.from_arrays(meta, steps, scalars, SNAPSHOT_STEPS, tensors)
+
+
+def patching_record(probe: dict, n_layers: int, n_heads: int, seed: int = 0) -> dict:
+    """Activation and path patching as explain.lab.patching.probe_patching records it, made up:
+    the corrupted prompt is the probe reversed; heads the receiver cannot hear from are None."""
+    rng = np.random.default_rng(seed + 3)
+    tokens = list(probe["tokens"])
+    corrupt, length = tokens[::-1], len(tokens)
+    answers = [p for p, scored in enumerate(probe["mask"]) if scored][:3]
+    path = {
+        part: [
+            row if layer < 1 else [None] * n_heads
+            for layer, row in enumerate(rng.normal(0, 0.3, (n_layers, n_heads)).tolist())
+        ]
+        for part in "qkv"
+    }
+    return {
+        "step": SNAPSHOT_STEPS[-1],
+        "tokens": tokens,
+        "corrupt_tokens": corrupt,
+        "answer_positions": answers,
+        "clean_answers": [probe["target_tokens"][p] for p in answers],
+        "corrupt_answers": [corrupt[p] for p in answers],
+        "metric": "logit difference",
+        "clean_metric": 2.0,
+        "corrupt_metric": -1.0,
+        "heads": rng.normal(0.2, 0.3, (n_layers, n_heads)).tolist(),
+        "head_pos": rng.normal(0, 0.2, (n_layers, n_heads, length)).tolist(),
+        "resid": rng.normal(0.3, 0.4, (n_layers, length)).tolist(),
+        "mlp": rng.normal(0, 0.2, (n_layers, length)).tolist(),
+        "path": {"receiver": [1, 0], **path} if n_layers > 1 else None,
+    }
 
 
 def lens_record(probe: dict, vocab: list[str], n_layers: int, seed: int = 0) -> dict:
@@ -140,6 +178,86 @@ def lens_record(probe: dict, vocab: list[str], n_layers: int, seed: int = 0) -> 
         "mask": list(probe["mask"]),
         "probs": (probs / probs.sum(-1, keepdims=True)).tolist(),
         "saliency": np.tril(rng.normal(size=(pos, pos))).tolist(),  # [pos, pos], causal
+    }
+
+
+def attribution_record(
+    probe: dict,
+    n_layers: int,
+    n_heads: int,
+    encoder_decoder: bool = False,
+    positional: bool = True,
+    seed: int = 0,
+) -> dict:
+    """The probe's direct logit attribution as explain.lab.record writes it, made up: the parts
+    of explain.lab.attribution.part_names, each answer's values summing to its logit."""
+    rng = np.random.default_rng(seed + 2)
+    names = ["embed", *(["pos"] if positional else [])]
+    for layer in range(n_layers):
+        names += [f"L{layer}H{head}" for head in range(n_heads)]
+        if encoder_decoder:
+            names += [f"L{layer}X{head}" for head in range(n_heads)]
+        names.append(f"L{layer}.mlp")
+    names.append("bias")
+    positions = [p for p, scored in enumerate(probe["mask"]) if scored]
+    values = rng.normal(size=(len(positions), len(names)))  # [answer, parts]
+    targets = [probe["target_tokens"][p] for p in positions]
+    return {
+        "step": SNAPSHOT_STEPS[-1],
+        "tokens": list(probe["tokens"]),
+        "source": probe.get("source_tokens"),
+        "positions": positions,
+        "targets": targets,
+        "names": names,
+        "values": values.tolist(),
+        "logits": values.sum(axis=1).tolist(),
+        "predicted": targets[:1] + targets[:-1],  # some right, some wrong
+    }
+
+
+def neurons_record(
+    vocab: list[str], n_layers: int, seed: int = 0, width: int = 32, top: int = 3, k: int = 3
+) -> dict:
+    """Every MLP neuron as explain.lab.neurons.probe_neurons records it, made up: ``width``
+    neurons a layer, ``top`` examples each (contexts of up to 4 tokens, some clipped at a
+    sequence's start), the firing activation the largest of its context."""
+    rng = np.random.default_rng(seed + 3)
+    shape = (n_layers, width, top)
+    top_act = -np.sort(-rng.random(shape) * 3.0, axis=-1)  # best first
+    index = rng.integers(0, 3, size=shape)  # the firing token: 0..2 tokens in
+    contexts, context_acts = [], []
+    for layer in range(n_layers):
+        contexts.append([]), context_acts.append([])
+        for n in range(width):
+            tokens, acts = [], []
+            for i in range(top):
+                length = index[layer, n, i] + 2  # one token after the firing one
+                tokens.append([vocab[j] for j in rng.integers(0, len(vocab), size=length)])
+                values = rng.random(length) * top_act[layer, n, i]
+                values[index[layer, n, i]] = top_act[layer, n, i]
+                acts.append(values.tolist())
+            contexts[-1].append(tokens), context_acts[-1].append(acts)
+    effect = rng.normal(size=(n_layers, width, len(vocab)))
+    order = np.argsort(-effect, axis=-1)
+    names = np.array(vocab, dtype=object)
+    return {
+        "step": SNAPSHOT_STEPS[-1],
+        "hooks": [f"blocks.{layer}.mlp.hook_post" for layer in range(n_layers)],
+        "mode": "zero",
+        "loss_clean": 0.5,
+        "layers": list(range(n_layers)),
+        "loss_rise": (rng.normal(size=(n_layers, width)) * 0.01).tolist(),
+        "activation_max": top_act[..., 0].tolist(),
+        "top_seq": rng.integers(0, 16, size=shape).tolist(),
+        "top_pos": (index + rng.integers(0, 4, size=shape)).tolist(),
+        "top_act": top_act.tolist(),
+        "context_index": index.tolist(),
+        "contexts": contexts,
+        "context_acts": context_acts,
+        "promotes": names[order[..., :k]].tolist(),
+        "promotes_values": np.take_along_axis(effect, order[..., :k], -1).tolist(),
+        "suppresses": names[order[..., ::-1][..., :k]].tolist(),
+        "suppresses_values": np.take_along_axis(effect, order[..., ::-1][..., :k], -1).tolist(),
     }
 
 

@@ -27,7 +27,7 @@ def _report_views(trace: Trace) -> list:
     parts = attention_parts(trace.attention_names())
     made = [views.attention(trace, part) for part in parts]
     for make in (views.heads, views.lens, views.embeddings, views.positional, views.loss,
-                 views.optimizer):  # fmt: skip
+                 views.token_loss, views.optimizer):  # fmt: skip
         try:
             made.append(make(trace))
         except ValueError:  # the report leaves that section out too
@@ -54,6 +54,7 @@ def test_every_section_is_there(page_text):
         "embeddings",
         "positional",
         "loss",
+        "token-loss",
         "optimizer",
     ):
         assert f'id="{anchor}"' in page_text, anchor
@@ -153,6 +154,7 @@ def test_timeline_drives_the_figures_with_frames(page_text):
         "figure-positional-1",  # the first dimensions as curves
         "figure-positional-2",  # similarity of positions
         "figure-loss",  # the step marked
+        "figure-token-loss",  # the probe's tokens recoloured
         "figure-optimizer",
     ]
     # the timeline is the only step control: the figures it drives have no slider or play

@@ -25,6 +25,7 @@ from explain import ModelConfig, Recorder, RecordSchedule, TrainConfig, Trainer,
 from explain import tasks as tasks_module
 from explain.model import TinyTransformer
 from explain.run import Run, default_model_config
+from explain.trace import TOKEN_TENSORS
 from explain.trainer import TrainingDiverged, lr_at, make_optimizer
 
 TINY = dict(d_model=32, n_layers=1, n_heads=2, d_mlp=64)
@@ -46,8 +47,9 @@ def assert_traces_equal(
 ) -> None:
     """Every step, scalar and tensor identical (NaN where the other has NaN), meta equal.
 
-    ``probe_close_at``: a snapshot step whose probe patterns and logits need only agree to float
-    rounding (one trace computed them in a pass of their own, the other in a training batch).
+    ``probe_close_at``: a snapshot step whose probe patterns and logits (and the per-token loss
+    computed from them) need only agree to float rounding (one trace computed them in a pass of
+    their own, the other in a training batch).
     """
     assert np.array_equal(a.steps, b.steps)
     assert np.array_equal(a.snapshot_steps, b.snapshot_steps)
@@ -57,7 +59,8 @@ def assert_traces_equal(
         assert np.array_equal(sa[name], sb[name], equal_nan=True), name
     ta, tb = a.tensors, b.tensors
     assert ta.keys() == tb.keys()
-    probe = {*a.attention_names(), "hook_logits"} if probe_close_at is not None else set()
+    from_probe = {*a.attention_names(), "hook_logits", *TOKEN_TENSORS}
+    probe = from_probe if probe_close_at is not None else set()
     for name in ta:
         assert ta[name].dtype == tb[name].dtype, name
         x, y = ta[name], tb[name]

@@ -17,6 +17,7 @@ def test_views_share_one_step():
     assert set(dashboard.views) == {
         "attention",
         "loss",
+        "token_loss",
         "embeddings",
         "positional",
         "optimizer",

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ._base import StepControl, View, default_theme, set_theme
 from ._plot import Plot, PlotWidget
 from .attention import AttentionView
+from .attribution import AttributionView
 from .by_hand import ByHandView
 from .compare import CompareView
 from .dashboard import Dashboard
@@ -25,15 +26,19 @@ from .heads import HeadsView
 from .lens import LensView
 from .live import LiveTraining
 from .loss import LossView
+from .neurons import NeuronView
 from .optimizer import OptimizerPlayground, OptimizerView
+from .patching import PatchingView
 from .positional import PositionalView
 from .theme import DARK, LIGHT, PRESENTATION, Theme
+from .token_loss import TokenLossView
 
 __all__ = [
     "DARK",
     "LIGHT",
     "PRESENTATION",
     "AttentionView",
+    "AttributionView",
     "ByHandView",
     "CompareView",
     "Dashboard",
@@ -43,13 +48,16 @@ __all__ = [
     "LensView",
     "LiveTraining",
     "LossView",
+    "NeuronView",
     "OptimizerPlayground",
     "OptimizerView",
+    "PatchingView",
     "Plot",
     "PlotWidget",
     "PositionalView",
     "StepControl",
     "Theme",
+    "TokenLossView",
     "View",
     "default_theme",
     "set_theme",

@@ -10,9 +10,13 @@ DOM hooks (CSS classes, stable for browser tests)
   ``.explain-layer-select``, ``.explain-head-select`` (Dropdowns: each holds a ``<select>``
   whose option labels are the layer/head numbers), ``.explain-attention-heatmap`` and
   ``.explain-attention-grid`` (plots).
-- ``.explain-loss-plot``, ``.explain-embedding-scatter``, ``.explain-embedding-similarity``,
-  ``.explain-positional-heatmap``, ``.explain-optimizer-history``,
-  ``.explain-optimizer-histogram``, ``.explain-playground-plot``: plots.
+- ``.explain-loss-plot``, ``.explain-token-loss-plot``, ``.explain-embedding-scatter``,
+  ``.explain-embedding-similarity``, ``.explain-positional-heatmap``,
+  ``.explain-optimizer-history``, ``.explain-optimizer-histogram``, ``.explain-playground-plot``,
+  ``.explain-attribution-plot`` (with the lab's attribution record only),
+  ``.explain-neurons-plot`` (with the lab's neuron record only),
+  ``.explain-patching-prompts``, ``.explain-patching-heads``, ``.explain-patching-positions``
+  (with the lab's patching record only): plots.
 - Every plot element also has ``.explain-plot``, and after each draw a ``data-revision``
   attribute (increases with every update sent). Its child ``div.js-plotly-plot`` is plotly's
   graph div: ``el.data[0].z`` holds the heatmap drawn, ``el.layout.title.text`` its title
@@ -37,13 +41,17 @@ from explain.trace import Trace
 
 from ._base import View, require_trace
 from .attention import AttentionView
+from .attribution import AttributionView
 from .embeddings import EmbeddingView
 from .heads import HeadsView
 from .live import LiveTraining
 from .loss import LossView
+from .neurons import NeuronView
 from .optimizer import OptimizerView
+from .patching import PatchingView
 from .positional import PositionalView
 from .theme import THEMES, Theme, restyle
+from .token_loss import TokenLossView
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +60,18 @@ __all__ = ["Dashboard"]
 VIEWS = {
     "attention": AttentionView,
     "loss": LossView,
+    "token_loss": TokenLossView,
     "embeddings": EmbeddingView,
     "positional": PositionalView,
     "optimizer": OptimizerView,
     "heads": HeadsView,
+    "attribution": AttributionView,
+    "neurons": NeuronView,
+    "patching": PatchingView,
 }
+# Views of the lab's record (explain.lab.record): shown where the trace holds it, else left out
+# without a note (a trace is complete without them).
+LAB_ONLY = ("attribution", "neurons", "patching")
 
 
 class Dashboard(View):
@@ -117,7 +132,8 @@ class Dashboard(View):
                     trace, step_control=self.step_control, theme=self.theme
                 )
             except ValueError as error:
-                self.missing[name] = str(error)
+                if name not in LAB_ONLY:
+                    self.missing[name] = str(error)
                 log.info("dashboard: no %s view: %s", name, error)
         if not self.views:
             raise ValueError(f"the trace has nothing any view can show: {self.missing}")
@@ -226,7 +242,11 @@ class Dashboard(View):
         pair = [views[n].widget for n in ("loss", "embeddings") if n in views]
         if pair:
             rows.append(ipywidgets.HBox(pair, layout=ipywidgets.Layout(flex_flow="row wrap")))
-        rows.extend(views[n].widget for n in ("heads", "positional", "optimizer") if n in views)
+        if "token_loss" in views:  # the loss per token of the probe, under the loss curves
+            rows.append(views["token_loss"].widget)
+        # the lab's views by the heads
+        shown = ("heads", "attribution", "neurons", "patching", "positional", "optimizer")
+        rows.extend(views[n].widget for n in shown if n in views)
         if self.missing:
             notes = "".join(
                 f"<li><b>{html.escape(n)}</b>: {html.escape(m)}</li>"

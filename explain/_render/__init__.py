@@ -41,6 +41,10 @@ REGISTRY: dict[type, str] = {
     views.ByHandData: "by_hand",
     views.CompareData: "compare",
     views.GenerateData: "generate",
+    views.TokenLossData: "token_loss",
+    views.AttributionData: "attribution",
+    views.NeuronData: "neurons",
+    views.PatchingData: "patching",
 }  # fmt: skip
 
 

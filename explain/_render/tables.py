@@ -17,17 +17,22 @@ import numpy as np
 
 from explain.views import (
     AttentionData,
+    AttributionData,
     ByHandData,
     EmbeddingData,
     HeadsData,
     LensData,
     LossData,
+    NeuronData,
     OptimizerData,
+    PatchingData,
     PositionalData,
     PruningData,
     ScoresData,
+    TokenLossData,
     ViewData,
     to_dict,
+    visible,
 )
 
 __all__ = ["csv_text", "data"]
@@ -133,6 +138,49 @@ def _rows(view: ViewData, indices: Sequence[int]) -> tuple[list[str], Iterable[l
             for layer, name in enumerate(view.layers)
             for position in range(len(view.tokens))
         )
+    if isinstance(view, TokenLossData):
+        # one row per token and step; the top tokens best first, as many as were kept
+        ranks = range(1, view.top_ids.shape[-1] + 1)
+        tops = [f"top{rank}_{kind}" for rank in ranks for kind in ("token", "prob")]
+        header = ["step", "position", "token", "target", "scored", "loss", "prob", *tops]
+        return header, (
+            [
+                int(view.steps[i]),
+                p,
+                view.tokens[p],
+                view.targets[p],
+                int(view.mask[p]),
+                _cell(float(view.loss[i, p])),
+                _cell(float(view.prob[i, p])),
+                *(
+                    value
+                    for token, prob in zip(view.top_tokens(i, p), view.top_probs[i, p], strict=True)
+                    for value in (token, _cell(float(prob)))
+                ),
+            ]
+            for i in indices
+            for p in range(len(view.targets))
+        )
+    if isinstance(view, AttributionData):
+        # one row per answer position and part; each position's values sum to its logit
+        header = ["position", "token", "target", "predicted", "logit", "part", "value"]
+        return header, (
+            [
+                position,
+                view.tokens[position],
+                view.targets[row],
+                view.predicted[row],
+                _cell(float(view.logits[row])),
+                name,
+                _cell(float(view.values[row, part])),
+            ]
+            for row, position in enumerate(view.positions.tolist())
+            for part, name in enumerate(view.names)
+        )
+    if isinstance(view, PatchingData):
+        return _patching_rows(view)
+    if isinstance(view, NeuronData):
+        return _neuron_rows(view)
     if isinstance(view, LossData):
         names = list(view.curves)
         columns = {
@@ -167,6 +215,57 @@ def _rows(view: ViewData, indices: Sequence[int]) -> tuple[list[str], Iterable[l
         [step, _cell(view.grad_norm[row]), *(_cell(view.update_ratio[n][row]) for n in names)]
         for row, step in enumerate(view.scalar_steps.tolist())
     )
+
+
+def _patching_rows(view: PatchingData) -> tuple[list[str], Iterable[list]]:
+    """One row per effect: each head, each head at each position, the residual stream and
+    each MLP at each position, and each path into the receiver ("path_q", "path_k", "path_v");
+    empty where a column does not apply (or nothing was measured)."""
+    header = ["what", "receiver", "layer", "head", "position", "clean_token",
+              "corrupted_token", "effect"]  # fmt: skip
+    receiver = view.head_label(*view.receiver) if view.receiver else ""
+
+    def at(position: int) -> list:
+        return [position, view.tokens[position], view.corrupt_tokens[position]]
+
+    def rows() -> Iterable[list]:
+        for (layer, head), value in np.ndenumerate(view.heads):
+            yield ["heads", "", layer, head, "", "", "", _cell(float(value))]
+        for (layer, head, p), value in np.ndenumerate(view.head_pos):
+            yield ["head_pos", "", layer, head, *at(p), _cell(float(value))]
+        for where in ("resid", "mlp"):
+            for (layer, p), value in np.ndenumerate(getattr(view, where)):
+                yield [where, "", layer, "", *at(p), _cell(float(value))]
+        for part, values in view.path.items():
+            for (layer, head), value in np.ndenumerate(values):
+                yield [f"path_{part}", receiver, layer, head, "", "", "", _cell(float(value))]
+
+    return header, rows()
+
+
+def _neuron_rows(view: NeuronData) -> tuple[list[str], Iterable[list]]:
+    """Per neuron of every recorded layer: one row per top example ("example": the firing
+    token, its activation, where it is, the tokens around it joined by spaces, each made
+    visible), then one per token it promotes and suppresses ("promotes", "suppresses": the
+    token and its direct effect); each row starts with the neuron's loss rise and largest
+    activation."""
+    header = ["layer", "neuron", "loss_rise", "activation_max", "what", "rank", "token",
+              "value", "seq", "pos", "context"]  # fmt: skip
+
+    def rows() -> Iterable[list]:
+        for layer in view.layers.tolist():
+            for n in range(view.width):
+                start = [layer, n, _cell(view.rise(layer, n)), _cell(view.peak(layer, n))]
+                for rank, e in enumerate(view.examples(layer, n), 1):
+                    context = " ".join(visible(token) for token in e.tokens)
+                    yield [*start, "example", rank, e.tokens[e.index], _cell(e.activation),
+                           e.seq, e.pos, context]  # fmt: skip
+                for what, pairs in (("promotes", view.promoted(layer, n)),
+                                    ("suppresses", view.suppressed(layer, n))):  # fmt: skip
+                    for rank, (token, value) in enumerate(pairs, 1):
+                        yield [*start, what, rank, token, _cell(value), "", "", ""]
+
+    return header, rows()
 
 
 def csv_text(view: ViewData, indices: Sequence[int]) -> str:

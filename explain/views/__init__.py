@@ -21,6 +21,7 @@ from __future__ import annotations
 from ..style import visible
 from ..trace import Trace
 from ._attention import AttentionData, attention
+from ._attribution import AttributionData, attribution
 from ._by_hand import ByHandData, by_hand
 from ._common import (
     describe_steps,
@@ -50,6 +51,9 @@ from ._heads import (
     scores,
 )
 from ._lens import LensData, lens
+from ._neurons import NeuronData, neurons
+from ._patching import PatchingData, patching
+from ._token_loss import TokenLossData, token_loss
 from ._tokens import (
     EMBEDDING_TENSORS,
     EmbeddingData,
@@ -80,6 +84,7 @@ __all__ = [
     "SELECTIONS",
     "WHATS",
     "AttentionData",
+    "AttributionData",
     "ByHandData",
     "CompareData",
     "Curve",
@@ -87,13 +92,17 @@ __all__ = [
     "GenerateData",
     "HeadsData",
     "LensData",
+    "NeuronData",
+    "PatchingData",
     "ScoresData",
     "LossData",
+    "TokenLossData",
     "OptimizerData",
     "PositionalData",
     "PruningData",
     "ViewData",
     "attention",
+    "attribution",
     "badges_at",
     "by_hand",
     "compare",
@@ -103,6 +112,8 @@ __all__ = [
     "generation",
     "heads",
     "lens",
+    "neurons",
+    "patching",
     "scored_part",
     "scores",
     "jsonable",
@@ -119,6 +130,7 @@ __all__ = [
     "roles_of",
     "step_index",
     "to_dict",
+    "token_loss",
     "update_histogram",
     "view",
     "visible",
@@ -137,6 +149,10 @@ ViewData = (
     | ByHandData
     | CompareData
     | GenerateData
+    | TokenLossData
+    | AttributionData
+    | NeuronData
+    | PatchingData
 )
 WHATS = (
     "attention",
@@ -148,6 +164,10 @@ WHATS = (
     "scores",
     "pruning",
     "lens",
+    "token_loss",
+    "attribution",
+    "neurons",
+    "patching",
 )
 # The selection keywords each view takes (exports, the CLI, widgets); the one place they live.
 SELECTIONS: dict[str, tuple[str, ...]] = {
@@ -157,6 +177,9 @@ SELECTIONS: dict[str, tuple[str, ...]] = {
     "heads": ("part",),
     "scores": ("part",),
     "lens": (),  # the widget picks the saliency position; exports show the default
+    "attribution": (),  # the widget picks the position and the head; exports: the defaults
+    "neurons": ("layer",),  # the layer shown; the widget picks the neuron (a click on the grid)
+    "patching": (),  # the widget picks where, the receiver and its input; exports: defaults
 }
 
 
@@ -185,6 +208,16 @@ def view(
         return attention(trace, part, layer, head)
     if what == "optimizer":
         return optimizer(trace, parameter)
+    if what == "neurons":
+        return neurons(trace, layer)
     if what in ("embeddings", "heads", "scores"):
         return {"embeddings": embeddings, "heads": heads, "scores": scores}[what](trace, part)
-    return {"positional": positional, "loss": loss, "pruning": pruning, "lens": lens}[what](trace)
+    return {
+        "positional": positional,
+        "loss": loss,
+        "pruning": pruning,
+        "lens": lens,
+        "token_loss": token_loss,
+        "attribution": attribution,
+        "patching": patching,
+    }[what](trace)
