@@ -27,6 +27,7 @@ EXPECTED = [
     "08_redundancy_and_pruning.ipynb",
     "09_what_each_head_does.ipynb",
     "10_pretrain_finetune_distill.ipynb",
+    "11_follow_one_prediction.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 TIME_LIMIT_S = 120.0
