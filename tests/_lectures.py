@@ -1,10 +1,10 @@
 """The lecture notebooks, each run once per test session, for every test that reads them.
 
-One run of a notebook serves three tests: tests/test_notebooks.py (it runs top to bottom in
-time), its claims test (tests/test_notebook_NN.py: every sentence it quotes holds on the objects
-the cells built) and the rehearsal (tests/browser/test_rehearsal.py: what a teacher sees at the
-projector). The run is a copy of the notebook with cells appended: one that lists every plot
-Python holds, the claims' setup, and one cell per claim.
+One run of a notebook serves the three tests of its module tests/test_notebook_NN.py
+(tests/_claims.py): it runs top to bottom in time, every sentence it quotes holds on the objects
+the cells built, and the rehearsal (what a teacher sees at the projector). The run is a copy of
+the notebook with cells appended: one that lists every plot Python holds, the claims' setup,
+and one cell per claim.
 
 With chromium (always under ``CI=true``) the run is the teacher's rehearsal: JupyterLab at
 1280x720 with the file browser open, *Run All* from the menu, every screen of the lecture saved as
@@ -345,7 +345,7 @@ def _run_menu(page: Any, item: str, cell: int | None = None) -> None:
 
 
 def _measure(page: Any, theme: str, cells: int, held: list[dict]) -> list[str]:
-    """What the teacher would see wrong in ``theme``: see tests/browser/test_rehearsal.py."""
+    """What the teacher would see wrong in ``theme`` (tests/_claims.py, the rehearsal)."""
     from browser.test_layout import MEASURE
 
     _settle(page)

@@ -80,25 +80,6 @@ def lectures(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return Lectures(tmp_path_factory)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep together what shares a costly setup when pytest-xdist spreads the suite over
-    workers (``--dist loadgroup``, pyproject.toml): each test file stays on one worker (its
-    module fixtures and trained runs are made once), and every test that reads a lecture
-    notebook's one run (time limit, claims, rehearsal) goes where that notebook runs."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
-
-
-def _group(item: pytest.Item) -> str:
-    if "lectures" in getattr(item, "fixturenames", ()):
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        named = params.get("name") or getattr(params.get("path"), "name", None)
-        number = named[:2] if named else item.path.stem.removeprefix("test_notebook_")
-        return f"lecture-{number}"
-    return item.path.stem
-
-
 # test node id -> what its page did: blocked URLs and uncaught errors (tests/browser/conftest.py
 # sends them as a user property, so the summary lists them from any pytest-xdist worker)
 PAGE_LOGS: dict[str, dict[str, list[str]]] = {}

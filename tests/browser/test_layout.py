@@ -425,8 +425,8 @@ def test_every_view_fits_without_overlap(
 
 # Views with character tokens (a 64-character probe), in the presentation theme, JupyterLab at
 # 1280 x 720 with the file browser open (a notebook area of ~1100 px): no lecture shows them, so
-# the rehearsal (tests/browser/test_rehearsal.py), which measures every lecture's own views the
-# same way, does not cover them.
+# the rehearsal (tests/_claims.py), which measures every lecture's own views the same way, does
+# not cover them.
 NOTEBOOK_RUNS = """import explain, widgets
 kw = {"theme": "presentation"}
 text = explain.train("text", train_config=explain.TrainConfig(steps=20))  # a 64-character probe"""
