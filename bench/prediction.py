@@ -101,7 +101,8 @@ def main() -> None:
         make()
         _row(f"{name} opens", median_s(lambda i, make=make: make(), args.repeat), OPEN_TARGET_S)
         if click is not None:
-            view = make()
+            # with the run: PatchingView measures a newly clicked receiver's path on the model
+            view = PatchingView(run) if name == "PatchingView" else make()
             plot, point = click
             _row(
                 f"{name} click",
