@@ -21,7 +21,7 @@ import numpy as np
 from explain import views
 from explain.style import OKABE_ITO, WEIGHT, Theme, colorscale, short, visible
 
-from ..rules import NOTEBOOK_PX, label, tick_label, token_ticks
+from ..rules import NOTEBOOK_PX, label, tick_label, token_ticks, wrap
 from . import blocks as P
 
 OUTLINE = OKABE_ITO[5]  # vermillion: the chosen position's row (the lens outlines its own so)
@@ -30,6 +30,13 @@ SUM = "sum"  # the tick label of the sum's bar
 BARS_AXIS = "what each part adds<br>to the logit of"  # two short lines: the panel is narrow
 KEYS_AXIS = "key: the token looked at"
 QUERIES_AXIS = "query"
+HEAT_SHARE = 0.32  # of the plot's width: the attention panel
+# The narrowest output the side-by-side panels are laid out for: the widget draws the figure
+# as wide as its output (~590 px in JupyterLab at 1024 px with the file browser open).
+NARROW_PX = 560
+CHAR_EMS = 0.62  # a label's character, in its text's size (generous: no label runs over)
+# a title's character, in its text's size (0.48 measured in chromium: `blocks.loss_marks`)
+TEXT_EMS = 0.55
 DESCRIPTIONS = {"embed": "the token's embedding", "pos": "the positional encoding",
                 "bias": "every output bias and the final LayerNorm's"}  # fmt: skip
 
@@ -118,26 +125,39 @@ def rows(view: views.AttributionData) -> tuple[np.ndarray, float, list[tuple[flo
 
 def sizes(view: views.AttributionData, theme: Theme) -> dict:
     """Pixel sizes at the theme's text size: a bar a line and a half tall; the labels' room on
-    the left; the attention panel square on the right with its title above and its token axes;
-    as wide as a notebook's output (`NOTEBOOK_PX`)."""
+    the left; the attention panel on the right with its title above and its token axes, square
+    as wide as a notebook's output (`NOTEBOOK_PX`).
+
+    The widget draws the figure as wide as its output, down to `NARROW_PX` and less: plotly
+    keeps the margins (pixels) and the height and scales the panels with the plot's width. So
+    the attention panel keeps its height and gets narrower (its colour bar as long as it,
+    clear of its key axis's title), the gap before it holds the query labels and their axis
+    title at the narrowest, and its title is broken into lines that fit there."""
     font = theme.font_size
     ys, sum_y, _ = rows(view)
     bars_px = round((sum_y + 1) * (1.5 * font + 6))
     names = [*view.names, SUM]
     longest = max(len(short(visible(t))) for t in [*view.tokens, *(view.source or [])])
-    token_px = 0.62 * font * longest + 12
+    em = CHAR_EMS * font
+    token_px = em * longest + 12
     turned = longest > 2  # key labels upright up to two characters, else turned
     lines = 3 if any(t != p for t, p in zip(view.targets, view.predicted, strict=True)) else 2
     margin = {
-        "l": round(0.62 * font * max(len(n) for n in names) + 20),
+        "l": round(em * max(len(n) for n in names) + 20),
         "r": round(2.5 * font + 40),  # the colour bar and its tick labels
         "t": round(lines * 1.2 * font * 1.35 + 24),  # the title's lines
         "b": round(3 * 1.35 * font + 30),  # the bars' tick labels and two-line axis title
     }
     plot_w = NOTEBOOK_PX - margin["l"] - margin["r"]
-    side = round(0.32 * plot_w)  # the bars get the rest: they carry the numbers
-    gap = round(token_px + 1.35 * font + 24)  # the query labels and their axis title
-    title_px = round(2 * 1.35 * font + 10)  # the panel's two-line title above it
+    narrow = NARROW_PX - margin["l"] - margin["r"]  # the plot's width at the narrowest
+    side = round(HEAT_SHARE * plot_w)  # the bars get the rest: they carry the numbers
+    side_n = HEAT_SHARE * narrow  # the panel's width at the narrowest
+    gap_n = token_px + 1.35 * font + 24  # the query labels and their axis title
+    # the panel's title over it, passing its ends by up to the gap and the right margin
+    chars = max(int((side_n + 2 * min(gap_n, margin["r"] - 8)) // (TEXT_EMS * font)), 12)
+    title_lines = max(len(head_lines(view, name, p, chars)) for name, p in _widest(view))
+    lift = round(0.7 * font)  # the title above the top query label's upper half
+    title_px = round(title_lines * 1.35 * font + 10) + lift  # the panel's title above it
     under = round((token_px if turned else 1.35 * font) + 1.35 * font + 20)
     plot_h = max(bars_px, title_px + side + under)
     top = (plot_h - title_px) / plot_h
@@ -145,14 +165,35 @@ def sizes(view: views.AttributionData, theme: Theme) -> dict:
         "width": NOTEBOOK_PX,
         "height": plot_h + margin["t"] + margin["b"],
         "margin": margin,
-        "bars_x": [0.0, (plot_w - gap - side) / plot_w],
-        "heat_x": [(plot_w - side) / plot_w, 1.0],
+        "bars_x": [0.0, 1.0 - HEAT_SHARE - gap_n / narrow],
+        "heat_x": [1.0 - HEAT_SHARE, 1.0],
         "heat_y": [top - side / plot_h, top],
         "side": side,
+        "side_narrow": side_n,
+        "title_lift": lift,
+        "title_chars": chars,
         "turned": turned,
         "ys": ys,
         "sum_y": sum_y,
     }
+
+
+def _widest(view: views.AttributionData) -> list[tuple[str | None, int]]:
+    """(head, position) pairs whose panel titles are the longest: each head at the position
+    with the most digits (the titles differ only in those)."""
+    position = max((int(p) for p in view.positions), key=lambda p: len(str(p)), default=0)
+    return [(name, position) for name in [*view.heads, None]]
+
+
+def head_lines(
+    view: views.AttributionData, name: str | None, position: int, chars: int
+) -> list[str]:
+    """The attention panel's title (:func:`head_title`) in lines of at most ``chars``."""
+    return [
+        part
+        for line in head_title(view, name, position, newline="\n").split("\n")
+        for part in wrap(line, chars)
+    ]
 
 
 def _fixed(view: views.AttributionData, theme: Theme) -> dict:
@@ -215,6 +256,7 @@ def figure(
         pattern = view.patterns[head]
         queries, keys = view.tokens, view.key_tokens(head)
     heat_x, heat_y, side = fixed["heat_x"], fixed["heat_y"], fixed["side"]
+    across = fixed["side_narrow"]  # the key axis's length at the narrowest
     line = {"color": theme.foreground, "width": 1}
     data = [
         {
@@ -312,23 +354,28 @@ def figure(
         "xaxis2": {
             "domain": heat_x,
             "anchor": "y2",
-            **_axis_ticks(keys, side, font, fixed["turned"]),
+            **_axis_ticks(keys, across, font, fixed["turned"]),
             "title": {"text": KEYS_AXIS},
         },
         "yaxis2": {
             "domain": heat_y,
             "anchor": "x2",
+            # not held square: as tall as wide in a notebook's full width, taller in a narrower
+            # output, and as long as its colour bar (a square shrank under it, and the bar
+            # ran over the key axis's title)
             "autorange": "reversed",
-            "scaleanchor": "x2",
-            "constrain": "domain",
             **_axis_ticks(queries, side, font),
             "title": {"text": QUERIES_AXIS},
         },
         "shapes": [*fixed["bands"], *([outline] if head is not None else [])],
         "annotations": [
             {
-                **P.panel_title({"x": heat_x, "y": heat_y}, head_title(view, head, position)),
+                **P.panel_title(
+                    {"x": heat_x, "y": heat_y},
+                    "<br>".join(head_lines(view, head, position, fixed["title_chars"])),
+                ),
                 "font": {"size": font},
+                "yshift": fixed["title_lift"],
             }
         ],
     }

@@ -26,7 +26,7 @@ import numpy as np
 from explain import views
 from explain.style import OKABE_ITO, Theme, colorscale, short, visible
 
-from ..rules import NOTEBOOK_PX, label, tick_label
+from ..rules import NOTEBOOK_PX, label, tick_label, wrap
 from . import blocks as P
 
 OUTLINE = OKABE_ITO[5]  # vermillion: the selected neuron and the firing tokens
@@ -37,6 +37,14 @@ EXAMPLES_AXIS = "activation"  # the examples' rows are labelled by the firing ac
 GRID_AXIS = "neuron"  # the grid's rows are labelled by their first neuron
 GRID, BARS, EXAMPLES = 0, 1, 2  # the figure's traces
 TITLE_LINES = 3
+GRID_SHARE = 0.42  # of the plot's width: the grid
+# The narrowest output the side-by-side panels are laid out for: the widget draws the figure
+# as wide as its output (~590 px in JupyterLab at 1024 px with the file browser open).
+NARROW_PX = 560
+CHAR_EMS = 0.62  # a label's character, in its text's size (generous: no label runs over)
+# a title's character, in its text's size (0.48 measured in chromium: `blocks.loss_marks`)
+TEXT_EMS = 0.55
+BAR_TICK_CHARS = 6  # the bars' longest tick label: "-0.015"
 
 
 def grid_shape(width: int) -> tuple[int, int]:
@@ -78,6 +86,11 @@ def examples_title(view: views.NeuronData, neuron: int) -> str:
     return f"where neuron {neuron} fires most: its top {count}, the firing token outlined"
 
 
+def lines(text: str, chars: int) -> str:
+    """``text`` (no markup) as plotly text broken into lines of at most ``chars``."""
+    return "<br>".join(label(part) for part in wrap(text, chars))
+
+
 def aligned(view: views.NeuronData, neuron: int) -> tuple[np.ndarray, np.ndarray, list]:
     """The examples laid out in the columns of :meth:`~explain.views.NeuronData.window`, the
     firing tokens in one column (``before``): activations [top, columns] (NaN: no token), the
@@ -100,7 +113,14 @@ def aligned(view: views.NeuronData, neuron: int) -> tuple[np.ndarray, np.ndarray
 def sizes(view: views.NeuronData, theme: Theme) -> dict:
     """Pixel sizes at the theme's text size, as wide as a notebook's output (`NOTEBOOK_PX`):
     the grid on 42% of the plot's width with its colour bar under it, the bars beside it (a
-    line and a half a bar), the examples under both across the width (two lines a row)."""
+    line and a half a bar), the examples under both across the width (two lines a row).
+
+    The widget draws the figure as wide as its output, down to `NARROW_PX` and less: plotly
+    keeps the margins (pixels) and scales the panels with the plot's width. So what lies side
+    by side is laid out for the narrowest: the gap before the bars holds their tokens and what
+    of the grid's colour-bar title passes the grid, and the grid's and the bars' tick labels are
+    as many as fit there. The panels' titles lie inside the plot, under the figure's title
+    however many lines the widget wraps that into; each is broken into lines that fit."""
     font = theme.font_size
     rows, columns = grid_shape(view.width)
     top, k = view.top_act.shape[2], view.promotes_values.shape[2]
@@ -109,27 +129,50 @@ def sizes(view: views.NeuronData, theme: Theme) -> dict:
     longest = max((len(short(visible(t))) for t in tokens), default=1)
     row_label = max(len(str((rows - 1) * columns)), 5)  # "240" or an activation "0.123"
     line = 1.35 * font
+    em = CHAR_EMS * font  # a character's width, generous
+    title_size = round(1.2 * font)  # the theme's title (`explain.style.Theme.layout`)
     margin = {
-        "l": round(0.62 * font * row_label + line + 24),  # tick labels and the axis title
-        "r": round(14 + 0.62 * font * 5 + line + 30),  # the examples' colour bar
-        "t": round(TITLE_LINES * 1.2 * line + line + 28),  # the title, the panels' titles
+        "l": round(em * row_label + line + 24),  # tick labels and the axis title
+        "r": round(14 + em * 5 + line + 30),  # the examples' colour bar
+        # the title's lines from the top (the panels' titles lie inside the plot)
+        "t": round(1.2 * font + TITLE_LINES * 1.3 * title_size + 0.6 * font),
         "b": round(line + 24),
     }
     plot_w = NOTEBOOK_PX - margin["l"] - margin["r"]
-    grid_w = round(0.42 * plot_w)
+    narrow = NARROW_PX - margin["l"] - margin["r"]  # the plot's width at the narrowest
+    grid_n = GRID_SHARE * narrow
+    # the grid's colour-bar title under the bar, centred: what passes the bar's right end lies
+    # before the bars' tick labels (`grid_bar`)
+    letter = TEXT_EMS * font
+    bar_lines = wrap(GRID_BAR, max(int(grid_n // letter), 12))
+    overhang = max(0.0, letter * max(map(len, bar_lines)) - grid_n) / 2
+    token_px = em * longest + 12
+    gap_n = max(2 * font, overhang + font) + token_px  # the grid's end to the bars' start
+    bars_n = narrow - grid_n - gap_n  # the bars' width at the narrowest
+    # the panels' titles, centred: the bars' over the bars (passing their ends by up to the
+    # gap before them), the examples' over the plot (by up to the narrower margin); as many
+    # lines as the widest neuron's number takes
+    bars_chars = max(int((bars_n + 2 * min(gap_n, margin["r"] - 8)) // letter), 12)
+    examples_chars = max(int((narrow + 2 * min(margin["l"], margin["r"]) - 8) // letter), 12)
+    widest = view.width - 1
+    bars_lines = len(wrap(bars_title(widest), bars_chars))
+    examples_lines = len(wrap(examples_title(view, widest), examples_chars))
+    panel = round(bars_lines * line + 12)  # the bars' title above them
+    grid_w = round(GRID_SHARE * plot_w)
     cell = grid_w / columns
     grid_h = round(cell * rows)
     bar_gap = round(line + font // 4 + 14)  # the grid's tick labels (and their standoff), the bar
-    under_grid = bar_gap + 14 + 2 * line + 16  # the bar, its tick labels and title
+    under_grid = bar_gap + 14 + (1 + len(bar_lines)) * line + 16  # the bar, its ticks and title
     bar_row = 1.5 * font + 6
     bars_h = round(bar_row * (2 * k + 1))  # the promoted, a gap, the suppressed
-    under_bars = 2 * line + 16  # tick labels and the axis title
+    # tick labels (as many as fit at the narrowest, with room for plotly's turning them 30
+    # degrees there) and the axis title
+    under_bars = 2 * line + 0.5 * em * BAR_TICK_CHARS + 16
     upper = round(max(grid_h + under_grid, bars_h + under_bars))
-    gap = round(line + 20)  # the examples' panel title
+    gap = round(examples_lines * line + 20)  # the examples' panel title
     examples_h = round(top * (2 * font + 10))
-    plot_h = upper + gap + examples_h
-    token_px = 0.62 * font * longest + 12
-    bars_left = grid_w + 2 * font + token_px
+    plot_h = panel + upper + gap + examples_h
+    below = 1.0 - panel / plot_h  # the panels' top, under the bars' title
     return {
         "width": NOTEBOOK_PX,
         "height": plot_h + margin["t"] + margin["b"],
@@ -137,20 +180,25 @@ def sizes(view: views.NeuronData, theme: Theme) -> dict:
         "rows": rows,
         "columns": columns,
         "cell": cell,
-        "grid_x": [0.0, grid_w / plot_w],
-        "grid_y": [1.0 - grid_h / plot_h, 1.0],
+        "grid_x": [0.0, GRID_SHARE],
+        "grid_y": [below - grid_h / plot_h, below],
         "grid_bar_gap": bar_gap,
-        "bars_x": [bars_left / plot_w, 1.0],
-        "bars_y": [1.0 - bars_h / plot_h, 1.0],
+        "grid_bar": "<br>".join(label(text) for text in bar_lines),
+        "bars_x": [(grid_n + gap_n) / narrow, 1.0],
+        "bars_y": [below - bars_h / plot_h, below],
+        "bars_ticks": max(3, int(bars_n // (em * BAR_TICK_CHARS + 16))),
+        "bars_chars": bars_chars,
+        "examples_chars": examples_chars,
         "examples_y": [0.0, examples_h / plot_h],
-        "grid_ticks": _grid_ticks(rows, columns, cell, font),
+        "grid_ticks": _grid_ticks(rows, columns, grid_n / columns, cell, font),
     }
 
 
-def _grid_ticks(rows: int, columns: int, cell: float, font: int) -> dict:
-    """Tick labels that fit the cells: each shown row's first neuron on y, "+column" on x."""
-    every_y = max(1, math.ceil(1.25 * font / cell))
-    every_x = max(1, math.ceil((0.62 * font * len(f"+{columns - 1}") + 8) / cell))
+def _grid_ticks(rows: int, columns: int, wide: float, tall: float, font: int) -> dict:
+    """Tick labels that fit the cells, ``wide`` (at the narrowest) by ``tall`` pixels: each
+    shown row's first neuron on y, "+column" on x."""
+    every_y = max(1, math.ceil(1.25 * font / tall))
+    every_x = max(1, math.ceil((CHAR_EMS * font * len(f"+{columns - 1}") + 8) / wide))
     every_x = 2 ** math.ceil(math.log2(every_x))  # +0, +4, +8, ...: round steps
     return {
         "x": (list(range(0, columns, every_x)), [f"+{c}" for c in range(0, columns, every_x)]),
@@ -207,7 +255,7 @@ def _fixed(view: views.NeuronData, theme: Theme) -> dict:
             "yanchor": "top",
             "ypad": size["grid_bar_gap"],
             "nticks": 4,
-            "title": {"text": GRID_BAR, "side": "bottom"},
+            "title": {"text": size["grid_bar"], "side": "bottom"},
         },
         "xaxis": "x",
         "yaxis": "y",
@@ -255,6 +303,7 @@ def _fixed(view: views.NeuronData, theme: Theme) -> dict:
             "anchor": "y2",
             "zeroline": True,
             "zerolinecolor": theme.foreground,
+            "nticks": size["bars_ticks"],  # about as many as fit at the narrowest
             "title": {"text": BARS_AXIS},
         },
         "yaxis2": {
@@ -375,6 +424,7 @@ def figure(view: views.NeuronData, index: int, theme: Theme, neuron: int | None 
     panel = {"font": {"size": font}}
     bars_cell = {"x": fixed["bars_x"], "y": fixed["bars_y"]}
     examples_cell = {"x": [0.0, 1.0], "y": fixed["examples_y"]}
+    chars = fixed["examples_chars"]
     layout = {
         **layout,
         "title": {**layout["title"], "text": heading(view, index, neuron)},
@@ -409,8 +459,11 @@ def figure(view: views.NeuronData, index: int, theme: Theme, neuron: int | None 
             },
         ],
         "annotations": [
-            {**P.panel_title(bars_cell, bars_title(neuron)), **panel},
-            {**P.panel_title(examples_cell, examples_title(view, neuron)), **panel},
+            {**P.panel_title(bars_cell, lines(bars_title(neuron), fixed["bars_chars"])), **panel},
+            {
+                **P.panel_title(examples_cell, lines(examples_title(view, neuron), chars)),
+                **panel,
+            },
         ],
     }
     return P.themed({"data": data, "layout": layout}, theme)

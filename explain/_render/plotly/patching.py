@@ -21,7 +21,7 @@ model's (PatchingView measures the path effects of another receiver with the mod
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -39,6 +39,79 @@ CELL_EMS = 0.62  # a character of cell text, in ems
 TITLE_EMS = 0.55  # a character of title text, in ems (wrapping)
 LINE = 1.35  # a line of text, in ems
 ROWS = ("clean", "corrupted")
+# The narrowest a figure is drawn: a notebook's output at 1024 px with JupyterLab's file browser
+# open (592 px measured in chromium, the plot 588 px). The widget lays a figure out again at the
+# width it gets (widgets/plot.js), shrinking its plot area but not its text, so the text plotly
+# does not wrap (titles, panels' titles, the notes under a figure) is broken into lines that fit
+# this width; wider, the lines just have room to spare.
+NARROW_PX = 588
+TOOLBAR_PX = 30  # plot.js puts a title's top under plotly's toolbar strip
+
+
+def fitted(parts: Sequence[str], font: float, width: float, sep: str = " · ") -> list[str]:
+    """``parts`` of a text as lines that fit ``width`` px at ``font`` px (TITLE_EMS a
+    character, as wide as verdana's, plotly's first font most machines have): a part joins the
+    line before it (after ``sep``) where it fits, else starts a line; a part longer than a line
+    is broken after its commas, and a clause longer than a line at its spaces.
+
+    >>> fitted(["grey: not scored by the task", "hover a token for the 5 most likely"], 20, 540)
+    ['grey: not scored by the task', 'hover a token for the 5 most likely']
+    >>> fitted(["grey: not scored by the task", "hover a token for the 5 most likely"], 12, 540)
+    ['grey: not scored by the task · hover a token for the 5 most likely']
+    >>> fitted(["logit difference: clean 0.0617, corrupted -0.0504"], 24, 560)
+    ['logit difference: clean 0.0617,', 'corrupted -0.0504']
+    """
+    chars = max(12, int(width // (TITLE_EMS * font)))
+    out: list[str] = []
+    for part in parts:
+        if out and len(out[-1]) + len(sep) + len(part) <= chars:
+            out[-1] += sep + part
+            continue
+        first = len(out)
+        clauses = part.split(", ")
+        for i, clause in enumerate(clauses):
+            clause += "," if i < len(clauses) - 1 else ""
+            if len(out) > first and len(out[-1]) + 1 + len(clause) <= chars:
+                out[-1] += " " + clause
+            else:
+                out += wrap(clause, chars)
+    return out
+
+
+def panel_lines(text: str, font: float, width: float) -> list[str]:
+    """A panel's title (its lines apart at "<br>") in lines that fit ``width`` px at ``font``
+    px: each of its lines broken at spaces where it is too long, or the whole text broken
+    anew where that takes fewer lines.
+
+    >>> panel_lines("each earlier head restored only<br>into L1H0's queries (q)", 20, 240)
+    ['each earlier head', 'restored only into', "L1H0's queries (q)"]
+    >>> panel_lines("each earlier head restored only<br>into L1H0's queries (q)", 12, 160)
+    ['each earlier head', 'restored only', "into L1H0's queries (q)"]
+    """
+    chars = max(12, int(width // (TITLE_EMS * font)))
+    given = text.split("<br>")
+    kept = [line for part in given for line in wrap(part, chars)]
+    anew = wrap(" ".join(given), chars)
+    return anew if len(anew) < len(kept) else kept
+
+
+def title_lines(text: str, font: float, width: float = NARROW_PX) -> list[str]:
+    """A figure's title (its lines apart at "<br>") in lines that fit a figure ``width`` px wide
+    at the title's size (1.2 ``font``, :meth:`Theme.plotly_layout`): each line's parts (apart at
+    " · ") whole where they fit."""
+    return [
+        line
+        for given in text.split("<br>")
+        for line in fitted(given.split(" · "), 1.2 * font, width - TOOLBAR_PX)
+    ]
+
+
+def title_room(lines: int, font: float) -> int:
+    """Pixels from a figure's top to the end of a title of ``lines`` lines at 1.2 ``font`` px,
+    as the widget lays it out (widgets/plot.js ``fit``): the toolbar's strip, the lines, the gap
+    under them."""
+    size = 1.2 * font
+    return math.ceil(TOOLBAR_PX + 1.2 * size + 1.3 * size * (lines - 1) + 0.3 * size + 0.6 * font)
 
 
 def check_where(where: str) -> str:
@@ -113,6 +186,11 @@ def prompts_note(view: views.PatchingData) -> str:
 
 def heads_title(newline: str = "<br>") -> str:
     return f"each head's output restored{newline}at every position"
+
+
+def restored_title() -> list[str]:
+    """The heads figure's title, in the parts it breaks between (not escaped)."""
+    return ["restored from the clean run:", MEANING]
 
 
 def path_title(
@@ -213,18 +291,19 @@ def prompts_figure(view: views.PatchingData, index: int, theme: Theme) -> dict:
                         "x0": column - 0.5, "x1": column + 0.5, "y0": row - 0.5, "y1": row + 1.5,
                         "line": {"color": theme.foreground, "width": 2},
                     })  # fmt: skip
-    note = lines(prompts_note(view), font)
+    # the note under the cells, from the plot's left edge: its parts on lines that fit there
+    note = fitted(prompts_note(view).split(" · "), font, NARROW_PX - size["left"] - 8)
+    title = title_lines(heading(view, index), font)
     row_px = round(2.0 * font + 10)
-    title_lines = 2
     margin = {
         "l": size["left"],
         "r": 24,
-        "t": round(title_lines * 1.2 * font * LINE + 1.2 * font + 16),
+        "t": title_room(len(title), font) + 4,
         "b": round(len(note) * font * LINE + 20),
     }
     labels = ["" if kind == "gap" else kind for kind, _, _ in rows]
     layout = {
-        "title": {**figure_title(font), "text": heading(view, index)},
+        "title": {**figure_title(font), "text": "<br>".join(title)},
         "width": NOTEBOOK_PX,
         "height": margin["t"] + margin["b"] + n_rows * row_px,
         "margin": margin,
@@ -289,8 +368,8 @@ def prompts_figure(view: views.PatchingData, index: int, theme: Theme) -> dict:
 # -- 2. the heads and the paths into the receiver ---------------------------------------------
 def heads_layout(view: views.PatchingData, theme: Theme) -> dict:
     """Pixel sizes of the heads figure: two [layer × head] panels side by side, cells wide
-    enough for their numbers ("-0.12") where the notebook's width allows, else numbers on
-    hover only (``numbers``)."""
+    enough for their numbers ("-0.12") where the narrowest output's width allows (NARROW_PX),
+    else numbers on hover only (``numbers``); the title's and the panels' titles' lines."""
     font = theme.font_size
     need = CELL_EMS * font * 5 + 10  # "-0.12"
     digits = len(str(max(view.layers, view.n_heads) - 1))
@@ -298,26 +377,38 @@ def heads_layout(view: views.PatchingData, theme: Theme) -> dict:
     left = round(tick + LINE * font + 24)  # tick labels and the axis title "layer"
     right = round(2.5 * font + 60)  # the colour bar, its ticks and its title
     gap = left + 16
-    room = (NOTEBOOK_PX - left - right - gap) / 2
+    # as wide as the narrowest output at most, so the widget never shrinks it: numbers written
+    # in the cells only where they fit there, the panels' axes apart by their gap
+    room = (NARROW_PX - left - right - gap) / 2
     cell_w = min(room / view.n_heads, max(need, 3.0 * font))
     cell_h = max(LINE * font + 10, min(cell_w, 3.0 * font))
     panel_w, panel_h = cell_w * view.n_heads, cell_h * view.layers
     plot_w = 2 * panel_w + gap
+    width = round(plot_w + left + right)
+    # the title in lines that fit the figure, and each panel's over its panel and the gap beside
+    # it (the receiver's queries, keys or values: the longest of them, so the figure keeps its
+    # height as ``through`` changes)
+    title = fitted(restored_title(), 1.2 * font, width - TOOLBAR_PX, " ")
+    room = panel_w + gap
+    panels = [heads_title(), *(path_title(view, p) for p in views.PatchingData.INPUTS)]
+    lines = max(len(panel_lines(t, font, room)) for t in panels)
     margin = {
         "l": left,
         "r": right,
-        # the figure's title, the panels' two-line titles
-        "t": round(1.2 * font * LINE + 2 * font * LINE + 1.2 * font + 28),
+        # the figure's title, then the panels' titles over the panels
+        "t": title_room(len(title), font) + round(lines * LINE * font + 10),
         "b": round(2 * font * LINE + 24),  # tick labels and the axis title "head"
     }
     return {
-        "width": round(plot_w + left + right),
+        "width": width,
         "height": round(panel_h + margin["t"] + margin["b"]),
         "margin": margin,
         "plot_h": panel_h,
         "heads_x": [0.0, panel_w / plot_w],
         "path_x": [(panel_w + gap) / plot_w, 1.0],
         "numbers": cell_w >= need,
+        "title": title,
+        "panel_room": room,
     }
 
 
@@ -389,7 +480,7 @@ def heads_figure(view: views.PatchingData, theme: Theme, part: str) -> dict:
     }
     axes = {"tickmode": "linear", "dtick": 1, "showgrid": False, "zeroline": False}
     layout = {
-        "title": {**figure_title(font), "text": f"restored from the clean run: {MEANING}"},
+        "title": {**figure_title(font), "text": "<br>".join(size["title"])},
         "width": size["width"],
         "height": size["height"],
         "margin": size["margin"],
@@ -419,15 +510,17 @@ def heads_figure(view: views.PatchingData, theme: Theme, part: str) -> dict:
         "shapes": [*_outline(view, "", theme), *_outline(view, "2", theme)],
         "annotations": [
             {
-                **P.panel_title({"x": size["heads_x"], "y": [0.0, 1.0]}, heads_title()),
+                **P.panel_title(
+                    {"x": x, "y": [0.0, 1.0]},
+                    "<br>".join(panel_lines(text, font, size["panel_room"])),
+                ),
                 "font": {"size": font},
                 "yshift": 4,
-            },
-            {
-                **P.panel_title({"x": size["path_x"], "y": [0.0, 1.0]}, path_title(view, part)),
-                "font": {"size": font},
-                "yshift": 4,
-            },
+            }
+            for x, text in (
+                (size["heads_x"], heads_title()),
+                (size["path_x"], path_title(view, part)),
+            )
         ],
     }
     return P.themed({"data": [heads, paths], "layout": layout}, theme)
@@ -443,10 +536,11 @@ def positions_layout(view: views.PatchingData, theme: Theme, where: str) -> dict
     longest = max(len(short(visible(t))) for t in view.tokens)
     turned = longest > 2
     token_px = CELL_EMS * font * longest + 12
+    title = title_lines(positions_title(where), font)
     margin = {
         "l": round(CELL_EMS * font * max(map(len, rows)) + 24),
         "r": round(2.5 * font + 60),
-        "t": round(2 * 1.2 * font * LINE + 1.2 * font + 20),
+        "t": title_room(len(title), font) + 4,
         "b": round((token_px if turned else LINE * font) + LINE * font + 28),
     }
     # a line of text and a little a row, and room for the colour bar's labels beside few rows
@@ -458,6 +552,7 @@ def positions_layout(view: views.PatchingData, theme: Theme, where: str) -> dict
         "plot_w": NOTEBOOK_PX - margin["l"] - margin["r"],
         "plot_h": row_px * len(rows),
         "turned": turned,
+        "title": title,
     }
 
 
@@ -491,7 +586,7 @@ def positions_figure(view: views.PatchingData, theme: Theme, where: str) -> dict
         "y0": 0.0, "y1": 1.0, "line": {"color": theme.foreground, "width": 2},
     } for p in view.answer_positions.tolist()]  # fmt: skip
     layout = {
-        "title": {**figure_title(font), "text": positions_title(where)},
+        "title": {**figure_title(font), "text": "<br>".join(size["title"])},
         "width": size["width"],
         "height": size["height"],
         "margin": size["margin"],

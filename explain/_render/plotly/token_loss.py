@@ -20,6 +20,7 @@ from explain.style import Theme, colorscale, short, visible
 
 from ..rules import NOTEBOOK_PX, label, tick_label
 from . import blocks as P
+from .patching import NARROW_PX, fitted, title_lines, title_room
 
 CELL_EMS = 0.62  # the width of a character of cell text, in ems (a digit: ~0.55 in chromium)
 BAR_LEN = 0.5  # the colour bar's length, a fraction of the text's width
@@ -41,11 +42,18 @@ def sizes(view: views.TokenLossData, theme: Theme) -> dict:
     # the colour bar under the text: its gap (`bar_gap`), its title, the bar, its tick labels
     gap = round(0.5 * font + 8)
     bar = round(gap + 14 + 2.8 * font + 8)
-    line = round(1.4 * font + 10)  # the line under it (`note`)
+    left = round(16 + 2.0 * font)  # the lines' first positions: up to three digits
+    # the note under it, from the plot's left edge, in lines that fit the narrowest output
+    notes = note_lines(view, font, NARROW_PX - left - 8)
+    line = round(1.4 * font + 10 + 1.35 * font * (len(notes) - 1))
+    # the title's lines at the narrowest output: the most any step's title takes
+    titles = max(
+        (len(title_lines(title(view, i), font)) for i in range(len(view.steps))), default=2
+    )
     margin = {
-        "l": round(16 + 2.0 * font),  # the lines' first positions: up to three digits
+        "l": left,
         "r": 24,
-        "t": round(2 * 1.2 * font * 1.35 + 24),  # the title's two lines
+        "t": title_room(titles, font) + 4,
         # and at least the room a page's step slider takes under the plot area: with less,
         # plotly's automargin squeezed the text away (a one-line probe's plot area went to
         # -7 px); the page then lowers the slider under the note (`page.FIT_JS`)
@@ -64,12 +72,19 @@ def sizes(view: views.TokenLossData, theme: Theme) -> dict:
         "width": NOTEBOOK_PX,
         "height": margin["t"] + margin["b"] + rows * row_px,
         "margin": margin,
+        "note": notes,
     }
 
 
 def note(view: views.TokenLossData) -> str:
     """The line under the colour bar: what grey means (where a token is grey), and the hover."""
     return HOVER_NOTE if all(view.mask) else f"{GREY_NOTE} · {HOVER_NOTE}"
+
+
+def note_lines(view: views.TokenLossData, font: float, width: float) -> list[str]:
+    """:func:`note` in lines that fit ``width`` px at ``font`` px (each part whole where it
+    fits)."""
+    return fitted(note(view).split(" · "), font, width)
 
 
 def grid(values: np.ndarray, columns: int, rows: int, fill: object = np.nan) -> np.ndarray:
@@ -183,7 +198,8 @@ def _fixed(view: views.TokenLossData, theme: Theme) -> dict:
         "uirevision": "explain",
         "annotations": [
             {
-                "text": note(view),
+                "text": "<br>".join(size["note"]),
+                "align": "left",
                 "x": 0.0,
                 "xref": "paper",
                 "xanchor": "left",
@@ -240,6 +256,12 @@ def figures(view: views.TokenLossData, index: int, theme: Theme) -> list[dict]:
     return [
         {
             "data": [{**scored, "z": z, "customdata": hovers}, {**grey, "customdata": hovers}],
-            "layout": {**layout, "title": {**layout["title"], "text": title(view, index)}},
+            "layout": {
+                **layout,
+                "title": {
+                    **layout["title"],
+                    "text": "<br>".join(title_lines(title(view, index), theme.font_size)),
+                },
+            },
         }
     ]
