@@ -142,11 +142,13 @@ class LiveTraining:
         if now - self._last_tick_end < 0.5 * self.play.interval / 1000:
             return
         self._burst()
-        self._last_tick_end = time.monotonic()
         if time.monotonic() - self._last_refresh >= self.min_interval:
             self._notify(reset=False)
         else:
             self._pending = True
+        # the tick ends when its views are redrawn too: ticks that queued while they redrew are
+        # a backlog as well (a loaded machine took over 100 ms to redraw the dashboard)
+        self._last_tick_end = time.monotonic()
 
     def _on_pause(self, change: dict) -> None:
         if not change["new"] and self._pending:  # show the last burst that was not drawn yet
