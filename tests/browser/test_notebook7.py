@@ -29,7 +29,7 @@ def test_notebook7_dashboard_renders_follows_the_slider_and_plays(
     cell = page.locator(".jp-Notebook .jp-CodeCell").first
     prompt = cell.locator(".jp-InputPrompt")
     for _ in range(30):
-        cell.locator(".jp-InputArea-editor").click()
+        cell.locator(".jp-InputArea-editor").click(timeout=90_000)  # a busy machine: slow to settle
         page.keyboard.press("Shift+Enter")
         page.wait_for_timeout(2000)
         if re.search(r"[*\d]", prompt.inner_text()):
