@@ -22,19 +22,15 @@ import ipywidgets
 from explain import export, views
 from explain._render.plotly import attribution as builder
 from explain.style import visible
-from explain.trace import Trace
 
 from ._base import StepControl, View
 from ._plot import ClickPoint
+from ._source import measure_lab, run_and_trace
 from .theme import Theme
 
 __all__ = ["AttributionView"]
 
 BARS = 0  # the parts' bar trace of the builder's figure (1: the sum, 2: the attention)
-
-
-def _is_run(source: Any) -> bool:
-    return hasattr(source, "model") and hasattr(source, "trace") and hasattr(source, "task")
 
 
 class AttributionView(View):
@@ -64,13 +60,7 @@ class AttributionView(View):
         step_control: StepControl | None = None,
         theme: Theme | str | None = None,
     ) -> None:
-        run = source if _is_run(source) else None
-        trace = run.trace if run is not None else source
-        if not isinstance(trace, Trace):
-            raise ValueError(
-                "AttributionView needs a Run from explain.train(...) or a Trace; "
-                f"got {type(source).__name__}"
-            )
+        run, trace = run_and_trace(source, "AttributionView")
         self.run = run
         if run is not None:
             self._measure()
@@ -135,17 +125,9 @@ class AttributionView(View):
     # -- the attribution record ------------------------------------------------------------------
     def _measure(self) -> None:
         """Measure the attribution from the run's model when the trace's is missing or older."""
-        from explain.lab import record  # needs torch, which a Run has already loaded
-        from explain.lab.attribution import probe_attribution
+        from explain.lab.attribution import probe_attribution  # torch: a Run has loaded it
 
-        run = self.run
-        if not isinstance(run.trace.meta.get("lab"), dict):
-            record(run)
-        lab = run.trace.meta["lab"]
-        found = lab.get("attribution")
-        step = getattr(getattr(run, "trainer", None), "step", None)
-        if not isinstance(found, dict) or found.get("step") != step:
-            lab["attribution"] = probe_attribution(run)
+        measure_lab(self.run, "attribution", probe_attribution)
 
     def _reload(self) -> None:
         """The trace grew (live training): measure again (a Run) and re-read it."""

@@ -22,17 +22,13 @@ import ipywidgets
 from explain import export, views
 from explain._render.plotly import lens as builder
 from explain.style import visible
-from explain.trace import Trace
 
 from ._base import StepControl, View, require_index
 from ._plot import ClickPoint
+from ._source import measure_lab, run_and_trace
 from .theme import Theme
 
 __all__ = ["LensView"]
-
-
-def _is_run(source: Any) -> bool:
-    return hasattr(source, "model") and hasattr(source, "trace") and hasattr(source, "task")
 
 
 class LensView(View):
@@ -59,13 +55,7 @@ class LensView(View):
         step_control: StepControl | None = None,
         theme: Theme | str | None = None,
     ) -> None:
-        run = source if _is_run(source) else None
-        trace = run.trace if run is not None else source
-        if not isinstance(trace, Trace):
-            raise ValueError(
-                "LensView needs a Run from explain.train(...) or a Trace; "
-                f"got {type(source).__name__}"
-            )
+        run, trace = run_and_trace(source, "LensView")
         self.run = run
         if run is not None:
             self._measure()
@@ -113,18 +103,9 @@ class LensView(View):
     # -- the lens record -------------------------------------------------------------------------
     def _measure(self) -> None:
         """Measure the lens from the run's model when the trace's record is missing or older."""
-        from explain.lab import record  # needs torch, which a Run has already loaded
-        from explain.lab.study import probe_lens
+        from explain.lab.study import probe_lens  # torch: a Run has loaded it
 
-        run = self.run
-        lab = run.trace.meta.get("lab")
-        if not isinstance(lab, dict):
-            record(run)
-            return
-        lens = lab.get("lens")
-        step = getattr(getattr(run, "trainer", None), "step", None)
-        if not isinstance(lens, dict) or lens.get("step") != step:
-            lab["lens"] = probe_lens(run)
+        measure_lab(self.run, "lens", probe_lens)
 
     def _reload(self) -> None:
         """The trace grew (live training): measure the lens again (a Run) and re-read it."""

@@ -22,17 +22,13 @@ import ipywidgets
 from explain import export, views
 from explain._render.plotly import neurons as builder
 from explain.style import visible
-from explain.trace import Trace
 
 from ._base import StepControl, View
 from ._plot import ClickPoint
+from ._source import measure_lab, run_and_trace
 from .theme import Theme
 
 __all__ = ["NeuronView"]
-
-
-def _is_run(source: Any) -> bool:
-    return hasattr(source, "model") and hasattr(source, "trace") and hasattr(source, "task")
 
 
 class NeuronView(View):
@@ -62,13 +58,7 @@ class NeuronView(View):
         step_control: StepControl | None = None,
         theme: Theme | str | None = None,
     ) -> None:
-        run = source if _is_run(source) else None
-        trace = run.trace if run is not None else source
-        if not isinstance(trace, Trace):
-            raise ValueError(
-                "NeuronView needs a Run from explain.train(...) or a Trace; "
-                f"got {type(source).__name__}"
-            )
+        run, trace = run_and_trace(source, "NeuronView")
         self.run = run
         if run is not None:
             self._measure()
@@ -132,17 +122,9 @@ class NeuronView(View):
     # -- the neuron record -----------------------------------------------------------------------
     def _measure(self) -> None:
         """Measure the neurons from the run's model when the trace's are missing or older."""
-        from explain.lab import record  # needs torch, which a Run has already loaded
-        from explain.lab.neurons import probe_neurons
+        from explain.lab.neurons import probe_neurons  # torch: a Run has loaded it
 
-        run = self.run
-        if not isinstance(run.trace.meta.get("lab"), dict):
-            record(run)
-        lab = run.trace.meta["lab"]
-        found = lab.get("neurons")
-        step = getattr(getattr(run, "trainer", None), "step", None)
-        if not isinstance(found, dict) or found.get("step") != step:
-            lab["neurons"] = probe_neurons(run)
+        measure_lab(self.run, "neurons", probe_neurons)
 
     def _reload(self) -> None:
         """The trace grew (live training): measure again (a Run) and re-read it."""

@@ -30,16 +30,13 @@ from explain.trace import Trace
 
 from ._base import StepControl, View, require_index
 from ._plot import ClickPoint
+from ._source import run_and_trace
 from .theme import Theme
 
 __all__ = ["PatchingView"]
 
 HEADS = 0  # the heads heatmap: trace 0 of the builder's second figure (1: the paths)
 WRONG = "#D55E00"  # an edit that cannot run (Okabe-Ito vermillion)
-
-
-def _is_run(source: Any) -> bool:
-    return hasattr(source, "model") and hasattr(source, "trace") and hasattr(source, "task")
 
 
 class PatchingView(View):
@@ -71,13 +68,7 @@ class PatchingView(View):
         step_control: StepControl | None = None,
         theme: Theme | str | None = None,
     ) -> None:
-        run = source if _is_run(source) else None
-        trace = run.trace if run is not None else source
-        if not isinstance(trace, Trace):
-            raise ValueError(
-                "PatchingView needs a Run from explain.train(...) or a Trace; "
-                f"got {type(source).__name__}"
-            )
+        run, trace = run_and_trace(source, "PatchingView")
         self.run = run
         if run is not None:
             self._measure(trace)
