@@ -132,3 +132,79 @@ def matrix_names(names: Sequence[str]) -> list[str]:
     return [
         n for n in names if not n.endswith("bias") and ".ln" not in n and not n.startswith("ln")
     ]
+
+
+TITLE_EMS = 0.55  # a character of title text, in ems (wrapping)
+# The narrowest a figure is drawn: a notebook's output at 1024 px with JupyterLab's file browser
+# open (592 px measured in chromium, the plot 588 px). The widget lays a figure out again at the
+# width it gets (widgets/plot.js), shrinking its plot area but not its text, so the text plotly
+# does not wrap (titles, panels' titles, the notes under a figure) is broken into lines that fit
+# this width; wider, the lines just have room to spare.
+NARROW_PX = 588
+TOOLBAR_PX = 30  # plot.js puts a title's top under plotly's toolbar strip
+
+
+def fitted(parts: Sequence[str], font: float, width: float, sep: str = " · ") -> list[str]:
+    """``parts`` of a text as lines that fit ``width`` px at ``font`` px (TITLE_EMS a
+    character, as wide as verdana's, plotly's first font most machines have): a part joins the
+    line before it (after ``sep``) where it fits, else starts a line; a part longer than a line
+    is broken after its commas, and a clause longer than a line at its spaces.
+
+    >>> fitted(["grey: not scored by the task", "hover a token for the 5 most likely"], 20, 540)
+    ['grey: not scored by the task', 'hover a token for the 5 most likely']
+    >>> fitted(["grey: not scored by the task", "hover a token for the 5 most likely"], 12, 540)
+    ['grey: not scored by the task · hover a token for the 5 most likely']
+    >>> fitted(["logit difference: clean 0.0617, corrupted -0.0504"], 24, 560)
+    ['logit difference: clean 0.0617,', 'corrupted -0.0504']
+    """
+    chars = max(12, int(width // (TITLE_EMS * font)))
+    out: list[str] = []
+    for part in parts:
+        if out and len(out[-1]) + len(sep) + len(part) <= chars:
+            out[-1] += sep + part
+            continue
+        first = len(out)
+        clauses = part.split(", ")
+        for i, clause in enumerate(clauses):
+            clause += "," if i < len(clauses) - 1 else ""
+            if len(out) > first and len(out[-1]) + 1 + len(clause) <= chars:
+                out[-1] += " " + clause
+            else:
+                out += wrap(clause, chars)
+    return out
+
+
+def panel_lines(text: str, font: float, width: float) -> list[str]:
+    """A panel's title (its lines apart at "<br>") in lines that fit ``width`` px at ``font``
+    px: each of its lines broken at spaces where it is too long, or the whole text broken
+    anew where that takes fewer lines.
+
+    >>> panel_lines("each earlier head restored only<br>into L1H0's queries (q)", 20, 240)
+    ['each earlier head', 'restored only into', "L1H0's queries (q)"]
+    >>> panel_lines("each earlier head restored only<br>into L1H0's queries (q)", 12, 160)
+    ['each earlier head', 'restored only', "into L1H0's queries (q)"]
+    """
+    chars = max(12, int(width // (TITLE_EMS * font)))
+    given = text.split("<br>")
+    kept = [line for part in given for line in wrap(part, chars)]
+    anew = wrap(" ".join(given), chars)
+    return anew if len(anew) < len(kept) else kept
+
+
+def title_lines(text: str, font: float, width: float = NARROW_PX) -> list[str]:
+    """A figure's title (its lines apart at "<br>") in lines that fit a figure ``width`` px wide
+    at the title's size (1.2 ``font``, :meth:`Theme.plotly_layout`): each line's parts (apart at
+    " · ") whole where they fit."""
+    return [
+        line
+        for given in text.split("<br>")
+        for line in fitted(given.split(" · "), 1.2 * font, width - TOOLBAR_PX)
+    ]
+
+
+def title_room(lines: int, font: float) -> int:
+    """Pixels from a figure's top to the end of a title of ``lines`` lines at 1.2 ``font`` px,
+    as the widget lays it out (widgets/plot.js ``fit``): the toolbar's strip, the lines, the gap
+    under them."""
+    size = 1.2 * font
+    return math.ceil(TOOLBAR_PX + 1.2 * size + 1.3 * size * (lines - 1) + 0.3 * size + 0.6 * font)

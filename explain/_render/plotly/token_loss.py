@@ -18,9 +18,8 @@ import numpy as np
 from explain import views
 from explain.style import Theme, colorscale, short, visible
 
-from ..rules import NOTEBOOK_PX, label, tick_label
+from ..rules import NARROW_PX, NOTEBOOK_PX, fitted, label, tick_label, title_lines, title_room
 from . import blocks as P
-from .patching import NARROW_PX, fitted, title_lines, title_room
 
 CELL_EMS = 0.62  # the width of a character of cell text, in ems (a digit: ~0.55 in chromium)
 BAR_LEN = 0.5  # the colour bar's length, a fraction of the text's width
