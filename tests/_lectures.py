@@ -151,6 +151,11 @@ KNOWN_CONSOLE = {
     # live dashboard's learning-rate and gradient-norm panels before the first step) and logs
     # the SVG error; the line is drawn once the panel has data, and nothing shows meanwhile
     '<path> attribute d: Expected number, "M': "an empty subplot's axis line (plotly.js)",
+    # anywidget 0.11 rejects a model's `ready` promise when its module has not loaded within 2 s
+    # (a fixed AbortSignal.timeout(2000)), yet still binds the module and renders its views once
+    # it loads; a page busy drawing on a loaded machine hits it (CI, notebook 05). PlotWidget
+    # copes with it (widgets/_plot.py) and the rehearsal still fails on any plot left blank
+    "[anywidget] Failed to initialize model.": "anywidget's 2 s module timeout under load",
 }
 
 SCROLLER = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer"
