@@ -9,9 +9,12 @@
   ``tensors=False`` gives numpy arrays and needs no torch).
 - `write_bertviz_html(trace, path, view)`: bertviz's own head or model view as one HTML file
   that renders offline.
+- `to_hf(run_or_model)`: a trained model as a ``transformers`` causal LM with the same weights
+  and logits (GPT-2, or GPT-NeoX for rotary positions); `hf_tokenizer(run_or_task)`: the task's
+  vocabulary as a ``transformers`` tokenizer. ``save_pretrained`` both into one directory.
 
 This module imports neither torch nor transformers; `from_hf` and `to_bertviz` (unless
-``tensors=False``) import torch when called.
+``tensors=False``) import torch when called, `to_hf` and `hf_tokenizer` both.
 
 >>> import numpy as np
 >>> layer = np.full((1, 2, 3, 3), 1 / 3, np.float32)  # [batch, head, q_pos, k_pos]
@@ -30,7 +33,7 @@ import logging
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,7 +42,21 @@ from ._render import bertviz as _bertviz_html
 from .names import attention_name, attention_parts
 from .trace import Trace
 
-__all__ = ["from_attentions", "from_hf", "to_bertviz", "write_bertviz_html"]
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+    from .model import TinyTransformer
+    from .run import Run
+    from .tasks import Task
+
+__all__ = [
+    "from_attentions",
+    "from_hf",
+    "hf_tokenizer",
+    "to_bertviz",
+    "to_hf",
+    "write_bertviz_html",
+]
 
 log = logging.getLogger(__name__)
 
@@ -450,3 +467,32 @@ def write_bertviz_html(
     title = f"bertviz {view} view: {name}step {shown}{what}"
     page = _bertviz_html.bertviz_page(view, parts, title=title, display_mode=display_mode)
     return atomic_write(path, lambda f: f.write(page.encode("utf-8")), what="HTML")
+
+
+# -- a model out to HuggingFace ------------------------------------------------------------------
+def to_hf(run_or_model: Run | TinyTransformer) -> PreTrainedModel:
+    """A ``transformers`` causal LM with the weights of a Run's model or a TinyTransformer and
+    the same logits: ``GPT2LMHeadModel`` for learned, sinusoidal or no positions,
+    ``GPTNeoXForCausalLM`` for rope; ``ValueError`` for an encoder-decoder. Pair it with
+    `hf_tokenizer`::
+
+        hf, tokenizer = to_hf(run), hf_tokenizer(run)
+        hf.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)  # AutoModelForCausalLM / AutoTokenizer read both
+        trace = from_hf(hf, tokenizer, text)  # the same attention as the model's hook_pattern
+
+    See :func:`explain._hf_export.to_hf` for the details; imports torch and transformers.
+    """
+    from ._hf_export import to_hf as export
+
+    return export(run_or_model)
+
+
+def hf_tokenizer(run_or_task: Run | Task) -> PreTrainedTokenizerFast:
+    """The task's vocabulary as a ``transformers`` tokenizer whose ``input_ids`` are
+    ``task.tokenizer.encode(text)`` (per character or per word, as the task splits). See
+    :func:`explain._hf_export.hf_tokenizer`; imports transformers.
+    """
+    from ._hf_export import hf_tokenizer as build
+
+    return build(run_or_task)
