@@ -11,7 +11,9 @@ prediction (:func:`logit_lens`) and ask which inputs a prediction rests on (:fun
 component wrote (:func:`attribute`); ``patching`` restores one activation of a clean run into a
 corrupted one (:func:`patch`, :func:`corrupt`) or one head's path into another head's input
 (:func:`path_patch`); ``neurons`` finds what each MLP neuron fires on, promotes and is worth
-(:func:`neurons`). Everything here runs the model through its hook points and leaves it as it
+(:func:`neurons`). A HuggingFace model enters through :func:`wrap` (``hf``), which the head
+functions and the lens take where they take a TinyTransformer, with texts for a Task.
+Everything here runs the model through its hook points and leaves it as it
 found it.
 
     >>> import explain
@@ -43,6 +45,7 @@ from .heads import (
     rank_heads,
     z_name,
 )
+from .hf import LabModel, wrap
 from .lens import logit_lens, saliency, top_tokens
 from .neurons import Neurons, neurons, post_name
 from .patching import LogitDifference, Patching, corrupt, patch, path_patch
@@ -57,6 +60,8 @@ from .pruning import (
 from .study import Circuits, circuits, probe_lens, probe_predictions, record, spearman
 
 __all__ = [
+    "LabModel",
+    "wrap",
     "Attribution",
     "attribute",
     "Neurons",

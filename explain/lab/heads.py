@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ from .. import tasks as tasks_module
 from ..batches import held_out_batches, masked_loss, model_inputs, to_torch
 from ..config import TrainConfig
 from ..model import TinyTransformer
+
+if TYPE_CHECKING:
+    from .hf import LabModel
 
 __all__ = [
     "METHODS",
@@ -49,6 +53,7 @@ __all__ = [
 
 Head = tuple[int, int]  # (layer, head)
 Reference = tasks_module.Task | tasks_module.Batch | dict[str, torch.Tensor] | torch.Tensor
+Texts = Sequence[str] | Sequence[tuple[str, str]]  # a wrapped model's data (see explain.lab.hf)
 MODES = ("zero", "mean")
 METHODS = ("gradient", "ablation")
 REFERENCE_SIZE = 64  # sequences whose mean a Task reference stands for (mean mode)
@@ -69,15 +74,34 @@ def z_name(layer: int, part: str = "self") -> str:
     return f"{module}.hook_z"
 
 
-def _check_model(model: object) -> TinyTransformer:
-    if not isinstance(model, TinyTransformer):
-        raise TypeError(f"model must be an explain TinyTransformer; got {type(model).__name__}")
-    return model
+def _wrapped(model: object) -> bool:
+    """Whether ``model`` is a HuggingFace model wrapped by :func:`explain.lab.wrap`."""
+    from .hf import LabModel  # imported here: hf imports this module
+
+    return isinstance(model, LabModel)
+
+
+def _check_model(model: object, wrapped: bool = False) -> TinyTransformer:
+    """``model`` if it is a TinyTransformer, or (``wrapped=True``: a function that takes one)
+    a :class:`~explain.lab.hf.LabModel`; else a TypeError."""
+    if isinstance(model, TinyTransformer) or (wrapped and _wrapped(model)):
+        return model  # type: ignore[return-value]
+    if wrapped:
+        raise TypeError(
+            f"model must be an explain TinyTransformer; got {type(model).__name__} (a "
+            "HuggingFace model goes in wrapped: explain.lab.wrap(model, tokenizer))"
+        )
+    if _wrapped(model):
+        raise TypeError(
+            "model must be an explain TinyTransformer; a wrapped HuggingFace model (LabModel) "
+            "works in evaluate, ablate, head_importance, prune_curve and logit_lens"
+        )
+    raise TypeError(f"model must be an explain TinyTransformer; got {type(model).__name__}")
 
 
 def _resolve_part(model: TinyTransformer, part: str | None) -> str:
     """``part``, or the model's default: "self" (decoder-only) or "decoder" (encoder-decoder)."""
-    parts = list(names.attention_parts(model.hook_names()))
+    parts = [name for name in names.PARTS if z_name(0, name) in model.hook_dict]
     if part is None:
         return "self" if "self" in parts else "decoder"
     if part not in parts:
@@ -147,8 +171,41 @@ def held_out(
     return held_out_batches(task, batches, int(seed), batch_size)
 
 
+def _data(
+    model: TinyTransformer, task: Any, batches: int, seed: int, batch_size: int
+) -> list[Any]:
+    """What a model is scored on: a Task's :func:`held_out` batches, or all of a wrapped
+    model's texts (``task``) in tensor batches of ``batch_size`` (``batches``, ``seed`` unused)."""
+    if _wrapped(model):
+        return model.batches(task, _check_count("batch_size", batch_size))  # type: ignore[attr-defined]
+    return held_out(task, batches, seed, batch_size)
+
+
+def _forward(
+    model: TinyTransformer, task: Any, batch: Any
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Logits ``(B, T, vocab)`` of one batch from :func:`_data`, and its tensors."""
+    tensors = batch if isinstance(batch, dict) else to_torch(batch, model.device, task)
+    return model(**model_inputs(tensors)), tensors
+
+
+def _accuracy(
+    task: Any, batch: Any, logits: torch.Tensor, tensors: dict[str, torch.Tensor]
+) -> float | None:
+    """The task's metric; for a wrapped model's texts, the share of masked positions whose
+    most likely token is the target (next token; BERT: the masked token). None: no metric."""
+    if isinstance(batch, dict):
+        right = logits.argmax(-1) == tensors["targets"]  # (B, T)
+        return int(right[tensors["mask"]].sum()) / int(tensors["mask"].sum())
+    if not task.has_metric:
+        return None
+    return task.accuracy(logits.argmax(-1).cpu().numpy(), batch)
+
+
 def _tensors(model: TinyTransformer, reference: Reference) -> dict[str, torch.Tensor]:
     """The model's input tensors for a mean-mode reference (see :func:`ablate`)."""
+    if _wrapped(model):
+        return model.batch(reference)  # type: ignore[attr-defined]
     if isinstance(reference, tasks_module.Task):
         rng = np.random.default_rng(0)  # the same reference sequences on every call
         batch = reference.batch(REFERENCE_SIZE, rng, split="train")
@@ -165,21 +222,20 @@ def _tensors(model: TinyTransformer, reference: Reference) -> dict[str, torch.Te
     )
 
 
-def _score(
-    model: TinyTransformer, task: tasks_module.Task, data: Sequence[tasks_module.Batch]
-) -> dict[str, float]:
-    """Mean masked loss and task accuracy over ``data``; eval mode, no grad, mode restored."""
+def _score(model: TinyTransformer, task: Any, data: Sequence[Any]) -> dict[str, float]:
+    """Mean masked loss and task accuracy over ``data`` (from :func:`_data`); eval mode, no
+    grad, mode restored."""
     losses, accuracies = [], []
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for batch in data:
-                tensors = to_torch(batch, model.device, task)
-                logits = model(**model_inputs(tensors))  # (B, T, vocab)
+                logits, tensors = _forward(model, task, batch)  # (B, T, vocab)
                 losses.append(masked_loss(logits, tensors).item())
-                if task.has_metric:
-                    accuracies.append(task.accuracy(logits.argmax(-1).cpu().numpy(), batch))
+                accuracy = _accuracy(task, batch, logits, tensors)
+                if accuracy is not None:
+                    accuracies.append(accuracy)
     finally:
         model.train(was_training)
     accuracy = float(np.mean(accuracies)) if accuracies else math.nan
@@ -192,7 +248,8 @@ def _score(
 def _reference_means(
     model: TinyTransformer, layers: Sequence[int], part: str, reference: Reference
 ) -> dict[int, torch.Tensor]:
-    """Layer -> each head's mean z over the reference batch, ``[head, q_pos, d_head]``."""
+    """Layer -> each head's mean z over the reference batch, ``[head, q_pos, d_head]``; a
+    wrapped model's padded texts count, at each position, only the texts that reach it."""
     tensors = _tensors(model, reference)
     was_training = model.training
     model.eval()
@@ -203,7 +260,14 @@ def _reference_means(
             )
     finally:
         model.train(was_training)
-    return {layer: cache[z_name(layer, part)].mean(dim=0) for layer in layers}  # (nh, T, hs)
+    if "real" not in tensors:  # a Task's sequences: all of one length
+        return {layer: cache[z_name(layer, part)].mean(dim=0) for layer in layers}  # (nh, T, hs)
+    real = tensors["source_mask" if part == "encoder" else "real"]  # (B, T)
+    weights = real[:, None, :, None].to(cache[z_name(layers[0], part)].dtype)  # (B, 1, T, 1)
+    return {
+        layer: (cache[z_name(layer, part)] * weights).sum(0) / weights.sum(0)  # (nh, T, hs)
+        for layer in layers
+    }
 
 
 def _ablation_hook(
@@ -228,12 +292,12 @@ def _ablation_hook(
 
 @contextlib.contextmanager
 def ablate(
-    model: TinyTransformer,
+    model: TinyTransformer | LabModel,
     heads: Iterable[Head],
     mode: str = "zero",
-    reference: Reference | None = None,
+    reference: Reference | Texts | None = None,
     part: str | None = None,
-) -> Iterator[TinyTransformer]:
+) -> Iterator[TinyTransformer | LabModel]:
     """Switch off ``heads`` ``[(layer, head), ...]`` of ``part`` inside a ``with`` block.
 
     ``mode="zero"`` zeroes each head's output z; ``mode="mean"`` replaces it, position by
@@ -242,7 +306,9 @@ def ablate(
     sequences of its train split, the same on every call: one probe sequence would be patching
     with one input, not a mean), a ``tasks.Batch`` such as ``task.probe()``, a dict from
     :func:`explain.batches.to_torch` (an encoder-decoder's padded source needs its mask, so pass
-    that or the Task) or a token tensor. Inputs may be no longer than the reference.
+    that or the Task) or a token tensor. Inputs may be no longer than the reference. A
+    HuggingFace model wrapped by :func:`explain.lab.wrap` takes texts as its reference; each
+    position's mean counts the texts that reach it.
 
     ``part`` picks the attention: "self" for a decoder-only model; "decoder" (default),
     "encoder" or "cross" for an encoder-decoder one. Nest two ``with`` blocks to ablate heads of
@@ -256,7 +322,7 @@ def ablate(
         >>> torch.allclose(logits, model(tokens), atol=1e-6)
         True
     """
-    model = _check_model(model)
+    model = _check_model(model, wrapped=True)
     part = _resolve_part(model, part)
     heads = _check_heads(model, heads, allow_empty=False)
     if mode not in MODES:
@@ -277,15 +343,15 @@ def ablate(
 
 
 def evaluate(
-    model: TinyTransformer,
-    task: tasks_module.Task,
+    model: TinyTransformer | LabModel,
+    task: tasks_module.Task | Texts,
     heads_off: Iterable[Head] = (),
     mode: str = "zero",
     batches: int = 8,
     seed: int = 0,
     batch_size: int = _DEFAULT_BATCH_SIZE,
     *,
-    reference: Reference | None = None,
+    reference: Reference | Texts | None = None,
     part: str | None = None,
 ) -> dict[str, float]:
     """``{"loss", "accuracy"}`` on ``batches`` held-out ("val") batches, with ``heads_off``
@@ -295,14 +361,18 @@ def evaluate(
     the same loss and the task's own metric (NaN for a task without one). Runs in eval mode
     without gradients and leaves the model in the mode it was in.
 
+    A HuggingFace model wrapped by :func:`explain.lab.wrap` is scored on texts instead of a
+    Task: all of them, in batches of ``batch_size`` (``batches`` and ``seed`` are unused), with
+    the next-token loss and accuracy (BERT: masked tokens; see :mod:`explain.lab.hf`).
+
         >>> import explain
         >>> task = explain.tasks.get("copy")
         >>> model = explain.TinyTransformer(explain.ModelConfig(vocab_size=11, context_length=12))
         >>> evaluate(model, task, batches=2) == evaluate(model, task, batches=2)
         True
     """
-    model = _check_model(model)
-    data = held_out(task, batches, seed, batch_size)
+    model = _check_model(model, wrapped=True)
+    data = _data(model, task, batches, seed, batch_size)
     heads_off = _check_heads(model, heads_off, allow_empty=True)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {list(MODES)}; got {mode!r}")
@@ -316,7 +386,7 @@ def evaluate(
 
 
 def _gradient_importance(
-    model: TinyTransformer, task: tasks_module.Task, data: Sequence[tasks_module.Batch], part: str
+    model: TinyTransformer, task: Any, data: Sequence[Any], part: str
 ) -> np.ndarray:
     """Mean over batches of |dL/dξ| for a gate ξ = 1 on each head's z (Michel et al. 2019)."""
     n_layers, n_heads = model.config.n_layers, model.config.n_heads
@@ -332,8 +402,7 @@ def _gradient_importance(
         hooks = [(z_name(layer, part), gate(layer)) for layer in range(n_layers)]
         with torch.enable_grad(), model.hooks(fwd=hooks):
             for batch in data:
-                tensors = to_torch(batch, model.device, task)
-                loss = masked_loss(model(**model_inputs(tensors)), tensors)
+                loss = masked_loss(*_forward(model, task, batch))
                 # autograd.grad, not backward(): the caller's parameters get no .grad
                 (grad,) = torch.autograd.grad(loss, gates)
                 total += grad.abs().double().cpu()
@@ -343,8 +412,8 @@ def _gradient_importance(
 
 
 def head_importance(
-    model: TinyTransformer,
-    task: tasks_module.Task,
+    model: TinyTransformer | LabModel,
+    task: tasks_module.Task | Texts,
     method: str = "gradient",
     batches: int = 8,
     seed: int = 0,
@@ -356,7 +425,7 @@ def head_importance(
     """How much each head matters, numpy ``[layer, head]``; higher matters more.
 
     Both methods use the held-out batches of :func:`evaluate`, so they and its numbers speak
-    about the same data.
+    about the same data (for a wrapped HuggingFace model: texts, as there).
 
     - ``"gradient"`` (Michel, Levy and Neubig 2019, "Are Sixteen Heads Really Better than
       One?"): each head's z is multiplied by a gate ξ = 1; importance is the mean over batches
@@ -370,11 +439,11 @@ def head_importance(
     size, so a layer that matters little would look as important as one that matters a lot,
     and the two methods would no longer be on the loss scale.
     """
-    model = _check_model(model)
+    model = _check_model(model, wrapped=True)
     part = _resolve_part(model, part)
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}; got {method!r}")
-    data = held_out(task, batches, seed, batch_size)
+    data = _data(model, task, batches, seed, batch_size)
     if method == "gradient":
         scores = _gradient_importance(model, task, data, part)
     else:

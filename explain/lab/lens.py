@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import torch
 
     from ..model import TinyTransformer
+    from .hf import LabModel
 
 __all__ = ["logit_lens", "saliency", "top_tokens"]
 
@@ -77,6 +78,13 @@ def _prepare(
     """Token tensor [1, pos], forward kwargs (``source``) and the decoder's hook-name prefix."""
     import torch
 
+    from .heads import _wrapped
+
+    if _wrapped(model):  # a wrapped HuggingFace model reads a text (or ids) of one stack
+        model.lens_modules()  # a ValueError for a model the lens cannot read (BART, T5)
+        if isinstance(tokens, str):
+            tokens = model.encode(tokens, "text")
+
     def as_tensor(ids: np.ndarray) -> torch.Tensor:
         return torch.tensor(ids[None], dtype=torch.long, device=model.device)  # (1, T)
 
@@ -93,7 +101,9 @@ def _prepare(
     return ids, {}, ""
 
 
-def logit_lens(model: TinyTransformer, tokens: Any, source: Any = None) -> np.ndarray:
+def logit_lens(
+    model: TinyTransformer | LabModel, tokens: Any, source: Any = None
+) -> np.ndarray:
     """Probabilities ``[layer + 1, pos, vocab]`` (float64) read off the residual stream.
 
     Row 0 is ``embed.hook_sum``: token embedding plus the additive positional encoding, what
@@ -102,7 +112,9 @@ def logit_lens(model: TinyTransformer, tokens: Any, source: Any = None) -> np.nd
     and the unembedding (no bias; the model's ``unembed``), then a softmax, so the last row is
     ``softmax(model(tokens))``.
 
-    ``tokens`` are ids ``[pos]`` (list, array or tensor). Encoder-decoder models: ``tokens``
+    ``tokens`` are ids ``[pos]`` (list, array or tensor), or a text for a HuggingFace model
+    wrapped by :func:`explain.lab.wrap` (decoder-only or BERT: its blocks' outputs through its
+    final norm and head, see :mod:`explain.lab.hf`). Encoder-decoder models: ``tokens``
     feed the decoder, whose stack the lens reads, and ``source`` (ids) the encoder. The model
     runs in eval mode without gradients; its mode is restored and no hook is left behind.
 

@@ -19,6 +19,7 @@ import copy
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,8 +35,10 @@ from .heads import (
     MODES,
     Head,
     Reference,
+    Texts,
     _check_heads,
     _check_model,
+    _data,
     _resolve_part,
     _score,
     ablate,
@@ -44,6 +47,9 @@ from .heads import (
     held_out,
     rank_heads,
 )
+
+if TYPE_CHECKING:
+    from .hf import LabModel
 
 __all__ = [
     "PruneCurve",
@@ -92,15 +98,15 @@ def _fine_tune(
 
 
 def prune_curve(
-    model: TinyTransformer,
-    task: tasks_module.Task,
+    model: TinyTransformer | LabModel,
+    task: tasks_module.Task | Texts,
     order: Iterable[Head] | None = None,
     retrain_steps: int = 0,
     batches: int = 8,
     seed: int = 0,
     *,
     mode: str = "zero",
-    reference: Reference | None = None,
+    reference: Reference | Texts | None = None,
     batch_size: int = _DEFAULT_BATCH_SIZE,
     train_config: TrainConfig | None = None,
     part: str | None = None,
@@ -120,14 +126,22 @@ def prune_curve(
     them; in mean mode the mean is recomputed from the copy's weights at each removal). The
     fine-tune uses ``train_config`` (default: AdamW at a constant lr of 1e-3, no warm-up) with
     ``steps=retrain_steps`` and seed ``seed + k``. The caller's model is never changed.
+
+    A HuggingFace model wrapped by :func:`explain.lab.wrap` takes texts for ``task`` (scored as
+    :func:`~explain.lab.heads.evaluate` scores them) and no retraining.
     """
-    model = _check_model(model)
+    model = _check_model(model, wrapped=True)
     part = _resolve_part(model, part)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {list(MODES)}; got {mode!r}")
     if isinstance(retrain_steps, bool) or not isinstance(retrain_steps, int) or retrain_steps < 0:
         raise ValueError(f"retrain_steps must be an int >= 0; got {retrain_steps!r}")
-    data = held_out(task, batches, seed, batch_size)
+    if retrain_steps and not isinstance(model, TinyTransformer):
+        raise ValueError(
+            f"retrain_steps={retrain_steps} fine-tunes with explain's Trainer, which trains a "
+            "TinyTransformer on a Task; use retrain_steps=0 for a wrapped HuggingFace model"
+        )
+    data = _data(model, task, batches, seed, batch_size)
     if order is None:
         order = rank_heads(head_importance(model, task, "gradient", batches, seed,
                                            batch_size=batch_size, part=part))  # fmt: skip
