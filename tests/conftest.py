@@ -80,6 +80,53 @@ def lectures(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return Lectures(tmp_path_factory)
 
 
+# Test files that take longest, longest first, by the seconds they took in one full run (2 cores,
+# 2026-12-07, --durations). pytest-xdist hands each worker whole files (--dist loadfile) in
+# collection order (--no-loadscope-reorder: by default it sends the files with most tests first,
+# which put every lecture, four tests each, at the end: one worker ran the last lectures alone).
+# Longest first lets the short files fill in behind; the order changes nothing else.
+LONGEST_FIRST = [
+    "browser/test_layout.py",  # 370 s
+    "test_notebook_html.py",  # 184 s
+    "browser/test_lab.py",  # 184 s
+    "test_notebook_10.py",  # 144 s
+    "browser/test_playback.py",  # 130 s
+    "test_notebook_03.py",  # 118 s
+    "test_notebook_11.py",  # 111 s
+    "test_cli.py",  # 97 s
+    "test_notebook_08.py",  # 96 s
+    "browser/test_static_pictures.py",  # 96 s
+    "test_notebook_05.py",  # 94 s
+    "test_notebook_09.py",  # 94 s
+    "test_analysis_heads.py",  # 85 s
+    "test_memory_cap.py",  # 75 s
+    "test_notebook_02.py",  # 74 s
+    "test_notebook_07.py",  # 69 s
+    "test_lab_patching.py",  # 66 s
+    "test_handout.py",  # 66 s
+    "test_notebook_04.py",  # 64 s
+    "test_one_figure_presentation.py",  # 60 s
+    "test_notebook_01.py",  # 57 s
+    "test_token_loss.py",  # 56 s
+    "browser/test_voila.py",  # 55 s
+    "test_notebook_06.py",  # 54 s
+    "test_static.py",  # 54 s
+    "test_determinism.py",  # 53 s
+    "browser/test_notebook7.py",  # 50 s
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of LONGEST_FIRST first, in that order; every other file after, as collected."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+
+    def place(item: pytest.Item) -> int:
+        relative = item.nodeid.split("::", 1)[0].removeprefix("tests/")
+        return rank.get(relative, len(rank))
+
+    items.sort(key=place)  # stable: tests keep their order inside a file
+
+
 # test node id -> what its page did: blocked URLs and uncaught errors (tests/browser/conftest.py
 # sends them as a user property, so the summary lists them from any pytest-xdist worker)
 PAGE_LOGS: dict[str, dict[str, list[str]]] = {}
