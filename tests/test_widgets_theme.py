@@ -109,3 +109,37 @@ def test_views_without_a_theme_follow_jupyterlab_until_the_notebook_sets_one(not
         assert shown.theme == DARK and dashboard.theme == DARK and chosen.theme == LIGHT
     finally:
         _base.follow_page(dark=False, presentation=False)
+
+
+@pytest.fixture(scope="module")
+def layout_views() -> dict:
+    """The namespace of the layout test's notebook (tests/_layout_views.py) after its setup."""
+    from _layout_views import setup
+
+    namespace: dict = {}
+    exec(setup(), namespace)  # noqa: S102 (our own test source)
+    return namespace
+
+
+@pytest.mark.parametrize("theme", ["presentation", "dark"])
+def test_a_view_restyled_into_a_theme_is_the_view_made_in_it(layout_views, theme, notebook_theme):
+    """The browser layout test measures each view made light, then restyled by set_theme: that
+    stands for a view made in the theme only if the two draw the same figures and classes."""
+    from _figures import as_json, first_difference
+    from _layout_views import VIEWS
+
+    for name, code in VIEWS:
+        made = eval(code, {**layout_views, "kw": {"theme": theme}})  # noqa: S307
+        restyled = eval(code, {**layout_views, "kw": {"theme": "light"}})  # noqa: S307
+        before = [as_json(figure) for figure in restyled.figures()]
+        restyled.set_theme(theme)
+        after = [as_json(figure) for figure in restyled.figures()]
+        assert first_difference(after, before), f"{name}: set_theme({theme!r}) changed nothing"
+        made_figures = [as_json(figure) for figure in made.figures()]
+        assert len(after) == len(made_figures), name
+        for index, (a, b) in enumerate(zip(after, made_figures, strict=True)):
+            difference = first_difference(a, b)
+            assert difference is None, f"{name} figure {index}: {difference}"
+        assert set(restyled.widget._dom_classes) == set(made.widget._dom_classes), name
+        fonts = [[plot.widget.min_font for plot in view.plots] for view in (restyled, made)]
+        assert fonts[0] == fonts[1], name  # the smallest font the page lets a plot draw

@@ -1,9 +1,12 @@
 """Every view legible on a projector: no overlap, no clipping, no sideways scroll, in JupyterLab.
 
-One generated notebook per theme shows every view (a short ``explain.train`` run, plus an
-attention view of long word tokens). The page is measured at 1280x720, 1024x768 and 1440x900
-with the left sidebar (file browser) open and closed (dark, which has light's geometry: at
-1280x720 with it open). In page JavaScript, for each plotly plot:
+One generated notebook shows every view (a short ``explain.train`` run, plus an attention view
+of long word tokens; tests/_layout_views.py), measured in the light theme, then restyled by
+``widgets.set_theme("presentation")`` and measured again, then by ``set_theme("dark")``
+(tests/test_widgets_theme.py checks a view restyled into a theme draws what a view made in it
+draws). Light and presentation are measured at 1280x720, 1024x768 and 1440x900 with the left
+sidebar (file browser) open and closed; dark, which has light's geometry, at 1280x720 with it
+open. In page JavaScript, for each plotly plot:
 the bounding boxes of the title, axis titles, tick labels, legend, colour-bar title and ticks,
 annotations and the toolbar (made visible for the measurement: it shows on hover) must not
 overlap across groups, and every text must lie inside its plot (not cut by the plot's edge).
@@ -22,49 +25,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _layout_views import VIEWS, setup
 from playwright.sync_api import expect
+
+from explain.style import theme as as_theme
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # as conftest.py
 SIZES = [(1280, 720), (1024, 768), (1440, 900)]  # the last: where the issue saw a scrollbar
-THEMES = ["light", "dark", "presentation"]
+THEMES = ["light", "presentation", "dark"]  # measured in this order
 MIN_PRESENTATION_PX = 16.0
-MODEL = (
-    "explain.ModelConfig(vocab_size=11, d_model=16, n_layers=2, n_heads=4, d_mlp=32, "
-    "context_length=12)"
-)
-LONG_TOKENS = ["<bos>", "the", "cat", "chases", "the", "mouse", "across", "understandings"]
-# (name, code that evaluates to the view); every cell displays one
-VIEWS = [
-    ("AttentionView", "widgets.AttentionView(trace, **kw)"),
-    ("AttentionView-words", "widgets.AttentionView.from_attentions(words, TOKENS, **kw)"),
-    ("EmbeddingView", "widgets.EmbeddingView(trace, **kw)"),
-    ("PositionalView", "widgets.PositionalView(trace, **kw)"),
-    ("LossView", "widgets.LossView(trace, **kw)"),
-    ("OptimizerView", "widgets.OptimizerView(trace, playground=False, **kw)"),
-    ("OptimizerPlayground", "widgets.OptimizerPlayground(**kw)"),
-    ("ByHandView", "widgets.ByHandView(**kw)"),
-    ("GenerateView", "widgets.GenerateView(run, **kw)"),
-    ("CompareView", "widgets.CompareView(run, run, **kw)"),
-    ("HeadsView", "widgets.HeadsView(run, **kw)"),
-    ("LensView", "widgets.LensView(run, **kw)"),
-    ("Dashboard", "widgets.Dashboard(trace, **kw)"),
-]
 
 
-def notebook(theme: str) -> dict:
-    """A notebook that trains a small run and shows every view in ``theme``, one per cell."""
-    setup = f"""import numpy as np
-import explain, widgets
-kw = {{"theme": {theme!r}}}
-run = explain.train("reverse", {MODEL}, explain.TrainConfig(steps=40))
-trace = run.trace
-TOKENS = {LONG_TOKENS!r}
-rng = np.random.default_rng(0)
-raw = np.tril(rng.random((2, 1, 2, {len(LONG_TOKENS)}, {len(LONG_TOKENS)})) + 1e-3)
-words = list(raw / raw.sum(-1, keepdims=True))"""
-    return notebook_of([setup] + [f"# {name}\n{code}" for name, code in VIEWS])
+def notebook() -> dict:
+    """A notebook that trains a small run and shows every view, one per cell, in the page's
+    (light) theme; then one cell per other theme that restyles them all."""
+    views = [f"# {name}\n{code}" for name, code in VIEWS]
+    themes = [f"widgets.set_theme({theme!r})" for theme in THEMES[1:]]
+    return notebook_of([setup()] + views + themes)
 
 
 def notebook_of(cells: list[str]) -> dict:
@@ -380,19 +359,15 @@ def screenshots(page: Any, theme: str) -> list[Path]:
     return paths
 
 
-@pytest.mark.timeout(1500)
-@pytest.mark.parametrize("theme", THEMES)
-def test_every_view_fits_without_overlap(
-    lab_server: Any, notebook_root: Path, page: Any, theme: str
-) -> None:
-    name = f"layout-{theme}.ipynb"
-    (notebook_root / name).write_text(json.dumps(notebook(theme), indent=1))
-    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
-    page.goto(f"{lab_server.url}/lab/tree/{name}?reset", timeout=90_000)  # no tabs of before
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=90_000)
-    run_all(page, len(VIEWS) + 1)
-    wait_drawn(page, len(VIEWS))
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=120_000)
+# Page function: whether every plot is drawn in the theme (its font size and background).
+DRAWN_IN = """(t) => [...document.querySelectorAll('.jp-OutputArea .explain-plot .js-plotly-plot')]
+  .filter((gd) => gd.offsetParent !== null)
+  .every((gd) => gd.layout && gd.layout.font && gd.layout.font.size >= t.size
+    && gd.layout.paper_bgcolor === t.background)"""
+
+
+def measure(page: Any, theme: str) -> list[str]:
+    """The layout problems of every view in ``theme``, at each size and sidebar state."""
     problems: list[str] = []
     # Dark draws light's geometry (same fonts and sizes) in other colours: its own checks (dark
     # containers, contrast) need one size; light and presentation are measured at every size.
@@ -401,7 +376,7 @@ def test_every_view_fits_without_overlap(
         for open_ in (True, False) if theme != "dark" else (True,):
             set_sidebar(page, open_)
             settle(page)
-            where = f"{width}x{height}, sidebar {'open' if open_ else 'closed'}"
+            where = f"{theme}, {width}x{height}, sidebar {'open' if open_ else 'closed'}"
             for force in (False, True):
                 if force:
                     page.add_style_tag(content=FORCE_TOOLBAR)
@@ -417,10 +392,34 @@ def test_every_view_fits_without_overlap(
                 settle(page)
                 screenshots(page, theme)
                 page.set_viewport_size({"width": width, "height": height})
+    return problems
+
+
+@pytest.mark.timeout(1500)
+def test_every_view_fits_without_overlap(lab_server: Any, notebook_root: Path, page: Any) -> None:
+    name = "layout.ipynb"
+    (notebook_root / name).write_text(json.dumps(notebook(), indent=1))
+    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+    page.goto(f"{lab_server.url}/lab/tree/{name}?reset", timeout=90_000)  # no tabs of before
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=90_000)
+    run_all(page, len(VIEWS) + 1)
+    wait_drawn(page, len(VIEWS))
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=120_000)
+    problems: list[str] = []
+    for index, name_ in enumerate(THEMES):
+        if index:  # the next set_theme cell (run_all left the first of them selected)
+            cell = page.locator(".jp-Notebook .jp-CodeCell").nth(len(VIEWS) + index)
+            cell.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            drawn = as_theme(name_)
+            page.wait_for_function(
+                DRAWN_IN,
+                arg={"size": drawn.font_size, "background": drawn.background},
+                timeout=120_000,
+            )
+        problems += measure(page, name_)
     unique = list(dict.fromkeys(problems))
-    assert not unique, f"{len(unique)} layout problems in the {theme} theme:\n" + "\n".join(
-        unique[:80]
-    )
+    assert not unique, f"{len(unique)} layout problems:\n" + "\n".join(unique[:80])
 
 
 # Views with character tokens (a 64-character probe), in the presentation theme, JupyterLab at
