@@ -246,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _theme_option(report, THEMES)
 
+    _lab_command(commands, THEMES)
+
     handout = commands.add_parser(
         "handout",
         help="run a notebook and write it as one offline HTML page",
@@ -262,3 +264,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive, default=300, help="seconds a cell may run (300)"
     )
     return parser
+
+
+def _lab_command(commands: Any, themes: Sequence[str]) -> None:
+    lab = commands.add_parser(
+        "lab",
+        help="measure the attention heads of a HuggingFace model on your texts: HTML report",
+        description="Load a HuggingFace model and its tokenizer from a local directory or the "
+        "local HuggingFace cache (nothing is downloaded), measure every attention head on the "
+        "texts of FILE and write one offline HTML report: how much each head matters "
+        "(gradient and ablation), what each head does, the pruning curve and the logit lens "
+        "of the first text.",
+        epilog="FILE holds one text per non-empty line (leading and trailing spaces dropped); "
+        "for an encoder-decoder (BART, T5) each line is SOURCE<TAB>TARGET. The first text's "
+        "attention and lens are shown; every text is scored.\n\nexample:\n  hf download "
+        "gpt2    # once, with a network\n  explain lab --hf gpt2 --text sentences.txt --out "
+        "gpt2-heads.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lab.add_argument(
+        "--hf",
+        required=True,
+        metavar="DIR_OR_NAME",
+        help="a directory written by save_pretrained, or a model name in the local "
+        "HuggingFace cache (e.g. gpt2 after `hf download gpt2`)",
+    )
+    lab.add_argument(
+        "--text",
+        required=True,
+        metavar="FILE",
+        help="texts, one per non-empty line (BART, T5: SOURCE<TAB>TARGET)",
+    )
+    lab.add_argument("--out", default="report.html", help="file (default: report.html)")
+    lab.add_argument(
+        "--trace", metavar="FILE", help="also save the trace (widgets.HeadsView reads it)"
+    )
+    lab.add_argument(
+        "--batch-size", type=_positive, default=64, help="texts per forward pass (64)"
+    )
+    lab.add_argument("--quiet", action="store_true", help="no progress bars")
+    lab.add_argument("--threads", type=_positive, default=1, help="torch threads (1)")
+    _theme_option(lab, themes)

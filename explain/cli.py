@@ -1,4 +1,5 @@
-"""The ``explain`` command: ``demo``, ``train``, ``distill``, ``export``, ``report``, ``handout``.
+"""The ``explain`` command: ``demo``, ``train``, ``distill``, ``export``, ``report``, ``lab``,
+``handout``.
 
     explain demo                      # train, record, and write a report and pictures
     explain train --task sort --steps 600 --out runs/sort
@@ -6,12 +7,13 @@
     explain distill --teacher runs/reverse --d-model 32 --heads 2 --out runs/student
     explain export runs/sort/trace.npz --what attention --layer 1 --head 0 --out head.svg
     explain report runs/sort/trace.npz --out sort.html
+    explain lab --hf gpt2 --text sentences.txt --out gpt2-heads.html
     explain handout notebooks/08_redundancy_and_pruning.ipynb --out 08.html
 
 A user's mistake (unknown task or format, a layer, head or step the trace does not have, a
 missing or corrupted trace, an unwritable path) ends with exit code 2 and one message that
-says what is available, never a traceback. Only ``demo``, ``train`` and ``distill`` import
-torch.
+says what is available, never a traceback; so does ``lab`` for a model with no local copy
+(it never downloads). Only ``demo``, ``train``, ``distill`` and ``lab`` import torch.
 """
 
 from __future__ import annotations
@@ -359,6 +361,69 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lines(path: str) -> list[str]:
+    """The non-empty lines of ``path``, stripped; a UserError if there are none."""
+    lines = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise UserError(f"{path} holds no text: write one text per line")
+    return lines
+
+
+def _pairs(lines: list[str], path: str, architecture: str) -> list[tuple[str, str]]:
+    """``SOURCE<TAB>TARGET`` lines as pairs, for an encoder-decoder."""
+    pairs = []
+    for number, line in enumerate(lines, 1):
+        parts = [part.strip() for part in line.split("\t")]
+        if len(parts) != 2 or not all(parts):
+            raise UserError(
+                f"text {number} of {path} must be SOURCE<TAB>TARGET for {architecture} (an "
+                f"encoder-decoder); got {line[:60]!r}"
+            )
+        pairs.append((parts[0], parts[1]))
+    return pairs
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from . import report
+    from ._hf_load import load_local
+
+    lines = _lines(args.text)  # before the model loads: a bad file fails fast
+    try:
+        model, tokenizer = load_local(args.hf)
+    except ImportError as error:
+        raise UserError(
+            f"explain lab needs transformers>=5 (pip install transformers): {error}"
+        ) from None
+    from . import lab
+
+    try:
+        wrapped = lab.wrap(model, tokenizer)
+    except TypeError as error:  # a class the lab does not know: the message lists those it does
+        raise UserError(str(error)) from None
+    architecture = wrapped.config.architecture
+    pairs = wrapped.config.kind == "encoder-decoder"
+    texts = _pairs(lines, args.text, architecture) if pairs else lines
+    trace = lab.record_hf(
+        wrapped, texts, batch_size=args.batch_size, threads=args.threads, progress=not args.quiet
+    )
+    trace.meta["model_config"]["hf_name_or_path"] = args.hf  # the name the report shows
+    record = trace.meta["lab"]
+    ranked = lab.rank_heads(record["importance"])[::-1][:3]
+    importance = record["importance"]  # [layer][head]
+    best = ", ".join(f"L{layer}H{head} ({importance[layer][head]:.3g})" for layer, head in ranked)
+    print(
+        f"measured {architecture} ({args.hf}) on {len(texts)} texts: loss "
+        f"{record['baseline']['loss']:.4g}, accuracy {record['baseline']['accuracy']:.3g}; "
+        f"most important heads: {best}"
+    )
+    if args.trace:
+        print(f"wrote {trace.save(args.trace)}: explain.load_trace, widgets.HeadsView(trace)")
+    path = report.save_report(trace, args.out, theme=args.theme)
+    print(f"wrote {path} ({_size(path)}); open {path.resolve().as_uri()}")
+    return 0
+
+
 def cmd_handout(args: argparse.Namespace) -> int:
     from . import handout
 
@@ -380,6 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "distill": cmd_distill,
         "export": cmd_export,
         "report": cmd_report,
+        "lab": cmd_lab,
         "handout": cmd_handout,
     }
     try:

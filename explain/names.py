@@ -31,6 +31,7 @@ __all__ = [
     "default_part",
     "is_attention",
     "parse_attention",
+    "z_name",
 ]
 
 # The order parts are listed in: a decoder-only model's one part, then encoder-decoder ones.
@@ -53,6 +54,17 @@ def attention_name(layer: int, part: str = "self") -> str:
         raise ValueError(f"layer must be a non-negative integer; got {layer!r}")
     module = "cross" if part == "cross" else "attn"
     return f"{_STACK[part]}blocks.{layer}.{module}.hook_pattern"
+
+
+def z_name(layer: int, part: str = "self") -> str:
+    """The per-head output hook ``[batch, head, q_pos, d_head]`` of ``part``'s block ``layer``
+    (what the attention's output projection reads): the pattern's module with ``hook_z``.
+
+    >>> z_name(1, "cross")
+    'decoder.blocks.1.cross.hook_z'
+    """
+    module = attention_name(layer, part).rsplit(".", 1)[0]
+    return f"{module}.hook_z"
 
 
 def parse_attention(name: str) -> tuple[str, int] | None:

@@ -111,7 +111,9 @@ def _facts(trace: Trace) -> str:
     model = meta.get("model_config") if isinstance(meta.get("model_config"), dict) else {}
     train = meta.get("train_config") if isinstance(meta.get("train_config"), dict) else {}
     rows = []
-    if model:
+    if model.get("hf_model_type"):  # a HuggingFace model's trace (explain.lab.record_hf)
+        rows.extend(_hf_facts(meta, model))
+    elif model:
         rows.append(
             (
                 "model",
@@ -154,6 +156,39 @@ def _facts(trace: Trace) -> str:
     )
     cells = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in rows)
     return f'<table class="facts">{cells}</table>'
+
+
+def _hf_name(trace: Trace) -> str:
+    """The HuggingFace model a trace was made from (its name or directory), else ""."""
+    model = trace.meta.get("model_config")
+    return str(model.get("hf_name_or_path") or "") if isinstance(model, dict) else ""
+
+
+def _hf_facts(meta: dict, model: dict) -> list[tuple[str, str]]:
+    """The model and what the lab measured it on, for a HuggingFace model's trace."""
+    name = model.get("hf_architecture") or model.get("hf_model_type")
+    rows = [
+        (
+            "model",
+            f"{name} ({model.get('kind', 'decoder')}), {model.get('n_layers')} layers × "
+            f"{model.get('n_heads')} heads",
+        )
+    ]
+    lab = meta.get("lab") if isinstance(meta.get("lab"), dict) else {}
+    baseline = lab.get("baseline") if isinstance(lab.get("baseline"), dict) else {}
+    if "texts" in lab and baseline:
+        loss, accuracy = (
+            value if isinstance(value, int | float) else float("nan")  # JSON null: NaN
+            for value in (baseline.get("loss"), baseline.get("accuracy"))
+        )
+        rows.append(
+            (
+                "measured on",
+                f"{lab['texts']} texts (explain.lab.record_hf): loss {loss:.4g}, accuracy "
+                f"{accuracy:.3g}; attention and lens: the first",
+            )
+        )
+    return rows
 
 
 def _stopped(stopped: object) -> str:
@@ -336,7 +371,7 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
     steps = trace.snapshot_steps
     frames = views.frame_indices(len(steps), max_frames) if len(steps) else np.zeros(0, int)
     task = trace.meta.get("task") if isinstance(trace.meta.get("task"), dict) else {}
-    name = str(task.get("name", "")) or "trace"
+    name = str(task.get("name", "")) or _hf_name(trace) or "trace"
     ids: list[str] = []
     sections: list[tuple[str, str, str]] = []  # anchor, heading, html
 

@@ -12,7 +12,8 @@ component wrote (:func:`attribute`); ``patching`` restores one activation of a c
 corrupted one (:func:`patch`, :func:`corrupt`) or one head's path into another head's input
 (:func:`path_patch`); ``neurons`` finds what each MLP neuron fires on, promotes and is worth
 (:func:`neurons`). A HuggingFace model enters through :func:`wrap` (``hf``), which the head
-functions and the lens take where they take a TinyTransformer, with texts for a Task.
+functions and the lens take where they take a TinyTransformer, with texts for a Task (an
+exported run's model also its Task), and :func:`record_hf` studies it into a trace.
 Everything here runs the model through its hook points and leaves it as it
 found it.
 
@@ -46,6 +47,7 @@ from .heads import (
     z_name,
 )
 from .hf import LabModel, wrap
+from .hf_record import record_hf
 from .lens import logit_lens, saliency, top_tokens
 from .neurons import Neurons, neurons, post_name
 from .patching import LogitDifference, Patching, corrupt, patch, path_patch
@@ -61,6 +63,7 @@ from .study import Circuits, circuits, probe_lens, probe_predictions, record, sp
 
 __all__ = [
     "LabModel",
+    "record_hf",
     "wrap",
     "Attribution",
     "attribute",

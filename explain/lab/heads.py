@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,9 +34,8 @@ from .. import tasks as tasks_module
 from ..batches import held_out_batches, masked_loss, model_inputs, to_torch
 from ..config import TrainConfig
 from ..model import TinyTransformer
-
-if TYPE_CHECKING:
-    from .hf import LabModel
+from ..names import z_name
+from .hf import LabModel
 
 __all__ = [
     "METHODS",
@@ -63,21 +62,8 @@ _DEFAULT_BATCH_SIZE = TrainConfig().batch_size  # what the trainer evaluates on
 # ---------------------------------------------------------------------------- names and checks
 
 
-def z_name(layer: int, part: str = "self") -> str:
-    """The per-head output hook ``[batch, head, q_pos, d_head]`` of ``part``'s block ``layer``:
-    the attention pattern's module (:func:`explain.names.attention_name`) with ``hook_z``.
-
-    >>> z_name(1, "cross")
-    'decoder.blocks.1.cross.hook_z'
-    """
-    module = names.attention_name(layer, part).rsplit(".", 1)[0]
-    return f"{module}.hook_z"
-
-
 def _wrapped(model: object) -> bool:
     """Whether ``model`` is a HuggingFace model wrapped by :func:`explain.lab.wrap`."""
-    from .hf import LabModel  # imported here: hf imports this module
-
     return isinstance(model, LabModel)
 
 
@@ -94,7 +80,7 @@ def _check_model(model: object, wrapped: bool = False) -> TinyTransformer:
     if _wrapped(model):
         raise TypeError(
             "model must be an explain TinyTransformer; a wrapped HuggingFace model (LabModel) "
-            "works in evaluate, ablate, head_importance, prune_curve and logit_lens"
+            "works in evaluate, ablate, head_importance, prune_curve, logit_lens and saliency"
         )
     raise TypeError(f"model must be an explain TinyTransformer; got {type(model).__name__}")
 
@@ -174,10 +160,14 @@ def held_out(
 def _data(
     model: TinyTransformer, task: Any, batches: int, seed: int, batch_size: int
 ) -> list[Any]:
-    """What a model is scored on: a Task's :func:`held_out` batches, or all of a wrapped
-    model's texts (``task``) in tensor batches of ``batch_size`` (``batches``, ``seed`` unused)."""
-    if _wrapped(model):
-        return model.batches(task, _check_count("batch_size", batch_size))  # type: ignore[attr-defined]
+    """What a model is scored on: a Task's :func:`held_out` batches (also for a wrapped model
+    that reads the task's vocabulary, e.g. ``to_hf(run)``: the same batches, so the same
+    numbers), or all of a wrapped model's texts (``task``) in tensor batches of ``batch_size``
+    (``batches``, ``seed`` unused)."""
+    if isinstance(model, LabModel):
+        if not isinstance(task, tasks_module.Task):
+            return model.batches(task, _check_count("batch_size", batch_size))
+        model.check_task(task)
     return held_out(task, batches, seed, batch_size)
 
 
@@ -204,9 +194,9 @@ def _accuracy(
 
 def _tensors(model: TinyTransformer, reference: Reference) -> dict[str, torch.Tensor]:
     """The model's input tensors for a mean-mode reference (see :func:`ablate`)."""
-    if _wrapped(model):
-        return model.batch(reference)  # type: ignore[attr-defined]
     if isinstance(reference, tasks_module.Task):
+        if isinstance(model, LabModel):
+            model.check_task(reference)
         rng = np.random.default_rng(0)  # the same reference sequences on every call
         batch = reference.batch(REFERENCE_SIZE, rng, split="train")
         return to_torch(batch, model.device, reference)
@@ -216,6 +206,8 @@ def _tensors(model: TinyTransformer, reference: Reference) -> dict[str, torch.Te
         return reference
     if isinstance(reference, torch.Tensor):
         return {"inputs": reference.to(model.device)}
+    if isinstance(model, LabModel):  # texts
+        return model.batch(reference)
     raise ValueError(
         "reference must be a Task, a tasks.Batch, a dict from explain.batches.to_torch or a "
         f"[batch, pos] token tensor; got {type(reference).__name__}"
@@ -308,7 +300,8 @@ def ablate(
     :func:`explain.batches.to_torch` (an encoder-decoder's padded source needs its mask, so pass
     that or the Task) or a token tensor. Inputs may be no longer than the reference. A
     HuggingFace model wrapped by :func:`explain.lab.wrap` takes texts as its reference; each
-    position's mean counts the texts that reach it.
+    position's mean counts the texts that reach it. A wrapped model exported from a run
+    (``wrap(to_hf(run), hf_tokenizer(run))``) also takes the run's Task, as the run's model does.
 
     ``part`` picks the attention: "self" for a decoder-only model; "decoder" (default),
     "encoder" or "cross" for an encoder-decoder one. Nest two ``with`` blocks to ablate heads of
@@ -363,7 +356,9 @@ def evaluate(
 
     A HuggingFace model wrapped by :func:`explain.lab.wrap` is scored on texts instead of a
     Task: all of them, in batches of ``batch_size`` (``batches`` and ``seed`` are unused), with
-    the next-token loss and accuracy (BERT: masked tokens; see :mod:`explain.lab.hf`).
+    the next-token loss and accuracy (BERT: masked tokens; see :mod:`explain.lab.hf`). One
+    whose tokenizer numbers a Task's vocabulary as the task does (``to_hf(run)`` with
+    ``hf_tokenizer(run)``) takes the Task too, scored as the run's model is scored.
 
         >>> import explain
         >>> task = explain.tasks.get("copy")

@@ -2,20 +2,25 @@
 
 The lab's head functions read and edit a head at ``...attn.hook_z`` ``[batch, head, q_pos,
 d_head]``, the tensor the attention's output projection reads. A HuggingFace model has no such
-hook point, but it has the projection (GPT-2 ``c_proj``, Llama/Qwen2/Mistral ``o_proj``, BERT
-``attention.output.dense``, BART ``out_proj``, T5 ``o``), and its input ``[batch, pos,
-n_heads * d_head]`` is the heads' outputs side by side. A forward pre-hook on the projection
-shows that input to the hook point as ``[batch, head, pos, d_head]`` and feeds back what the
-hook point returns. That works for every attention implementation (sdpa, eager, flash), needs
-neither ``head_mask`` nor attention weights, and switching a head off there is the same as
-zeroing its input columns of the projection's weight (a test checks it, per architecture).
+hook point, but it has the projection (GPT-2 ``c_proj``, Llama/Qwen2/Mistral ``o_proj``,
+GPT-NeoX ``attention.dense``, BERT ``attention.output.dense``, BART ``out_proj``, T5 ``o``),
+and its input ``[batch, pos, n_heads * d_head]`` is the heads' outputs side by side. A forward
+pre-hook on the projection shows that input to the hook point as ``[batch, head, pos, d_head]``
+and feeds back what the hook point returns. That works for every attention implementation
+(sdpa, eager, flash), needs neither ``head_mask`` nor attention weights, and switching a head
+off there is the same as zeroing its input columns of the projection's weight (a test checks
+it, per architecture).
 The lens reads ``embed.hook_sum`` (what block 0 reads) and ``blocks.{i}.hook_resid_post``
-(block i's output) and unembeds them through the model's own final norm and head.
+(block i's output) and unembeds them through the model's own final norm and head; saliency
+reads ``embed.hook_tokens``, the token embedding table's output (decoders and BERT).
 
 Torch hooks are put on the HuggingFace modules only while a ``hooks()`` block is open and are
 removed when it ends, also when the forward pass raises.
 
-Where the lab takes a Task, a wrapped model takes texts, scored as a person would score the
+A model exported from a run (``wrap(to_hf(run), hf_tokenizer(run))``: GPT-2 or GPT-NeoX with
+the task's vocabulary) also takes the run's Task, scored on the same held-out batches with the
+same loss and metric as the run's model (:meth:`LabModel.check_task` says why another cannot).
+Where the lab takes a Task, any wrapped model takes texts, scored as a person would score the
 model: next-token loss and accuracy for a decoder (GPT-2, Llama, Qwen2, Mistral); for BERT the
 masked-token loss and accuracy with every ``MASK_EVERY``-th non-special token masked (counting
 from the first, the same positions on every call); for BART and T5 ``(source, target)`` pairs,
@@ -52,7 +57,7 @@ import torch
 from torch import nn
 
 from ..hooks import HookedModule, HookFn, HookPoint, NameFilter
-from .heads import z_name
+from ..names import z_name
 
 __all__ = ["MASK_EVERY", "SUPPORTED", "LabConfig", "LabModel", "wrap"]
 
@@ -83,6 +88,12 @@ _LAYOUTS = {
     "LlamaForCausalLM": _LLAMA,
     "Qwen2ForCausalLM": _LLAMA,
     "MistralForCausalLM": _LLAMA,
+    # GPT-NeoX (Pythia; explain's rope models export to it): attention.dense is W_o
+    "GPTNeoXForCausalLM": _Layout(
+        "decoder", {"": "gpt_neox.layers"}, {"self": ("", "attention.dense")},
+        ("num_attention_heads",), "max_position_embeddings",
+        ("gpt_neox.final_layer_norm", "lm_head"),
+    ),
     # BERT's lens reads through its masked-LM head: the head's transform (dense, GELU,
     # LayerNorm) stands where a decoder's final norm stands.
     "BertForMaskedLM": _Layout(
@@ -166,6 +177,9 @@ class LabModel(HookedModule):
                                 model.config.vocab_size, type(model).__name__)  # fmt: skip
         # hook name -> (HF module, where on it); in forward order, as TinyTransformer lists them
         self._sites: dict[str, tuple[nn.Module, str]] = {}
+        if layout.kind != "encoder-decoder":  # saliency's input; BART's and T5's table feeds
+            # both stacks, and the lens and saliency read one
+            self._sites["embed.hook_tokens"] = (model.get_input_embeddings(), "output")
         for prefix, blocks in stacks.items():
             self._sites[f"{prefix}embed.hook_sum"] = (blocks[0], "input")
             for layer, block in enumerate(blocks):
@@ -287,6 +301,31 @@ class LabModel(HookedModule):
 
     # ------------------------------------------------------------------ texts
 
+    def check_task(self, task: Any) -> None:
+        """A ValueError unless the model reads ``task``'s batches as the task's own model does:
+        a decoder with the task's vocabulary, numbered as the task numbers it, and room for its
+        sequences (a model exported with ``to_hf(run)`` and ``hf_tokenizer(run)`` does)."""
+        name = self.config.architecture
+        if task.kind != "decoder" or self.config.kind != "decoder":
+            raise ValueError(
+                f"a Task scores a wrapped decoder on the task's own batches; task {task.name!r} "
+                f"is {task.kind!r} and {name} is {self.config.kind!r} (give it texts instead)"
+            )
+        ids = [self.tokenizer.convert_tokens_to_ids(token) for token in task.vocab]
+        if self.config.vocab_size != task.vocab_size or ids != list(range(task.vocab_size)):
+            raise ValueError(
+                f"task {task.name!r} numbers its {task.vocab_size} tokens 0..{task.vocab_size - 1}"
+                f"; {name} (vocabulary {self.config.vocab_size}) and its tokenizer number them "
+                f"{ids[:12]}{' ...' * (len(ids) > 12)}. A Task goes with the model exported from "
+                "its run: lab.wrap(to_hf(run), hf_tokenizer(run)); other models take texts"
+            )
+        context = self.config.context_length
+        if context is not None and task.context_length > context:
+            raise ValueError(
+                f"task {task.name!r} has sequences of {task.context_length} tokens; {name} "
+                f"reads at most {context} ({self._layout.context})"
+            )
+
     def encode(self, text: str, what: str = "text") -> list[int]:
         """Token ids of ``text`` as the tokenizer gives them (special tokens included); a text
         longer than the model's context is a ValueError giving both lengths."""
@@ -307,7 +346,7 @@ class LabModel(HookedModule):
         ``[batch, pos]``, ``real`` (True on real tokens of ``inputs``), and for BART/T5
         ``source`` and ``source_mask``. Texts are strings; ``(source, target)`` pairs for
         BART and T5."""
-        texts = self._check_texts(texts)
+        texts = self.check_texts(texts)
         if self.config.kind == "decoder":
             return self._next_token_batch(texts)
         if self.config.kind == "encoder":
@@ -316,10 +355,12 @@ class LabModel(HookedModule):
 
     def batches(self, texts: Sequence[Any], batch_size: int) -> list[dict[str, torch.Tensor]]:
         """``texts`` in batches of ``batch_size`` (see :meth:`batch`)."""
-        texts = self._check_texts(texts)
+        texts = self.check_texts(texts)
         return [self.batch(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
 
-    def _check_texts(self, texts: Any) -> list[Any]:
+    def check_texts(self, texts: Any) -> list[Any]:
+        """``texts`` as a list if it holds what :meth:`batch` reads (strings; ``(source,
+        target)`` string pairs for BART and T5), else a ValueError naming the bad one."""
         pairs = self.config.kind == "encoder-decoder"
         expected = "(source, target) string pairs" if pairs else "strings"
         one = "a (source, target) pair of strings" if pairs else "a string"
@@ -416,8 +457,9 @@ def _layout(model: Any) -> _Layout:
 def wrap(model: nn.Module, tokenizer: Any) -> LabModel:
     """``model`` (a HuggingFace model of a class in :data:`SUPPORTED`) and its tokenizer as a
     :class:`LabModel`, which the lab's ``evaluate``, ``ablate``, ``head_importance``,
-    ``prune_curve`` and ``logit_lens`` take where they take a TinyTransformer (texts where they
-    take a Task). The model is used as it is, not copied."""
+    ``prune_curve``, ``logit_lens`` and ``saliency`` take where they take a TinyTransformer
+    (texts where they take a Task; :func:`explain.lab.record_hf` records them all into a
+    trace). The model is used as it is, not copied."""
     layout = _layout(model)
     if layout.kind == "encoder":
         for token in ("mask", "pad"):

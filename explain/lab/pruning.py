@@ -128,7 +128,8 @@ def prune_curve(
     ``steps=retrain_steps`` and seed ``seed + k``. The caller's model is never changed.
 
     A HuggingFace model wrapped by :func:`explain.lab.wrap` takes texts for ``task`` (scored as
-    :func:`~explain.lab.heads.evaluate` scores them) and no retraining.
+    :func:`~explain.lab.heads.evaluate` scores them; an exported run's model also its Task) and
+    no retraining.
     """
     model = _check_model(model, wrapped=True)
     part = _resolve_part(model, part)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .. import views
 from ..views._heads import ROLE_NAMES
@@ -27,7 +28,15 @@ from .neurons import probe_neurons
 from .patching import probe_patching
 from .pruning import prune_curve, sparsity_curve
 
-__all__ = ["Circuits", "circuits", "probe_lens", "probe_predictions", "record", "spearman"]
+__all__ = [
+    "Circuits",
+    "circuits",
+    "heads_record",
+    "probe_lens",
+    "probe_predictions",
+    "record",
+    "spearman",
+]
 
 
 SPARSITY_LEVELS = (0.0, 0.25, 0.5, 0.75, 0.9)  # shares of block weights zeroed by record()
@@ -78,22 +87,50 @@ def record(
 
 def _record(run: Any, batches: int, seed: int, part: str | None) -> dict:
     model, task, trace = _parts(run)
-    baseline = evaluate(model, task, batches=batches, seed=seed, part=part)
-    importance = head_importance(model, task, "gradient", batches=batches, seed=seed, part=part)
-    shape = importance.shape
-    loss, accuracy = np.full(shape, np.nan), np.full(shape, np.nan)
-    for layer, head in np.ndindex(shape):
-        alone = evaluate(model, task, [(layer, head)], batches=batches, seed=seed, part=part)
-        loss[layer, head], accuracy[layer, head] = alone["loss"], alone["accuracy"]
-    curve = prune_curve(
-        model, task, order=rank_heads(importance), batches=batches, seed=seed, part=part
-    )
+    heads = heads_record(model, task, part, batches=batches, seed=seed)
     weights = sparsity_curve(model, task, SPARSITY_LEVELS, batches=batches, seed=seed)
-    used = part or ("decoder" if model.config.kind == "encoder-decoder" else "self")
     lab = {
-        "part": used,
+        "part": heads.pop("part"),
         "batches": batches,
         "seed": seed,
+        **heads,  # baseline, importance, ablation, prune, spearman
+        "sparsity": {
+            "levels": list(SPARSITY_LEVELS),
+            "loss": np.asarray(weights.loss).tolist(),
+            "accuracy": np.asarray(weights.accuracy).tolist(),
+        },
+        "lens": _probe_lens(run),  # the probe's logit lens and saliency
+        "attribution": probe_attribution(run, threads=None),  # what wrote each answer's logit
+        "patching": probe_patching(run),  # what causes it (None: encoder-decoder, untrained)
+        "neurons": probe_neurons(run, threads=None),  # what each MLP neuron fires on and is worth
+    }
+    trace.meta["lab"] = views.jsonable(lab)
+    return trace.meta["lab"]
+
+
+def heads_record(
+    model: Any, task: Any, part: str | None, *, progress: bool = False, **data: Any
+) -> dict:
+    """What every head of ``part`` is worth, as the heads view reads it (its lab record, see
+    :mod:`explain.views._heads`): ``part``, ``baseline`` ``{"loss", "accuracy"}``,
+    ``importance`` (gradient), ``ablation`` (each head alone switched off), ``prune`` (the
+    pruning curve in gradient order) and ``spearman`` (gradient vs ablation ranking).
+    ``model`` is a TinyTransformer with its Task, or a wrapped HuggingFace model with texts;
+    ``data`` (``batches``, ``seed``, ``batch_size``) picks what they are scored on, as in
+    :func:`~explain.lab.heads.evaluate`. ``progress``: tqdm bars over the heads."""
+    baseline = evaluate(model, task, part=part, **data)
+    importance = head_importance(model, task, "gradient", part=part, **data)
+    shape = importance.shape
+    loss, accuracy = np.full(shape, np.nan), np.full(shape, np.nan)
+    heads = list(np.ndindex(shape))
+    for layer, head in tqdm(heads, disable=not progress, desc="ablating heads"):
+        alone = evaluate(model, task, [(layer, head)], part=part, **data)
+        loss[layer, head], accuracy[layer, head] = alone["loss"], alone["accuracy"]
+    curve = prune_curve(
+        model, task, order=rank_heads(importance), part=part, progress=progress, **data
+    )
+    return {
+        "part": part or ("decoder" if model.config.kind == "encoder-decoder" else "self"),
         "baseline": {"loss": float(baseline["loss"]), "accuracy": float(baseline["accuracy"])},
         "importance": importance.tolist(),
         "ablation": {"loss": loss.tolist(), "accuracy": accuracy.tolist()},
@@ -103,19 +140,8 @@ def _record(run: Any, batches: int, seed: int, part: str | None) -> dict:
             "accuracy": np.asarray(curve.accuracy).tolist(),
             "order": [[int(layer), int(head)] for layer, head in curve.order],
         },
-        "sparsity": {
-            "levels": list(SPARSITY_LEVELS),
-            "loss": np.asarray(weights.loss).tolist(),
-            "accuracy": np.asarray(weights.accuracy).tolist(),
-        },
         "spearman": spearman(importance, loss - baseline["loss"]),
-        "lens": _probe_lens(run),  # the probe's logit lens and saliency
-        "attribution": probe_attribution(run, threads=None),  # what wrote each answer's logit
-        "patching": probe_patching(run),  # what causes it (None: encoder-decoder, untrained)
-        "neurons": probe_neurons(run, threads=None),  # what each MLP neuron fires on and is worth
     }
-    trace.meta["lab"] = views.jsonable(lab)
-    return trace.meta["lab"]
 
 
 def probe_lens(run: Any, *, threads: int | None = 1) -> dict:

@@ -10,6 +10,10 @@ at the end of training (:func:`explain.lab.study.probe_lens`) and writes them in
      "probs": [[[...]]],     # [layer + 1][pos][vocab]: row 0 the embedding, last the output
      "saliency": [[...]]}    # [pos][pos]: row p, gradient x input of position p's prediction
 
+A HuggingFace model's record (:func:`explain.lab.record_hf`) adds ``"vocab"``, the token of
+each ``probs`` column: with a large vocabulary it keeps only the columns a view shows (each
+cell's most likely tokens and the targets), and ``top_id`` then numbers those columns.
+
 The rollout (:func:`explain.analysis.attention_rollout`) is computed here from the attention
 the trace recorded at its last snapshot. The view has one frame: ``steps`` holds that last
 snapshot step, so ``index(step)`` answers for it and refuses the others.
@@ -92,10 +96,12 @@ def _array(record: dict, key: str, ndim: int) -> np.ndarray:
     return np.nan_to_num(array, nan=0.0)  # JSON null (NaN) shows as 0
 
 
-def _vocab(trace: Trace, size: int) -> list[str]:
-    vocab = trace.meta.get("vocab")
-    if isinstance(vocab, list) and len(vocab) == size:
-        return [str(token) for token in vocab]
+def _vocab(trace: Trace, record: dict, size: int) -> list[str]:
+    """The token of each ``probs`` column: the record's own ``vocab`` (a large vocabulary keeps
+    only some columns), else the trace's, else the column numbers."""
+    for vocab in (record.get("vocab"), trace.meta.get("vocab")):
+        if isinstance(vocab, list) and len(vocab) == size:
+            return [str(token) for token in vocab]
     return [str(i) for i in range(size)]
 
 
@@ -151,7 +157,7 @@ def lens(trace: Trace, position: int | None = None) -> LensData:
             f"the recorded {part} attention covers {rollout.shape[0]} positions; the lens "
             f"record has {n_pos} (was it recorded for another probe?)"
         )
-    vocab = _vocab(trace, probs.shape[2])
+    vocab = _vocab(trace, record, probs.shape[2])
     top_id = probs.argmax(axis=-1)  # [layer + 1, pos]
     task = task_name(trace)
     return LensData(

@@ -1,0 +1,148 @@
+"""A wrapped HuggingFace model studied once into a trace: :func:`record_hf`.
+
+:func:`explain.lab.record` measures a trained run into its own trace. A HuggingFace model has
+no training trace, so :func:`record_hf` makes one: the attention of the first text
+(:func:`explain.adapters.from_hf`, so every attention view and the head roles read it), with
+the same lab record :func:`~explain.lab.study.record` writes for the heads
+(:func:`~explain.lab.study.heads_record`: gradient importance, each head ablated alone, the
+pruning curve, measured on all the texts) and the logit lens and saliency of the first text.
+``widgets.HeadsView(trace)``, ``widgets.LensView(trace)`` and the exports then open it with no
+model and no torch.
+
+    >>> from transformers import AutoModelForCausalLM, AutoTokenizer  # doctest: +SKIP
+    >>> from explain import lab
+    >>> gpt2 = lab.wrap(AutoModelForCausalLM.from_pretrained("gpt2"),
+    ...                 AutoTokenizer.from_pretrained("gpt2"))  # doctest: +SKIP
+    >>> texts = ["When Mary and John went to the store, John gave", "The cat sat on the mat."]
+    >>> trace = lab.record_hf(gpt2, texts)  # doctest: +SKIP
+    >>> trace.save("gpt2-heads.npz")  # doctest: +SKIP
+
+torch and transformers are imported by the functions that run the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import views
+from ..adapters import from_hf
+from ..trace import Trace
+from ._run import torch_threads
+from .heads import _DEFAULT_BATCH_SIZE, Texts, _wrapped
+from .lens import logit_lens, saliency
+from .study import heads_record
+
+if TYPE_CHECKING:
+    from .hf import LabModel
+
+__all__ = ["LENS_FULL_VOCAB", "LENS_TOP", "record_hf", "text_lens"]
+
+# The lens stores [layer + 1, pos, vocab] probabilities in the trace's JSON metadata: GPT-2's
+# 50257 tokens x 13 rows x 20 positions would be ~13M numbers (~250 MB of JSON). Beyond this
+# size only the columns a view shows are kept: each cell's LENS_TOP most likely tokens (the
+# lens figure's hover lists 3) and the targets.
+LENS_FULL_VOCAB = 1024
+LENS_TOP = 3
+
+
+def record_hf(
+    model: LabModel,
+    texts: Texts,
+    *,
+    part: str | None = None,
+    batch_size: int = _DEFAULT_BATCH_SIZE,
+    threads: int | None = 1,
+    progress: bool = False,
+) -> Trace:
+    """A trace of ``model`` (a HuggingFace model wrapped by :func:`explain.lab.wrap`) that the
+    heads, lens, pruning and attention views read with no model.
+
+    Its tensors are the attention of ``texts[0]`` (:func:`explain.adapters.from_hf`; for BART
+    and T5 the pair's source and target). ``trace.meta["lab"]`` holds what
+    :func:`~explain.lab.study.heads_record` measures on all of ``texts`` in batches of
+    ``batch_size`` (``evaluate``, ``head_importance``, ``prune_curve`` numbers, see
+    :mod:`explain.lab.hf` for how texts are scored), ``texts`` (how many) and ``batch_size``,
+    and under ``"lens"`` the logit lens and saliency of ``texts[0]`` (:func:`text_lens`; None
+    for BART and T5, which the lens does not read). ``part`` picks the attention as in
+    :func:`~explain.lab.heads.head_importance`; ``threads``: torch threads while measuring;
+    ``progress``: tqdm bars over the heads (a real model has many: GPT-2 small 144, each
+    ablated alone and then cumulatively, two evaluations of ``texts`` per head).
+    """
+    if not _wrapped(model):
+        raise TypeError(
+            "record_hf records a HuggingFace model wrapped by explain.lab.wrap(model, tokenizer); "
+            f"got {type(model).__name__} (a run from explain.train goes to explain.lab.record)"
+        )
+    texts = model.check_texts(texts)
+    with torch_threads(threads):
+        trace = _attention(model, texts[0])
+        lab = heads_record(model, texts, part, batch_size=batch_size, progress=progress)
+        lens = None if model.config.kind == "encoder-decoder" else text_lens(model, texts[0])
+    trace.meta["lab"] = views.jsonable(
+        {**lab, "texts": len(texts), "batch_size": batch_size, "lens": lens}
+    )
+    trace.meta["model_config"]["hf_architecture"] = model.config.architecture
+    return trace
+
+
+def _attention(model: LabModel, text: Any) -> Trace:
+    """The attention trace of one text (a (source, target) pair for BART and T5)."""
+    if model.config.kind == "encoder-decoder":
+        source, target = text
+        model.encode(source, "texts[0][0]")  # a ValueError for one longer than the context
+        return from_hf(model.hf, model.tokenizer, source, target_text=target)
+    model.encode(text, "texts[0]")
+    return from_hf(model.hf, model.tokenizer, text)
+
+
+def text_lens(model: LabModel, text: str) -> dict:
+    """The logit lens and saliency of ``text``, as the lens view reads them
+    (:mod:`explain.views._lens`): ``tokens`` (the tokenizer's), ``targets`` and ``mask`` (a
+    decoder: the next token, every position but the last; BERT: the token itself, the
+    non-special positions), ``probs`` [layer + 1][pos][column] (:func:`logit_lens`),
+    ``saliency`` [pos][pos] (row p: gradient x input of position p's most likely token),
+    ``vocab`` (each column's token) and ``columns`` (each column's token id: all of them up
+    to :data:`LENS_FULL_VOCAB` tokens, else those a view shows)."""
+    ids = model.encode(text, "texts[0]")
+    tokens = _names(model, ids)
+    if model.config.kind == "decoder":
+        target_ids: Sequence[int] = ids[1:]
+        targets, mask = tokens[1:] + [""], [True] * (len(ids) - 1) + [False]
+    else:  # BERT reads the whole text: each position's own token, special ones left out
+        special = set(model.tokenizer.all_special_ids)
+        target_ids, targets = ids, tokens
+        mask = [token not in special for token in ids]
+    probs = logit_lens(model, ids)  # [layer + 1, pos, vocab]
+    rows = [saliency(model, ids, p) for p in range(len(ids))]  # [pos] each
+    columns = _columns(probs, target_ids)
+    return {
+        "step": 0,
+        "tokens": tokens,
+        "source": None,
+        "targets": targets,
+        "mask": mask,
+        "probs": probs[..., columns],  # [layer + 1, pos, column]
+        "saliency": np.stack(rows),  # [pos, pos]
+        "vocab": _names(model, columns.tolist()),
+        "columns": columns,
+    }
+
+
+def _columns(probs: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+    """Token ids kept in a lens record, ascending: all of a vocabulary of up to
+    :data:`LENS_FULL_VOCAB`, else each cell's :data:`LENS_TOP` most likely and the targets."""
+    size = probs.shape[-1]
+    if size <= LENS_FULL_VOCAB:
+        return np.arange(size)
+    top = np.argsort(-probs, axis=-1, kind="stable")[..., :LENS_TOP]  # [layer + 1, pos, k]
+    return np.union1d(top.ravel(), np.asarray(targets, np.int64))
+
+
+def _names(model: LabModel, ids: list[int]) -> list[str]:
+    """The tokenizer's token of each id; ``<id>`` for an id it lacks (a model's embedding may
+    have more rows than its tokenizer has tokens, padded to a round size as Pythia's is)."""
+    tokens = model.tokenizer.convert_ids_to_tokens(ids)
+    return [f"<{i}>" if token is None else str(token) for i, token in zip(ids, tokens, strict=True)]
