@@ -254,11 +254,30 @@ def from_attentions(timer: Timer) -> None:
     )
 
 
+def long_attention(timer: Timer) -> None:
+    """GPT-2-small-shaped attention at 512 and 1,024 tokens (issue 21): the open, and in a tree
+    with windows (``show_window``) a 64-token window moved down the diagonal."""
+    for length in (512, 1024):  # 151 MB, 604 MB of float32
+        _long_attention(timer, length)
+        gc.collect()
+
+
+def _long_attention(timer: Timer, length: int) -> None:
+    attentions = gpt2_attentions(12, 12, length)
+    tokens = [f"t{i % 64}" for i in range(length)]
+    gc.collect()
+    name = f"AttentionView.from_attentions 12x12x{length}"
+    view = timer.open(name, lambda: AttentionView.from_attentions(attentions, tokens))
+    if hasattr(view, "show_window"):
+        starts = np.linspace(0, length - 64, timer.repeats).astype(int)
+        timer.change(f"{name} 64-token window", lambda i: view.show_window(64, int(starts[i])))
+
+
 # -- every case --------------------------------------------------------------------------------
 SMALL = (attention, embeddings, positional, loss, optimizer, dashboard)  # (timer, trace)
 FREE = (by_hand, playground)  # (timer)
 TRAINED = (heads, lens, compare, generate, trained_dashboard)  # (timer, run)
-LARGE = (large_attention, from_attentions)  # (timer)
+LARGE = (large_attention, from_attentions, long_attention)  # (timer)
 
 
 def run_cases(

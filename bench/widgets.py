@@ -4,6 +4,7 @@ position...) change.
     python bench/widgets.py            # targets, then every view kind's cases
     python bench/widgets.py --quick    # the small trace's targets, then the cases
     python bench/widgets.py --open     # the one-snapshot from_attentions open only
+    python bench/widgets.py --long     # 512 and 1,024 tokens: open, memory, window, exports
     python bench/widgets.py --against 34e7d0a --quick  # this tree vs 34e7d0a, side by side
     python bench/widgets.py --against 34e7d0a --rounds 7 --only attention,heads
 
@@ -11,6 +12,14 @@ Targets (issue 3): 4 layers x 4 heads x 32 tokens: updates <= 20 ms; 12 x 12 x 5
 opens <= 2 s, updates <= 100 ms. A GPT-2-small-shaped attention (12 x 12 x 512, one snapshot,
 per-layer [1, heads, T, T] arrays as HuggingFace returns them) opened with
 ``AttentionView.from_attentions``, head-role badges included: <= 0.5 s (median of 5 opens).
+
+Targets (issue 21, long inputs): the same at 512 and 1,024 tokens (151 and 604 MB of float32)
+opens, its first figures built, in <= 0.5 s and <= 1 s (median of 5 opens, one untimed first),
+with at most 1.5x the attention's bytes of extra memory at the peak (tracemalloc, which sees
+numpy's buffers; the RSS growth is printed beside it). Also timed: a 64-token window shown and
+moved, and the exports (PNG, HTML) of the whole map and of a window, with their sizes. For
+comparison the issue quotes bertviz's head_view: ~287 MB of HTML in 10.7 s for 2 of 12
+layers at 512 tokens (not run here).
 
 The cases (``bench/_view_cases.py``) open each view kind and change it the way a user does;
 heads, lens, compare and generate read a small run trained once per process (torch), the
@@ -20,25 +29,31 @@ of the per-round ratios, flagging those over 1.10 (the issue: no view slower to 
 change step than at 34e7d0a, within 10%). ``--only`` picks case groups (the functions of
 ``_view_cases``: attention, embeddings, positional, loss, optimizer, dashboard, by_hand,
 playground, heads, lens, compare, generate, trained_dashboard, large_attention,
-from_attentions). The time is what the kernel spends (numpy, plotly validation, encoding the
-synced state); the browser's drawing is not included.
+from_attentions, long_attention). The time is what the kernel spends (numpy, plotly
+validation, encoding the synced state); the browser's drawing is not included.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
+import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 from _synthetic import gpt2_attentions, synthetic_trace  # noqa: E402
 from _view_cases import forget_grid, run_cases  # noqa: E402
 
+from explain import export  # noqa: E402
+from explain.adapters import from_attentions  # noqa: E402
 from widgets import AttentionView, Dashboard  # noqa: E402
 
 CPU_TIMES: list[float] = []  # CPU time of the last median_ms call, for the report
@@ -146,6 +161,81 @@ def one_snapshot(repeats: int = 5) -> None:
     print(f"  badges on the grid: {badges} (3 heads per layer show a pattern)")
 
 
+LONG_TARGETS_MS = {512: 500, 1024: 1000}  # issue 21: time to open, its first figures built
+MEMORY_LIMIT = 1.5  # issue 21: peak extra memory while opening, x the attention's bytes
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), MB; NaN where /proc is missing."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def long_inputs(opens: int = 5, repeats: int = 10) -> None:
+    print("GPT-2-small-shaped attention: 12 layers x 12 heads, 1 snapshot, from_attentions")
+    for length in (512, 1024):
+        long_input(length, opens, repeats)
+    print(
+        "  for comparison (issue 21, not run here): bertviz head_view, 2 of 12 layers at 512 "
+        "tokens: ~287 MB of HTML in 10.7 s"
+    )
+
+
+def long_input(length: int, opens: int, repeats: int) -> None:
+    attentions = gpt2_attentions(12, 12, length)
+    size_mb = sum(a.nbytes for a in attentions) / 1e6
+    tokens = [f"t{i % 64}" for i in range(length)]
+    shown: list[AttentionView] = []
+
+    def open_view(i: int) -> None:
+        shown[:] = [AttentionView.from_attentions(attentions, tokens)]  # the last one kept
+
+    print(f" {length} tokens ({size_mb:.0f} MB of float32 attention)")
+    open_view(0)  # untimed, as every view's first open in bench/_view_cases.py
+    gc.collect()
+    report("open (its first figures built)", median_ms(open_view, opens), LONG_TARGETS_MS[length])
+    shown.clear()
+    gc.collect()
+    rss = rss_mb()
+    tracemalloc.start()
+    open_view(0)
+    peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    grown = rss_mb() - rss
+    report("peak extra memory while opening", peak_mb, MEMORY_LIMIT * size_mb, unit="MB")
+    print(f"  {'':<44} (RSS grew {grown:.0f} MB; the attention is {size_mb:.0f} MB, not copied)")
+    view = shown[0]
+    starts = [int(s) for s in np.linspace(0, length - 64, repeats)]
+    report(
+        "64-token window shown (show_window)",
+        median_ms(lambda i: view.show_window(64, starts[i]), repeats),
+        100,
+    )
+    report(
+        "window moved (the start slider)",
+        median_ms(lambda i: setattr(view.start_slider, "value", starts[-1 - i]), repeats),
+        100,
+    )
+    trace = from_attentions(attentions, tokens)
+    with tempfile.TemporaryDirectory() as folder:
+        for name, options in (
+            ("png", {}),
+            ("png", {"window": 64, "start": length // 2}),
+            ("html", {}),
+            ("html", {"window": 64, "start": length // 2}),
+        ):
+            path = os.path.join(folder, f"attention.{name}")
+            start = time.perf_counter()
+            export.save(trace, path, **options)
+            took = time.perf_counter() - start
+            what = "64-token window" if options else "whole map"
+            written = os.path.getsize(path) / 1e6
+            print(f"  export {name.upper():<4} {what:<34} {1000 * took:9.1f} ms  {written:6.2f} MB")
+
+
 def cases(opens: int, repeats: int, only: set[str]) -> None:
     """Every view kind's cases in this tree (the 12 x 12 x 512 ones are the targets' above)."""
     print("every view kind: median ms of opens and changes (wall, CPU)")
@@ -157,6 +247,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="no 12 x 12 x 512 attention")
     parser.add_argument("--open", action="store_true", help="only the from_attentions open")
+    parser.add_argument("--long", action="store_true", help="only the 512/1,024-token inputs")
     parser.add_argument("--repeats", type=int, help="changes timed (targets 30, cases 20)")
     parser.add_argument("--opens", type=int, default=5, help="opens timed per view kind")
     parser.add_argument("--against", metavar="REV", help="compare with this git revision")
@@ -176,12 +267,16 @@ def main() -> None:
         compare(args.against, args.rounds, options)
         return
     repeats = args.repeats or 30
+    if args.long:
+        long_inputs(args.opens)
+        return
     if not args.open:
         small(repeats)
     if not args.quick and not args.open:
         large(max(5, repeats // 3))
     if not args.quick:
         one_snapshot()
+        long_inputs(args.opens)
     if not args.open:
         cases(args.opens, changes, only)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._arrays import value_range
 from .names import attention_parts, default_part
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ def weights_in_place(name: str, array: object, dims: str, ndim: int | None = Non
         raise ValueError(f"{name} must have shape {dims}; got {array.shape}")
     if not array.size:
         return array
-    # min and max are NaN or inf when any value is: two passes, no [same shape] bool array
-    low, high = float(array.min()), float(array.max())
+    # min and max are NaN or inf when any value is: one read, no [same shape] bool array
+    low, high = value_range(array)
     if not (math.isfinite(low) and math.isfinite(high)):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise ValueError(

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._arrays import PIECE_BYTES
 from ._files import atomic_write
 from ._render import bertviz as _bertviz_html
 from .names import attention_name, attention_parts
@@ -63,6 +65,7 @@ log = logging.getLogger(__name__)
 # How far a row of attention weights may sum from 1: loose enough for float16/bfloat16 models,
 # tight enough to reject scores or logits passed by mistake.
 ROW_SUM_TOLERANCE = 1e-2
+_ROUNDING = 1e-4  # the most a float32 row sum may be off (~1e-6 at 100,000 keys), with margin
 PARTS = ("encoder", "decoder", "cross")
 _DIMS = ["snapshot", "head", "q_pos", "k_pos"]
 
@@ -90,8 +93,12 @@ def _tokens(what: str, tokens: Any) -> list[str]:
     return list(tokens)
 
 
-def _layers(what: str, attentions: Any, q_len: int, k_len: int) -> list[np.ndarray]:
-    """Validated float arrays [1, head, q_len, k_len], one per layer, all the same shape."""
+def _layers(
+    what: str, attentions: Any, q_len: int, k_len: int, causal: bool = False
+) -> tuple[list[np.ndarray], bool]:
+    """Validated float arrays [1, head, q_len, k_len], one per layer, all the same shape; and,
+    with ``causal``, whether no query attends to a later key (exact zeros above the diagonal;
+    else False)."""
     if hasattr(attentions, "shape") and len(attentions.shape) == 5:
         attentions = list(attentions)  # stacked [layer, 1, head, q, k]
     if hasattr(attentions, "shape") or not isinstance(attentions, Sequence) or not attentions:
@@ -122,27 +129,56 @@ def _layers(what: str, attentions: Any, q_len: int, k_len: int) -> list[np.ndarr
             )
         if array.dtype.kind != "f":
             raise ValueError(f"{what}[{i}] must hold floats; got dtype {array.dtype}")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{what}[{i}] has NaN or infinite weights; expected probabilities")
-        low = float(array.min())
-        sums = array.sum(axis=-1, dtype=np.float64)
-        worst = float(np.abs(sums - 1).max())
-        if low < -ROW_SUM_TOLERANCE or worst > ROW_SUM_TOLERANCE:
-            raise ValueError(
-                f"{what}[{i}] is not attention weights: rows must be >= 0 and sum to 1 "
-                f"(within {ROW_SUM_TOLERANCE}); got min {low:.4g}, a row summing to "
-                f"{float(sums.flat[np.abs(sums - 1).argmax()]):.6g}"
-            )
+        low, worst, later = _scan(array[0], causal)
+        causal = causal and not later
+        # NaN, inf or a worst row near the limit: the exact checks decide, and name the fault
+        if not (low >= -ROW_SUM_TOLERANCE and worst <= ROW_SUM_TOLERANCE - _ROUNDING):
+            _check_weights(f"{what}[{i}]", array)
         layers.append(array)
-    return layers
+    return layers, causal
 
 
-def _is_causal(layers: list[np.ndarray]) -> bool:
-    """True when no query attends to a later key (exact zeros above the diagonal); read in
-    place, where ``np.triu`` copied every layer."""
-    n_q, n_k = layers[0].shape[-2:]
-    later = np.triu(np.ones((n_q, n_k), bool), k=1)  # (q, k): the key comes after the query
-    return not any(np.any(layer[0], where=later) for layer in layers)
+def _scan(heads: np.ndarray, causal: bool) -> tuple[float, float, bool]:
+    """``(least weight, how far the worst row sums from 1, whether a weight lies above the
+    diagonal)`` of one layer's [head, q, k] weights (the last only with ``causal``, else False),
+    read once, a few query rows at a time (`explain._arrays`): its min, its row sums and a
+    causal check read 604 MB of GPT-2-small attention at 1,024 tokens from memory three and a
+    half times (0.6 s of a 3 s open). NaN or infinite weights give NaN or inf. The row sums
+    are float32 (rounding ~1e-6, far below the tolerance), read in place, never copied."""
+    n_heads, n_q, n_k = heads.shape
+    rows = max(1, PIECE_BYTES // max(1, n_heads * n_k * heads.itemsize))
+    total = np.result_type(heads.dtype, np.float32)  # float16 rows sum in float32
+    low, worst, later = np.inf, 0.0, False
+    for start in range(0, n_q, rows):
+        stop = min(start + rows, n_q)
+        block = heads[:, start:stop]  # (head, rows, k)
+        block_low = float(block.min())
+        sums = block.sum(axis=-1, dtype=total)  # (head, rows)
+        block_worst = float(np.abs(sums - 1).max())
+        if math.isnan(block_low) or math.isnan(block_worst):  # min/max would drop a NaN
+            return math.nan, math.nan, later
+        low, worst = min(low, block_low), max(worst, block_worst)
+        if causal and not later:
+            after = block[:, :, stop:]  # (head, rows, k): keys after every row of the block
+            square = block[:, :, start:stop]  # (head, rows, rows): the diagonal's block
+            later = bool(after.any()) or bool(np.triu(square, k=1).any())
+    return low, worst, later
+
+
+def _check_weights(what: str, array: np.ndarray) -> None:
+    """ValueError unless ``array`` [1, head, q, k] holds finite weights, rows >= 0 (within the
+    tolerance) summing to 1 (float64 sums): the exact checks, naming the first fault."""
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} has NaN or infinite weights; expected probabilities")
+    low = float(array.min())
+    sums = array.sum(axis=-1, dtype=np.float64)
+    worst = float(np.abs(sums - 1).max())
+    if low < -ROW_SUM_TOLERANCE or worst > ROW_SUM_TOLERANCE:
+        raise ValueError(
+            f"{what} is not attention weights: rows must be >= 0 and sum to 1 "
+            f"(within {ROW_SUM_TOLERANCE}); got min {low:.4g}, a row summing to "
+            f"{float(sums.flat[np.abs(sums - 1).argmax()]):.6g}"
+        )
 
 
 def from_attentions(
@@ -177,7 +213,7 @@ def from_attentions(
     tokens = _tokens("tokens", tokens)
     if not tokens:
         raise ValueError("tokens must not be empty")
-    layers = _layers("attentions", attentions, len(tokens), len(tokens))
+    layers, no_later = _layers("attentions", attentions, len(tokens), len(tokens), causal is None)
     probe: dict[str, Any] = {"tokens": tokens}
     config: dict[str, Any] = {"n_layers": len(layers), "n_heads": int(layers[0].shape[1])}
     if encoder_attentions is None and cross_attentions is None:
@@ -186,7 +222,7 @@ def from_attentions(
                 "source_tokens is only for an encoder-decoder; pass encoder_attentions and "
                 "cross_attentions with it"
             )
-        config["causal"] = _is_causal(layers) if causal is None else bool(causal)
+        config["causal"] = no_later if causal is None else bool(causal)
         config["kind"] = "decoder" if config["causal"] else "encoder"
         tensors = {attention_name(i): a for i, a in enumerate(layers)}
     else:
@@ -207,8 +243,8 @@ def from_attentions(
         source = _tokens("source_tokens", source_tokens)
         if not source:
             raise ValueError("source_tokens must not be empty")
-        encoder = _layers("encoder_attentions", encoder_attentions, len(source), len(source))
-        cross = _layers("cross_attentions", cross_attentions, len(tokens), len(source))
+        encoder, _ = _layers("encoder_attentions", encoder_attentions, len(source), len(source))
+        cross, _ = _layers("cross_attentions", cross_attentions, len(tokens), len(source))
         if len(cross) != len(layers):
             raise ValueError(
                 f"cross_attentions has {len(cross)} layers; expected {len(layers)}, one per "
@@ -217,7 +253,7 @@ def from_attentions(
         probe["source_tokens"] = source
         config.update(
             kind="encoder-decoder",
-            causal=_is_causal(layers) if causal is None else bool(causal),
+            causal=no_later if causal is None else bool(causal),
             n_encoder_layers=len(encoder),
             n_encoder_heads=int(encoder[0].shape[1]),
         )

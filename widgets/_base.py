@@ -172,9 +172,13 @@ _MIN_INTERVAL_MS = 8  # the shortest wait asked of the play button (2x of 20 ms 
 
 def emergence_steps(trace: Trace) -> list[int]:
     """The steps where a head's pattern appeared (:func:`explain.analysis.emergence`; a head
-    that shows it from step 0 on appeared at no step), sorted; none without attention."""
+    that shows it from step 0 on appeared at no step), sorted; none without attention, and
+    none with one snapshot: it plays nothing (and scoring a 1,024-token attention takes 0.3 s;
+    a trace that grows gets them again, :meth:`View.refresh`)."""
     from explain import analysis
 
+    if len(trace.snapshot_steps) < 2:
+        return []
     try:
         found = analysis.emergence(trace)
     except (ValueError, KeyError):

@@ -29,10 +29,22 @@ from ._plot import ClickPoint, Frames
 __all__ = ["AttentionView"]
 
 
+# The window sizes offered (tokens a side), those shorter than the map; "whole map" is the first.
+WINDOWS = (16, 32, 64, 128, 256)
+
+
 class AttentionView(HeadSelection, View):
     """Heatmap of one head (row = query, column = key, row 0 on top), layer/head selectors, a
     clickable grid of every layer x head (thumbnails of at most 32 x 32, block-averaged), and the
     step control; encoder-decoder traces add a part selector (encoder, decoder, cross).
+
+    A map longer than the smallest window also gets window controls: ``window_select`` (the
+    whole map, or a window of 16, 32, 64, ... tokens a side) and, with a window, the sliders
+    ``start_slider`` (its first query) and ``key_slider`` (its first key; it follows the
+    queries while the two are equal): the heatmap then shows that crop of the map with each of
+    its tokens labelled where they fit, and its title names the window ("tokens 128-191 of
+    1024"). ``window``, ``start`` and ``key_start`` open it there; :meth:`show_window` moves
+    it. The grid, a step or a head change keep the window.
 
     ``data`` is the view model it draws (:func:`explain.views.attention` of the part shown);
     both plots are the attention view's plotly figures, the ones
@@ -55,11 +67,15 @@ class AttentionView(HeadSelection, View):
         head: int = 0,
         part: str | None = None,
         tokens: Sequence[str] | None = None,
+        window: int | None = None,
+        start: int = 0,
+        key_start: int | None = None,
         **view: Any,
     ) -> None:
         super().__init__(trace, **view)
         self._tokens = None if tokens is None else [str(t) for t in tokens]
         self.data = views.attention(self.trace, part, tokens=self._tokens)
+        shown = self.data.window(window, start, key_start)  # checked before anything is built
         self.parts = self.data.parts
         self._generation = 0  # bumped whenever self.data is replaced: names the frames
         self._hold = False
@@ -76,6 +92,15 @@ class AttentionView(HeadSelection, View):
             control.add_class(f"explain-{name}-select")
             control.layout.width = "200px"
         self._set_options(layer, head)
+        self.window_select = ipywidgets.Dropdown(description="window")
+        self.start_slider = ipywidgets.IntSlider(description="queries from")
+        self.key_slider = ipywidgets.IntSlider(description="keys from")
+        self.window_select.add_class("explain-window-select")
+        self.window_select.layout.width = "200px"
+        for slider, name in ((self.start_slider, "start"), (self.key_slider, "key-start")):
+            slider.add_class(f"explain-window-{name}")
+            slider.continuous_update = False  # one redraw where the slider is let go
+        self._set_window(None if shown.whole else window, shown.query_start, shown.key_start)
         heatmap, grid = self._figures()
         self.heatmap = self._plot(heatmap, "explain-attention-heatmap")
         self.grid = self._plot(grid, "explain-attention-grid")
@@ -84,15 +109,21 @@ class AttentionView(HeadSelection, View):
         self.part_select.observe(self._on_part, names="value")
         self.layer_select.observe(self._on_select, names="value")
         self.head_select.observe(self._on_select, names="value")
+        self.window_select.observe(self._on_window, names="value")
+        self.start_slider.observe(self._on_start, names="value")
+        self.key_slider.observe(self._on_select, names="value")
         selectors = [self.layer_select, self.head_select]
         if len(self.parts) > 1:
             selectors.insert(0, self.part_select)
-        self.widget = self._root(
-            [
-                ipywidgets.HBox(selectors),
-                ipywidgets.HBox([self.heatmap.widget, self.grid.widget]),
-            ]
+        self.window_controls = ipywidgets.HBox(
+            [self.window_select, self.start_slider, self.key_slider]
         )
+        self._show_window_controls()
+        # a window's heatmap may be wider than the notebook less the grid: the grid then
+        # goes below it rather than off the right edge
+        plots = ipywidgets.HBox([self.heatmap.widget, self.grid.widget])
+        plots.layout.flex_flow = "row wrap"
+        self.widget = self._root([ipywidgets.HBox(selectors), self.window_controls, plots])
         self._ready()
 
     # -- construction from other libraries -----------------------------------------------------
@@ -120,17 +151,39 @@ class AttentionView(HeadSelection, View):
             self.part_select.value = part
             if data is not self.data:
                 self.data, self._generation = data, self._generation + 1
+                self._refit_window()
             self._set_options(int(layer), int(head))
         finally:
             self._hold = False
         self._update()
 
-    def state(self) -> dict[str, int]:
-        """The selection its figures show (``export.interactive(..., **view.state())``)."""
-        return {"layer": self.layer, "head": self.head}
+    def show_window(self, window: int | None, start: int = 0, key_start: int | None = None) -> None:
+        """Show ``window`` tokens a side from query ``start`` and key ``key_start`` (None: the
+        keys from ``start``, or as near as fit), or the whole map (``window=None``): what the
+        window controls do. A bad value raises ValueError naming it and the range allowed
+        (:meth:`explain.views.AttentionData.window`)."""
+        shown = self.data.window(window, start, key_start)
+        self._hold = True
+        try:
+            self._set_window(None if shown.whole else window, shown.query_start, shown.key_start)
+        finally:
+            self._hold = False
+        self._show_window_controls()
+        self._update()
+
+    @property
+    def window(self) -> views.AttentionWindow:
+        """The part of the map the heatmap shows (:class:`explain.views.AttentionWindow`)."""
+        return self.data.window(**self._window_state())
+
+    def state(self) -> dict[str, Any]:
+        """The selection its figures show (``export.interactive(..., **view.state())``):
+        ``layer`` and ``head``, and with a window ``window``, ``start`` and ``key_start``."""
+        return {"layer": self.layer, "head": self.head, **self._window_state()}
 
     def pattern(self, step: int | None = None) -> np.ndarray:
-        """The [q_pos, k_pos] pattern shown (current head) at ``step`` (default: current)."""
+        """The whole [q_pos, k_pos] map of the current head at ``step`` (default: current);
+        ``view.window.crop(view.pattern())`` is the part the heatmap shows."""
         step = self.step if step is None else self._control().checked(step)
         return self.data.layer_patterns[self.layer][self.data.index(step), self.head]
 
@@ -152,6 +205,93 @@ class AttentionView(HeadSelection, View):
     def _reload(self) -> None:
         self.data = self._data_of(self.part)
         self._generation += 1
+        self._refit_window()
+
+    # -- the window ------------------------------------------------------------------------------
+    def _window_state(self) -> dict[str, int]:
+        """The builders' window keywords: none for the whole map."""
+        if self.window_select.value is None:
+            return {}
+        return {
+            "window": int(self.window_select.value),
+            "start": int(self.start_slider.value),
+            "key_start": int(self.key_slider.value),
+        }
+
+    def _set_window(self, window: int | None, start: int, key_start: int) -> None:
+        """The window controls at a window checked by ``self.data.window`` (their options and
+        ranges from the map shown), the whole map for ``window=None``."""
+        longest = max(len(self.data.query_tokens), len(self.data.key_tokens))
+        sizes = [size for size in WINDOWS if size < longest]
+        if window is not None and window not in sizes:
+            sizes = sorted({*sizes, int(window)})
+        self.window_select.options = [("whole map", None)] + [(f"{n} tokens", n) for n in sizes]
+        self.window_select.value = window
+        shown = self.data.window(window, start, key_start if window is not None else None)
+        rows = shown.query_stop - shown.query_start
+        cols = shown.key_stop - shown.key_start
+        for slider, last, value in (
+            (self.start_slider, len(self.data.query_tokens) - rows, shown.query_start),
+            (self.key_slider, len(self.data.key_tokens) - cols, shown.key_start),
+        ):
+            slider.max = max(last, slider.min)  # max before value: the value must fit the range
+            slider.value = value
+            slider.step = 1
+
+    def _refit_window(self) -> None:
+        """The window kept where it can be on new data (another part, a reloaded trace)."""
+        held, self._hold = self._hold, True
+        try:
+            self._fit_window()
+        finally:
+            self._hold = held
+        self._show_window_controls()
+
+    def _fit_window(self) -> None:
+        window = self.window_select.value
+        longest = max(len(self.data.query_tokens), len(self.data.key_tokens))
+        size = None if window is None or window > longest else int(window)
+        rows = min(size or 0, len(self.data.query_tokens))
+        cols = min(size or 0, len(self.data.key_tokens))
+        start = min(int(self.start_slider.value), len(self.data.query_tokens) - rows)
+        key_start = min(int(self.key_slider.value), len(self.data.key_tokens) - cols)
+        self._set_window(size, start if size else 0, key_start if size else 0)
+
+    def _show_window_controls(self) -> None:
+        """The window menu where the map is longer than the smallest window; the sliders while
+        a window is shown."""
+        longest = max(len(self.data.query_tokens), len(self.data.key_tokens))
+        self.window_controls.layout.display = None if longest > WINDOWS[0] else "none"
+        windowed = self.window_select.value is not None
+        for slider in (self.start_slider, self.key_slider):
+            slider.layout.display = None if windowed else "none"
+
+    def _on_window(self, change: dict) -> None:
+        """A window size from the menu: it keeps its first query (moved up if it must to fit),
+        the keys following the queries if they did."""
+        if self._hold:
+            return
+        size = change["new"]
+        if size is None:
+            self.show_window(None)
+            return
+        n_q, n_k = len(self.data.query_tokens), len(self.data.key_tokens)
+        start = min(int(self.start_slider.value), n_q - min(size, n_q))
+        following = change["old"] is None or self.key_slider.value == self.start_slider.value
+        key_start = None if following else min(self.key_slider.value, n_k - min(size, n_k))
+        self.show_window(size, start, key_start)
+
+    def _on_start(self, change: dict) -> None:
+        """The queries moved: the keys follow while they started at the same position."""
+        if self._hold:
+            return
+        self._hold = True
+        try:
+            if self.key_slider.value == min(change["old"], self.key_slider.max):
+                self.key_slider.value = min(change["new"], self.key_slider.max)
+        finally:
+            self._hold = False
+        self._update()
 
     def _valid_part(self, part: str) -> str:
         if part not in self.parts:
@@ -175,6 +315,7 @@ class AttentionView(HeadSelection, View):
             self.data = self._data_of(change["new"])
             self._generation += 1
             self._set_options(self.layer, self.head)
+            self._refit_window()
         finally:
             self._hold = False
         self._update()
@@ -194,11 +335,12 @@ class AttentionView(HeadSelection, View):
         """The data's snapshot index of each step of the step control (a frame each)."""
         return [self.data.index(step) for step in self._control().steps]
 
-    def _heatmap_frames(self, layer: int, head: int) -> Frames:
+    def _heatmap_frames(self, layer: int, head: int, shown: views.AttentionWindow) -> Frames:
         """The heatmap at every step: what ``_update`` shows there, for the page to play."""
         steps = self._control().steps
-        z = self.data.layer_patterns[layer][self._indices(), head]  # [steps, q_pos, k_pos]
-        return Frames({0: z}, titles=[drawn.title(self.data, layer, head, step) for step in steps])
+        z = shown.crop(self.data.layer_patterns[layer][self._indices(), head])  # [steps, q, k]
+        titles = [drawn.title(self.data, layer, head, step, shown) for step in steps]
+        return Frames({0: np.ascontiguousarray(z)}, titles=titles)
 
     def _grid_frames(self) -> Frames:
         """The grid at every step (mosaic and badges), as ``_update`` shows it."""
@@ -209,10 +351,12 @@ class AttentionView(HeadSelection, View):
         )
 
     def _update(self) -> None:
-        layer, head = self.layer, self.head
+        layer, head, shown = self.layer, self.head, self.window
         frames = f"{self._generation}:{hash(tuple(self._control().steps))}"  # what frames fit
+        cut = f"{shown.query_start}:{shown.query_stop}:{shown.key_start}:{shown.key_stop}"
         self.heatmap.set_frames(
-            f"heatmap:{frames}:{layer}:{head}", lambda: self._heatmap_frames(layer, head)
+            f"heatmap:{frames}:{layer}:{head}:{cut}",
+            lambda: self._heatmap_frames(layer, head, shown),
         )
         self.grid.set_frames(f"grid:{frames}", self._grid_frames)
         heatmap, grid = self._figures()

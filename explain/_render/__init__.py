@@ -51,6 +51,9 @@ REGISTRY: dict[type, str] = {
 # Selection keywords a figure shows as its state rather than cutting the data: the attention
 # view draws one head next to the grid of every head, so `layer`/`head` pick the head drawn.
 SHOWN: dict[str, tuple[str, ...]] = {"attention": ("layer", "head")}
+# The attention builders' window of the map (:meth:`explain.views.AttentionData.window`): what
+# the figure draws of each head, never a cut of the data (JSON/CSV hold the whole map).
+WINDOW_KEYS = ("window", "start", "key_start")
 
 
 def builder(view: object, library: str, name: str | None = None) -> Callable[..., Any] | None:

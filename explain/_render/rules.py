@@ -76,19 +76,30 @@ def labels_fitting(pixels: float, font_px: float) -> int:
     return max(2, int(pixels // (LABEL_EMS * font_px)))
 
 
+def labelled_px(count: int, font_px: float) -> float:
+    """How long a token axis must be to label each of ``count`` tokens at ``font_px`` (the
+    inverse of :func:`labels_fitting`): what a window of a long attention map grows to."""
+    return count * LABEL_EMS * font_px
+
+
 def token_ticks(
-    tokens: Sequence[object], pixels: float | None = None, font_px: float = 12
+    tokens: Sequence[object],
+    pixels: float | None = None,
+    font_px: float = 12,
+    limit: int | None = MAX_TICK_LABELS,
 ) -> tuple[list[int], list[str]]:
-    """Tick positions and their labels (:func:`tick_label`) for a token axis; with ``pixels``
-    (the axis's length as drawn), only as many as fit it at ``font_px`` (:func:`labels_fitting`).
+    """Tick positions and their labels (:func:`tick_label`) for a token axis: at most ``limit``
+    (None: no limit but the axis's); with ``pixels`` (the axis's length as drawn), only as many
+    as fit it at ``font_px`` (:func:`labels_fitting`). A figure sized to label every token
+    (:func:`labelled_px`, an attention window) passes ``limit=None``.
 
     >>> token_ticks(list("abcdef"), pixels=90, font_px=20)
     ([0, 2, 4], ['a', 'c', 'e'])
     """
-    limit = MAX_TICK_LABELS
+    limit = len(tokens) if limit is None else limit
     if pixels is not None:
         limit = min(limit, labels_fitting(pixels, font_px))
-    positions = tick_positions(len(tokens), limit)
+    positions = tick_positions(len(tokens), max(1, limit))
     return positions, [tick_label(tokens[i]) for i in positions]
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..style import visible
 from ..trace import Trace
-from ._attention import AttentionData, attention
+from ._attention import AttentionData, AttentionWindow, attention
 from ._attribution import AttributionData, attribution
 from ._by_hand import ByHandData, by_hand
 from ._common import (
@@ -84,6 +84,7 @@ __all__ = [
     "SELECTIONS",
     "WHATS",
     "AttentionData",
+    "AttentionWindow",
     "AttributionData",
     "ByHandData",
     "CompareData",

@@ -27,6 +27,52 @@ from ._common import (
 
 # -- attention -------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class AttentionWindow:
+    """The part of an attention map a figure draws: query rows ``[query_start, query_stop)``
+    and key columns ``[key_start, key_stop)`` of ``n_queries`` x ``n_keys``
+    (:meth:`AttentionData.window`). Positions are the map's own, so a window's row 0 is
+    query ``query_start``."""
+
+    query_start: int
+    query_stop: int
+    key_start: int
+    key_stop: int
+    n_queries: int
+    n_keys: int
+
+    @property
+    def queries(self) -> slice:
+        return slice(self.query_start, self.query_stop)
+
+    @property
+    def keys(self) -> slice:
+        return slice(self.key_start, self.key_stop)
+
+    @property
+    def whole(self) -> bool:
+        """Whether it is the whole map."""
+        return (self.query_stop - self.query_start, self.key_stop - self.key_start) == (
+            self.n_queries,
+            self.n_keys,
+        )
+
+    def crop(self, pattern: np.ndarray) -> np.ndarray:
+        """``pattern [..., q_pos, k_pos]`` of the whole map cut to the window (a view)."""
+        return pattern[..., self.queries, self.keys]
+
+    def describe(self) -> str:
+        """E.g. "tokens 128-191 of 1024", "queries 0-63, keys 64-127 of 1024"; "" if whole."""
+        if self.whole:
+            return ""
+        queries = f"{self.query_start}-{self.query_stop - 1}"
+        keys = f"{self.key_start}-{self.key_stop - 1}"
+        if queries == keys and self.n_queries == self.n_keys:
+            return f"tokens {queries} of {self.n_queries}"
+        of = f" of {self.n_queries}" if self.n_queries == self.n_keys else ""
+        return f"queries {queries}, keys {keys}{of}"
+
+
+@dataclass(frozen=True)
 class AttentionData(ViewModel):
     """Attention of one part: every layer and head chosen, at every snapshot."""
 
@@ -57,11 +103,59 @@ class AttentionData(ViewModel):
     # training step, so titles name none (a trained model's attention was titled "step 0")
     trained: bool = True
 
-    def heading(self, layer: int, head: int, step: int) -> str:
+    def heading(
+        self, layer: int, head: int, step: int, window: AttentionWindow | None = None
+    ) -> str:
         """The title of one head's map: ``title · layer L head H · step S`` (no step when
-        not :attr:`trained`); plain text, escaped by each renderer."""
+        not :attr:`trained`), then the ``window`` shown unless it is the whole map
+        (``· tokens 128-191 of 1024``); plain text, escaped by each renderer."""
         named = f"{self.title} · layer {layer} head {head}"
-        return f"{named} · step {step}" if self.trained else named
+        named = f"{named} · step {step}" if self.trained else named
+        shown = window.describe() if window is not None else ""
+        return f"{named} · {shown}" if shown else named
+
+    def window(
+        self, window: int | None = None, start: int = 0, key_start: int | None = None
+    ) -> AttentionWindow:
+        """The part of each map a figure draws: the whole map (``window`` None), or ``window``
+        query rows from ``start`` and ``window`` keys from ``key_start`` (None: from ``start``,
+        or as near it as a window fits), each cut to the positions there are. The one check of
+        a window: a bad value raises ValueError naming it and the range allowed.
+
+        >>> import numpy as np
+        >>> from explain.trace import Trace
+        >>> pattern = np.full((1, 1, 100, 100), 0.01)  # [snapshot, head, q_pos, k_pos]
+        >>> data = attention(Trace.from_arrays({}, [0], {}, [0], {
+        ...     "blocks.0.attn.hook_pattern": pattern}))
+        >>> data.window(16, start=40).describe(), data.window().whole
+        ('tokens 40-55 of 100', True)
+        """
+        n_q, n_k = len(self.query_tokens), len(self.key_tokens)
+        if window is None:
+            if start != 0 or key_start is not None:
+                raise ValueError(
+                    f"start={start!r}, key_start={key_start!r} need a window size; the whole "
+                    "map (window None) starts at 0"
+                )
+            return AttentionWindow(0, n_q, 0, n_k, n_q, n_k)
+        longest = max(n_q, n_k)
+        if isinstance(window, bool) or not isinstance(window, int | np.integer):
+            raise ValueError(
+                f"window must be a number of tokens in [1, {longest}] or None (the whole map); "
+                f"got {window!r}"
+            )
+        if not 1 <= window <= longest:
+            raise ValueError(
+                f"window must be a number of tokens in [1, {longest}] or None (the whole map); "
+                f"got {window}"
+            )
+        rows, cols = min(int(window), n_q), min(int(window), n_k)
+        first = _position("start", start, "query", n_q, rows)
+        if key_start is None:
+            key_first = min(first, n_k - cols)
+        else:
+            key_first = _position("key_start", key_start, "key", n_k, cols)
+        return AttentionWindow(first, first + rows, key_first, key_first + cols, n_q, n_k)
 
     @property
     def patterns(self) -> np.ndarray:
@@ -71,6 +165,21 @@ class AttentionData(ViewModel):
     def at(self, index: int) -> np.ndarray:
         """[layer, head, q_pos, k_pos] at frame ``index`` (no copy of other snapshots)."""
         return np.stack([layer[index] for layer in self.layer_patterns])
+
+
+def _position(name: str, value: object, axis: str, count: int, size: int) -> int:
+    """``value`` as the first position of a window ``size`` long over ``count`` positions."""
+    last = count - size
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not (0 <= value <= last)
+    ):
+        raise ValueError(
+            f"{name} must be a {axis} position in [0, {last}] (a {size}-token window over "
+            f"{count} {axis} positions); got {value!r}"
+        )
+    return int(value)
 
 
 @consistent

@@ -130,20 +130,32 @@ def new_figure(width: float, height: float) -> Figure:
 text = mpl_text  # a token or name from a trace as matplotlib text (rules.mpl_text)
 
 
-def token_ticks(ax: Axes, axis: str, tokens: Sequence[str], angle: float | None = None) -> None:
+def token_ticks(
+    ax: Axes,
+    axis: str,
+    tokens: Sequence[str],
+    angle: float | None = None,
+    first: int = 0,
+    limit: int | None = MAX_TICK_LABELS,
+    length: float | None = None,
+) -> None:
     """Token labels on ``axis`` ("x" or "y") of a heatmap, at the text's size as plotly's. On
     x, turned by ``angle`` degrees (the plotly axis's ``-tickangle``), or, without one, upright
-    unless a label is longer than two characters, then turned a quarter."""
+    unless a label is longer than two characters, then turned a quarter. ``first``: the
+    position of ``tokens[0]`` on the axis (a window of a longer map). ``limit``: the most
+    labels (None: as many as fit the axis); ``length``: the axis's length in points, where
+    the caller sized it (else read from the axes before the layout, which underestimates)."""
     # as many labels as fit the axis at the text's size (its length before the layout squeezes
     # it: about right), as the plotly builders do (`rules.labels_fitting`)
-    box = ax.get_position()
-    figure = ax.get_figure(root=True)
-    length = (
-        box.width * figure.get_figwidth() if axis == "x" else box.height * figure.get_figheight()
-    )
-    fitting = labels_fitting(length * 72, matplotlib.rcParams["font.size"])
-    positions = tick_positions(len(tokens), min(MAX_TICK_LABELS, fitting))
-    labels = [text(tokens[i]) for i in positions]
+    if length is None:
+        box = ax.get_position()
+        figure = ax.get_figure(root=True)
+        inches = box.width * figure.get_figwidth() if axis == "x" else box.height
+        length = 72 * (inches if axis == "x" else inches * figure.get_figheight())
+    fitting = labels_fitting(length, matplotlib.rcParams["font.size"])
+    shown = tick_positions(len(tokens), fitting if limit is None else min(limit, fitting))
+    labels = [text(tokens[i]) for i in shown]
+    positions = [first + i for i in shown]
     if axis == "x":
         if angle is None:
             angle = 90 if max(map(len, labels), default=0) > 2 else 0

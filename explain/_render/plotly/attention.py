@@ -1,8 +1,17 @@
 """The attention view's plotly figures: the chosen head's pattern (row = query, column = key,
 row 0 on top), and the grid of every layer x head (block-averaged thumbnails, a badge on each
-head that shows a pattern, the chosen head outlined)."""
+head that shows a pattern, the chosen head outlined).
+
+The pattern is the whole map or a window of it (``window`` tokens from ``start``, see
+:meth:`explain.views.AttentionData.window`): 1,024 tokens cannot all be labelled, a window's
+can. A window's map grows to label every token: up to ``NOTEBOOK_PX`` wide (what a notebook
+shows unscaled) and ``HEATMAP_MAX_HEIGHT`` tall, so at the light theme's 12 px every query
+of a 64-token window is labelled and every key of one up to ~44 tokens (beyond: every other).
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -10,49 +19,79 @@ from explain import views
 from explain.style import Theme, colorscale
 
 from ..attention_grid import badges, cell_size, mosaic
-from ..rules import STEP_MARKER_COLOUR, label, token_ticks
+from ..rules import (
+    MAX_TICK_LABELS,
+    NOTEBOOK_PX,
+    STEP_MARKER_COLOUR,
+    label,
+    labelled_px,
+    token_ticks,
+)
 from . import blocks as P
 
 HEATMAP_SIZE = 480
+HEATMAP_MAX_HEIGHT = 1200  # a window's map grows to label each query up to this tall
 GRID_WIDTH = 420
 MARGIN = {"l": 50, "r": 20, "t": 40, "b": 40}
 GRID_TITLE = "all heads (click one)"
 
 
-def title(view: views.AttentionData, layer: int, head: int, step: int) -> str:
-    return label(view.heading(layer, head, step))
+def title(
+    view: views.AttentionData,
+    layer: int,
+    head: int,
+    step: int,
+    window: views.AttentionWindow | None = None,
+) -> str:
+    return label(view.heading(layer, head, step, window))
 
 
 def figures(
-    view: views.AttentionData, index: int, theme: Theme, layer: int = 0, head: int = 0
+    view: views.AttentionData,
+    index: int,
+    theme: Theme,
+    layer: int = 0,
+    head: int = 0,
+    window: int | None = None,
+    start: int = 0,
+    key_start: int | None = None,
 ) -> list[dict]:
-    """The heatmap of ``head`` of ``layer`` and the grid, at frame ``index``.
+    """The heatmap of ``head`` of ``layer`` and the grid, at frame ``index``; the heatmap shows
+    the whole map, or ``window`` tokens from query ``start`` and key ``key_start``
+    (:meth:`~explain.views.AttentionData.window`).
 
     What moves with neither the step nor the head is built once per view model and theme
     (:func:`explain.views.memo`): a step sets the heatmap's z and title, the grid's mosaic and
     badges; a head sets the heatmap's z and title and the grid's outline. ``Plot.show`` finds
-    the rest (hover labels, ticks) unchanged by identity."""
-    row, column = view.layers.index(layer), view.heads.index(head)
+    the rest (hover labels, ticks) unchanged by identity. A window's heatmap is built anew
+    (64 labels, not 1,024: cheap)."""
+    shown = view.window(window, start, key_start)
     step = int(view.steps[index])
     first = view.layers[0], view.heads[0]
-    fixed = views.memo(
-        view,
-        ("attention", theme),
-        lambda: (heatmap(view, index, theme, *first), grid(view, index, theme, *first)),
+    shown_grid = views.memo(
+        view, ("attention grid", theme), lambda: grid(view, index, theme, *first)
     )
-    shown_heatmap, shown_grid = fixed
-    pattern = view.layer_patterns[row][index, column]  # [q_pos, k_pos]
-    (heat,) = shown_heatmap["data"]
-    (cells,) = shown_grid["data"]
-    heat_layout, grid_layout = shown_heatmap["layout"], shown_grid["layout"]
-    return [
-        {
+    if shown.whole:
+        shown_heatmap = views.memo(
+            view, ("attention heatmap", theme), lambda: heatmap(view, index, theme, *first)
+        )
+        row, column = view.layers.index(layer), view.heads.index(head)
+        pattern = view.layer_patterns[row][index, column]  # [q_pos, k_pos]
+        (heat,) = shown_heatmap["data"]
+        heat_layout = shown_heatmap["layout"]
+        shown_heatmap = {
             "data": [{**heat, "z": np.asarray(pattern, np.float32)}],
             "layout": {
                 **heat_layout,
                 "title": {**heat_layout["title"], "text": title(view, layer, head, step)},
             },
-        },
+        }
+    else:
+        shown_heatmap = heatmap(view, index, theme, layer, head, shown)
+    (cells,) = shown_grid["data"]
+    grid_layout = shown_grid["layout"]
+    return [
+        shown_heatmap,
         {
             "data": [{**cells, "z": mosaic(view, index)}],
             "layout": {
@@ -64,22 +103,38 @@ def figures(
     ]
 
 
-def heatmap(view: views.AttentionData, index: int, theme: Theme, layer: int, head: int) -> dict:
+def heatmap(
+    view: views.AttentionData,
+    index: int,
+    theme: Theme,
+    layer: int,
+    head: int,
+    window: views.AttentionWindow | None = None,
+) -> dict:
+    """The map of ``head`` of ``layer`` at frame ``index``: the whole of it, or ``window``."""
+    shown = view.window() if window is None else window
     row, column = view.layers.index(layer), view.heads.index(head)
-    pattern = view.layer_patterns[row][index, column]  # [q_pos, k_pos]
-    n_q, n_k = pattern.shape
+    pattern = shown.crop(view.layer_patterns[row][index, column])  # [q_pos, k_pos]
+    queries, keys = view.query_tokens[shown.queries], view.key_tokens[shown.keys]
+    font = theme.font_size
     # the plot's side: the figure less its margins, the colour bar and the token labels (the
     # longest, up to eight characters of the theme's text); as many labels as fit it (a guess
     # of eight characters left a 12-digit probe every other label in the presentation theme)
-    widest = min(8, max((len(str(t)) for t in (*view.query_tokens, *view.key_tokens)), default=1))
-    side = HEATMAP_SIZE - MARGIN["l"] - MARGIN["r"] - (0.6 * widest + 2) * theme.font_size
-    q_ticks, q_text = token_ticks(view.query_tokens, side, theme.font_size)
-    k_ticks, k_text = token_ticks(view.key_tokens, side, theme.font_size)
+    widest = min(8, max((len(str(t)) for t in (*queries, *keys)), default=1))
+    room = MARGIN["l"] + MARGIN["r"] + (0.6 * widest + 2) * font
+    width = height = HEATMAP_SIZE
+    if not shown.whole:  # a window: as large as labelling each token needs, up to the limits
+        wide, tall = (math.ceil(labelled_px(len(t), font) + room) for t in (keys, queries))
+        width = min(max(wide, HEATMAP_SIZE), NOTEBOOK_PX)
+        height = min(max(tall, HEATMAP_SIZE), HEATMAP_MAX_HEIGHT)
+    every = None if not shown.whole else MAX_TICK_LABELS  # a window: as many as fit it
+    q_ticks, q_text = token_ticks(queries, height - room, font, every)
+    k_ticks, k_text = token_ticks(keys, width - room, font, every)
     trace = {
         "type": "heatmap",
         "z": np.asarray(pattern, np.float32),
-        "x": np.arange(n_k),
-        "y": np.arange(n_q),
+        "x": np.arange(shown.key_start, shown.key_stop),
+        "y": np.arange(shown.query_start, shown.query_stop),
         "zmin": view.zmin,
         "zmax": view.zmax,
         "colorscale": colorscale(view.colorscale),
@@ -89,26 +144,26 @@ def heatmap(view: views.AttentionData, index: int, theme: Theme, layer: int, hea
         ),
         # plot.js fills customdata from these (one label per row and column, not per cell)
         "meta": {
-            "hover_rows": [label(t) for t in view.query_tokens],
-            "hover_cols": [label(t) for t in view.key_tokens],
+            "hover_rows": [label(t) for t in queries],
+            "hover_cols": [label(t) for t in keys],
         },
     }
     layout = {
-        "width": HEATMAP_SIZE,
-        "height": HEATMAP_SIZE,
+        "width": width,
+        "height": height,
         "margin": MARGIN,
         "uirevision": "explain",
-        "title": {"text": title(view, layer, head, int(view.steps[index]))},
+        "title": {"text": title(view, layer, head, int(view.steps[index]), shown)},
         "xaxis": {
             "title": {"text": "key"},
             "tickangle": -60,
-            "tickvals": k_ticks,
+            "tickvals": [shown.key_start + tick for tick in k_ticks],
             "ticktext": k_text,
         },
         "yaxis": {
             "title": {"text": "query"},
             "autorange": "reversed",
-            "tickvals": q_ticks,
+            "tickvals": [shown.query_start + tick for tick in q_ticks],
             "ticktext": q_text,
         },
     }
