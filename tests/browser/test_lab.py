@@ -43,7 +43,8 @@ def test_lab_kernel_is_this_interpreter(lab_server: Any) -> None:
 def test_lab_dashboard_follows_slider_head_and_code(
     lab_server: Any, page: Any, dom: Any, expected_attention: Any
 ) -> None:
-    page.goto(f"{lab_server.url}/lab/tree/{NOTEBOOK}", timeout=60_000)
+    # ?reset: a workspace of only this notebook (a restored one made another tab current)
+    page.goto(f"{lab_server.url}/lab/tree/{NOTEBOOK}?reset", timeout=60_000)
     expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=60_000)
     run_cell(page, 0)
     dom.wait_rendered()
