@@ -24,10 +24,11 @@ transformers = pytest.importorskip("transformers", reason="transformers is a tes
 torch = pytest.importorskip("torch")
 
 from _export_traces import OfflinePage  # noqa: E402
+from test_cli import run  # noqa: E402
 from test_lab_hf import PAIRS, TEXTS, hf_model, tokenizer  # noqa: E402
 
 import explain  # noqa: E402
-from explain import TrainConfig, cli, lab  # noqa: E402
+from explain import TrainConfig, lab  # noqa: E402
 from explain.adapters import hf_tokenizer, to_hf  # noqa: E402
 from explain.run import default_model_config  # noqa: E402
 
@@ -67,15 +68,6 @@ def saved(tmp_path_factory):
         text.write_text("\n\n".join(f"  {line} " for line in lines) + "\n", encoding="utf-8")
         found[name] = directory, text
     return found
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def figure_data(page: str, div_id: str) -> list:
