@@ -95,6 +95,23 @@ def test_the_whole_map_is_unchanged_and_the_default(layers):
     assert short.window_controls.layout.display == "none", "8 tokens: nothing to window"
 
 
+def test_the_window_menu_names_what_it_shows(layers):
+    """The menu's label is the map shown: "whole map" at first (a rehearsal saw it blank: an
+    option valued None shows as no selection), a size with a window, and picking "whole map"
+    from it goes back to the whole map."""
+    view = AttentionView.from_attentions(layers, TOKENS)
+    assert view.window_select.label == "whole map" and view.window_select.index == 0
+    view.window_select.value = 32
+    assert view.window_select.label == "32 tokens" and view.window.query_stop == 32
+    assert view.start_slider.layout.display is None  # its sliders show
+    view.window_select.index = 0  # "whole map" from the menu
+    assert view.state() == {"layer": 0, "head": 0} and view.window.whole
+    assert view.start_slider.layout.display == "none"
+    np.testing.assert_array_equal(synced_z(view.heatmap), layers[0][0, 0])
+    opened = AttentionView.from_attentions(layers, TOKENS, window=16, start=8)
+    assert opened.window_select.label == "16 tokens" and opened.start_slider.value == 8
+
+
 # -- moving it -------------------------------------------------------------------------------
 def test_moving_the_window_updates_the_map_title_and_labels(layers):
     view = AttentionView.from_attentions(layers, TOKENS, head=1)

@@ -31,6 +31,7 @@ __all__ = ["AttentionView"]
 
 # The window sizes offered (tokens a side), those shorter than the map; "whole map" is the first.
 WINDOWS = (16, 32, 64, 128, 256)
+WHOLE = 0  # the menu's value for the whole map (a Dropdown shows an option valued None blank)
 
 
 class AttentionView(HeadSelection, View):
@@ -210,7 +211,7 @@ class AttentionView(HeadSelection, View):
     # -- the window ------------------------------------------------------------------------------
     def _window_state(self) -> dict[str, int]:
         """The builders' window keywords: none for the whole map."""
-        if self.window_select.value is None:
+        if self.window_select.value == WHOLE:
             return {}
         return {
             "window": int(self.window_select.value),
@@ -225,8 +226,8 @@ class AttentionView(HeadSelection, View):
         sizes = [size for size in WINDOWS if size < longest]
         if window is not None and window not in sizes:
             sizes = sorted({*sizes, int(window)})
-        self.window_select.options = [("whole map", None)] + [(f"{n} tokens", n) for n in sizes]
-        self.window_select.value = window
+        self.window_select.options = [("whole map", WHOLE)] + [(f"{n} tokens", n) for n in sizes]
+        self.window_select.value = WHOLE if window is None else window
         shown = self.data.window(window, start, key_start if window is not None else None)
         rows = shown.query_stop - shown.query_start
         cols = shown.key_stop - shown.key_start
@@ -248,7 +249,7 @@ class AttentionView(HeadSelection, View):
         self._show_window_controls()
 
     def _fit_window(self) -> None:
-        window = self.window_select.value
+        window = self.window_select.value or None
         longest = max(len(self.data.query_tokens), len(self.data.key_tokens))
         size = None if window is None or window > longest else int(window)
         rows = min(size or 0, len(self.data.query_tokens))
@@ -262,7 +263,7 @@ class AttentionView(HeadSelection, View):
         a window is shown."""
         longest = max(len(self.data.query_tokens), len(self.data.key_tokens))
         self.window_controls.layout.display = None if longest > WINDOWS[0] else "none"
-        windowed = self.window_select.value is not None
+        windowed = self.window_select.value != WHOLE
         for slider in (self.start_slider, self.key_slider):
             slider.layout.display = None if windowed else "none"
 
@@ -271,13 +272,13 @@ class AttentionView(HeadSelection, View):
         the keys following the queries if they did."""
         if self._hold:
             return
-        size = change["new"]
+        size = change["new"] or None
         if size is None:
             self.show_window(None)
             return
         n_q, n_k = len(self.data.query_tokens), len(self.data.key_tokens)
         start = min(int(self.start_slider.value), n_q - min(size, n_q))
-        following = change["old"] is None or self.key_slider.value == self.start_slider.value
+        following = change["old"] == WHOLE or self.key_slider.value == self.start_slider.value
         key_start = None if following else min(self.key_slider.value, n_k - min(size, n_k))
         self.show_window(size, start, key_start)
 
