@@ -563,8 +563,8 @@ def _save_animations(
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=max(1, len(files)))
-    writing = [pool.submit(write, path, format) for path, format in files]
-    try:
+    try:  # submitting inside: a Ctrl-C may arrive as soon as the first writer starts
+        writing = [pool.submit(write, path, format) for path, format in files]
         for future in writing:
             future.result()
     except BaseException:  # KeyboardInterrupt reaches this thread only: tell the writers

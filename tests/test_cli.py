@@ -406,20 +406,35 @@ def test_ctrl_c_during_train_saves_the_trace_and_exits_130(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "trace.json", "trace.npz"]
 
 
-def test_ctrl_c_during_an_export_leaves_no_file_and_the_trace_loads(trace_file, tmp_path):
-    """A real SIGINT arrives while the GIF writer is half-way through its file."""
+@pytest.mark.parametrize("landing", ["waiting", "submitting"])
+def test_ctrl_c_during_an_export_leaves_no_file_and_the_trace_loads(trace_file, tmp_path, landing):
+    """A real SIGINT arrives while the GIF writer (a thread) is half-way through its file.
+
+    The main thread gets the KeyboardInterrupt while it waits for the writer or, as CI once
+    saw, while it is still handing the writers out (the writer then finished and renamed).
+    """
     target = tmp_path / "a.gif"
     script = f"""
 import os, signal, time
+import concurrent.futures
 from explain import cli
 from explain._render import animate as _animate
 
 def interrupted(file, frames, fps=8):
     file.write(b"GIF89a half a file")
-    os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(30)  # the KeyboardInterrupt arrives here
+    os.kill(os.getpid(), signal.SIGINT)  # the main thread's KeyboardInterrupt
+    time.sleep(2)  # the writer goes on meanwhile
 
 _animate.write_gif = interrupted
+if {landing!r} == "submitting":
+    submit = concurrent.futures.ThreadPoolExecutor.submit
+
+    def slow_submit(self, *args, **kwargs):
+        future = submit(self, *args, **kwargs)
+        time.sleep(1)  # the signal lands here, before the main thread waits
+        return future
+
+    concurrent.futures.ThreadPoolExecutor.submit = slow_submit
 raise SystemExit(cli.main(["export", {str(trace_file)!r}, "--out", {str(target)!r}]))
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
