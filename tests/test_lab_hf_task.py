@@ -101,3 +101,37 @@ def test_a_model_that_numbers_other_tokens_refuses_the_task_naming_what_fits():
     with pytest.raises(ValueError, match="task 'reverse' numbers its 11 tokens"):
         with lab.ablate(other, [(0, 0)], "mean", reference=TASK):
             pass
+
+
+def test_record_hf_of_an_exported_run_holds_what_lab_record_holds_for_the_run(tmp_path):
+    """``lab.record_hf(wrapped, task)``: the heads measured on the task's batches, the probe's
+    lens at its answer positions and the probe's attention, as ``lab.record(run)`` stores them
+    for the run's own model; the views then read it as a task's record (title, roles)."""
+    run = trained("sinusoidal")
+    copied = lab.record_hf(exported(run), TASK)
+    lab.record(run)
+    own, theirs = run.trace.meta["lab"], copied.meta["lab"]
+    for key in ("importance", "spearman"):
+        np.testing.assert_allclose(theirs[key], own[key], rtol=0, atol=TOLERANCE)
+    for group, keys in (("baseline", ("loss", "accuracy")), ("ablation", ("loss", "accuracy")),
+                        ("prune", ("fractions", "loss", "accuracy"))):  # fmt: skip
+        for key in keys:
+            np.testing.assert_allclose(theirs[group][key], own[group][key], rtol=0, atol=TOLERANCE)
+    assert theirs["prune"]["order"] == own["prune"]["order"]
+    lens, own_lens = theirs["lens"], own["lens"]
+    for key in ("tokens", "targets", "mask"):
+        assert lens[key] == own_lens[key], key
+    np.testing.assert_allclose(lens["probs"], own_lens["probs"], rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(lens["saliency"], own_lens["saliency"], rtol=0, atol=TOLERANCE)
+    last = run.trace.at(int(run.trace.snapshot_steps[-1])).tensors
+    for layer in range(run.model.config.n_layers):
+        name = f"blocks.{layer}.attn.hook_pattern"  # [batch, head, q, k]
+        np.testing.assert_allclose(copied.at(0).tensors[name][:1], last[name][:1], rtol=0,
+                                   atol=TOLERANCE)  # fmt: skip
+
+    from explain import views
+
+    heads = views.heads(copied)
+    assert heads.title == "which heads matter · task reverse"
+    assert heads.circuits and all("appeared at step" not in line for line in heads.circuits)
+    assert views.heads(run.trace).circuits[0].split(", appeared")[0] in heads.circuits[0]

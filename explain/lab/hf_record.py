@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import views
+from .._task_base import Task
 from ..adapters import from_hf
 from ..trace import Trace
 from ._run import torch_threads
@@ -50,7 +51,7 @@ LENS_TOP = 3
 
 def record_hf(
     model: LabModel,
-    texts: Texts,
+    texts: Texts | Task,
     *,
     part: str | None = None,
     batch_size: int = _DEFAULT_BATCH_SIZE,
@@ -70,12 +71,19 @@ def record_hf(
     :func:`~explain.lab.heads.head_importance`; ``threads``: torch threads while measuring;
     ``progress``: tqdm bars over the heads (a real model has many: GPT-2 small 144, each
     ablated alone and then cumulatively, two evaluations of ``texts`` per head).
+
+    A model exported from a run (``wrap(to_hf(run), hf_tokenizer(run))``) also takes the run's
+    Task in place of texts: the probe's attention, the heads scored on the task's held-out
+    batches as :func:`explain.lab.record` scores the run's own model (the same numbers), and
+    the lens of the probe with the task's targets at its answer positions.
     """
     if not _wrapped(model):
         raise TypeError(
             "record_hf records a HuggingFace model wrapped by explain.lab.wrap(model, tokenizer); "
             f"got {type(model).__name__} (a run from explain.train goes to explain.lab.record)"
         )
+    if isinstance(texts, Task):
+        return _record_task(model, texts, part, batch_size, threads, progress)
     texts = model.check_texts(texts)
     with torch_threads(threads):
         trace = _attention(model, texts[0])
@@ -84,6 +92,31 @@ def record_hf(
     trace.meta["lab"] = views.jsonable(
         {**lab, "texts": len(texts), "batch_size": batch_size, "lens": lens}
     )
+    trace.meta["model_config"]["hf_architecture"] = model.config.architecture
+    return trace
+
+
+def _record_task(
+    model: LabModel, task: Task, part: str | None, batch_size: int, threads: int | None,
+    progress: bool,
+) -> Trace:  # fmt: skip
+    """:func:`record_hf` of a model exported from a run of ``task``: the probe's attention, the
+    heads measured on the task's held-out batches (as :func:`explain.lab.record` measures the
+    run's own model) and the lens of the probe at its answer positions."""
+    model.check_task(task)
+    probe = task.probe()
+    text = task.tokenizer.decode(probe.inputs[0].tolist())
+    with torch_threads(threads):
+        trace = _attention(model, text)
+        lab = heads_record(model, task, part, batch_size=batch_size, progress=progress)
+        lens = text_lens(model, text)
+    lens["targets"] = [task.vocab[i] for i in probe.targets[0]]  # the task's, as probe_lens
+    lens["mask"] = probe.mask[0].tolist()  # the answer positions
+    trace.meta["lab"] = views.jsonable({**lab, "batch_size": batch_size, "lens": lens})
+    # the task's name titles the views and names its roles ("mirror head (reverse)")
+    trace.meta["task"] = {"name": task.name, "kind": task.kind, "description": task.description}
+    trace.meta["model_config"]["hf_architecture"] = model.config.architecture
+    return trace
     trace.meta["model_config"]["hf_architecture"] = model.config.architecture
     return trace
 

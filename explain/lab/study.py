@@ -4,8 +4,8 @@ named after what they do.
 :func:`record` runs the model (gradient importance, every head ablated alone, the pruning curve)
 and stores the numbers in ``trace.meta["lab"]``, so every view and export can show them from the
 trace alone, with no model and no torch (:func:`explain.views.heads`). :func:`circuits` names the
-heads: "layer 1 head 2: mirror head (reverse), score 0.93, appeared at step 90; ablating it
-drops accuracy 1.00 -> 0.31".
+heads: "layer 1 head 2: mirror head (reverse), score 0.93, appeared at step 90; switched off,
+accuracy 1.00 -> 0.31".
 """
 
 from __future__ import annotations

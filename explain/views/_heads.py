@@ -248,11 +248,11 @@ def _circuits(data: dict, task: str) -> list[str]:
         name = ROLE_NAMES.get(role, role) + (f" ({task})" if role == "mirror" and task else "")
         sentence = f"layer {layer} head {head}: {name}, score {score:.2f}"
         step = int(data["emergence"][role][layer, head])
-        if step >= 0:
+        if step >= 0 and data["snapshots"] > 1:  # one snapshot (a HuggingFace model): no history
             sentence += f", appeared at step {step}"
         after = data["ablated_accuracy"][layer, head]
         if np.isfinite(after) and np.isfinite(baseline):
-            sentence += f"; ablating it drops accuracy {baseline:.2f} -> {after:.2f}"
+            sentence += f"; switched off, accuracy {baseline:.2f} -> {after:.2f}"
         lines.append(sentence)
     return lines
 
@@ -299,7 +299,7 @@ def heads(trace: Trace, part: str | None = None) -> HeadsData:
         prune_accuracy=_vector(prune.get("accuracy")),
         prune_order=[f"L{int(pair[0])}H{int(pair[1])}" for pair in order if len(pair) == 2],
         spearman=float(lab.get("spearman", np.nan)),
-        circuits=_circuits(fields, task),
+        circuits=_circuits({**fields, "snapshots": len(scored.steps)}, task),
         task=task,
         title=titled("which heads matter", task),
         **fields,
