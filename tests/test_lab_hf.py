@@ -209,7 +209,7 @@ def test_evaluate_is_the_models_own_loss_and_accuracy_batch_by_batch(arch):
     model, wrapper = wrapped(arch)
     texts = data(arch)
     got = lab.evaluate(wrapper, texts, batch_size=2)  # batches: texts[:2], texts[2:]
-    own = [own_loss(model, arch, texts[i:i + 2], wrapper.tokenizer) for i in (0, 2)]
+    own = [own_loss(model, arch, texts[i : i + 2], wrapper.tokenizer) for i in (0, 2)]
     assert got["loss"] == pytest.approx(np.mean([loss for loss, _ in own]), rel=1e-6)
     assert got["accuracy"] == pytest.approx(np.mean([acc for _, acc in own]), abs=1e-12)
     assert model.training is False  # the model's own mode is kept
@@ -251,7 +251,7 @@ def test_gradient_importance_is_the_gradient_of_a_gate_on_the_heads_weight_colum
     expected = np.zeros_like(scores)
     for i in (0, 2):
         gates = torch.ones(scores.shape, dtype=torch.float64, requires_grad=True)
-        loss = gated_loss(model, arch, part, gates, own_batch(arch, texts[i:i + 2], tok))
+        loss = gated_loss(model, arch, part, gates, own_batch(arch, texts[i : i + 2], tok))
         expected += torch.autograd.grad(loss, gates)[0].abs().numpy() / 2
     np.testing.assert_allclose(scores, expected, rtol=1e-5)  # HF's causal-LM loss is float32
     assert expected.min() > 1e-4  # every head matters, so the comparison says something
@@ -471,8 +471,10 @@ def test_what_a_wrapped_model_cannot_do_says_so():
     _, gpt2 = wrapped("gpt2")
     with pytest.raises(ValueError, match="use retrain_steps=0 for a wrapped HuggingFace model"):
         lab.prune_curve(gpt2, TEXTS, retrain_steps=2)
-    with pytest.raises(TypeError, match="works in evaluate, ablate, head_importance"):
-        lab.attribute(gpt2, [5, 6, 7], 1)
+    with pytest.raises(TypeError, match="prune_curve, logit_lens, saliency, attribute and patch"):
+        lab.magnitude_prune(gpt2, 0.5)
+    with pytest.raises(TypeError, match="path_patch needs an explain TinyTransformer: .*q, k or v"):
+        lab.path_patch(gpt2, [5, 6, 7], [5, 6, 8], receiver=(1, 0, "k"))
     with pytest.raises(TypeError, match=r"got str \(a HuggingFace model goes in wrapped"):
         lab.evaluate("gpt2", TEXTS)
     _, bart = wrapped("bart")  # saliency reads one stack's token embeddings, as the lens does

@@ -12,8 +12,9 @@ component wrote (:func:`attribute`); ``patching`` restores one activation of a c
 corrupted one (:func:`patch`, :func:`corrupt`) or one head's path into another head's input
 (:func:`path_patch`); ``neurons`` finds what each MLP neuron fires on, promotes and is worth
 (:func:`neurons`). A HuggingFace model enters through :func:`wrap` (``hf``), which the head
-functions and the lens take where they take a TinyTransformer, with texts for a Task (an
-exported run's model also its Task), and :func:`record_hf` studies it into a trace.
+functions, the lens, :func:`attribute` and :func:`patch` take where they take a
+TinyTransformer, with texts for a Task (an exported run's model also its Task), and
+:func:`record_hf` studies it into a trace.
 Everything here runs the model through its hook points and leaves it as it
 found it.
 

@@ -27,6 +27,10 @@ Encoder-decoder models are attributed on the decoder side (``ids`` feed the deco
 the encoder). The model runs in eval mode (dropout off) without gradients; its mode is
 restored and no hook is left behind.
 
+A pre-norm HuggingFace decoder wrapped by :func:`explain.lab.wrap` (GPT-2, Llama, Qwen2,
+Mistral, GPT-NeoX) is split into the same parts (see :mod:`explain.lab.hf_attribution`:
+an RMSNorm is read without centring; ``ids`` may be a text).
+
     >>> import explain
     >>> model = explain.TinyTransformer(explain.ModelConfig(vocab_size=11, n_layers=1, n_heads=2))
     >>> result = attribute(model, [3, 1, 4, 1, 5], position=4)
@@ -47,16 +51,17 @@ import numpy as np
 import torch
 
 from ..model import TinyTransformer
+from . import hf_attribution
+from ._readout import BIAS, Readout, readout_of
 from ._run import parts, torch_threads
-from .heads import _check_model
+from .heads import _check_model, _wrapped
+from .hf import LabModel
 from .lens import _check_index, _prepare
 
 __all__ = ["Attribution", "attribute", "part_names", "probe_attribution", "residual_parts"]
 
-BIAS = "bias"
 
-
-def part_names(model: TinyTransformer) -> list[str]:
+def part_names(model: TinyTransformer | LabModel) -> list[str]:
     """The names of the parts of ``model``'s residual stream, in forward order (see above).
 
     >>> import explain
@@ -64,6 +69,8 @@ def part_names(model: TinyTransformer) -> list[str]:
     >>> part_names(explain.TinyTransformer(config))
     ['embed', 'pos', 'L0H0', 'L0H1', 'L0X0', 'L0X1', 'L0.mlp', 'bias']
     """
+    if _wrapped(model):
+        return hf_attribution.part_names(model)
     config = _check_model(model).config
     names = ["embed"]
     if config.positional in ("learned", "sinusoidal"):
@@ -121,11 +128,13 @@ class Attribution:
 
 
 def _decompose(
-    model: TinyTransformer, ids: Any, position: Any, source: Any
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    model: TinyTransformer | LabModel, ids: Any, position: Any, source: Any
+) -> tuple[torch.Tensor, Readout, torch.Tensor, torch.Tensor, int]:
     """Parts (P, d) float64 in :func:`part_names` order (the ``"bias"`` row without the final
-    LayerNorm's bias), the real residual stream (d,) the final LayerNorm read, the logits
-    (vocab,) at ``position``, the token tensor (1, T) and the checked position."""
+    norm's bias), how the final norm and the unembedding read them, the logits (vocab,) at
+    ``position``, the token tensor (1, T) and the checked position."""
+    if _wrapped(model):
+        return hf_attribution.decompose(model, ids, position, source)
     model = _check_model(model)
     tokens, kwargs, prefix = _prepare(model, ids, source)  # (1, T)
     length = tokens.shape[1]
@@ -173,15 +182,17 @@ def _decompose(
         rows.append(bias)
         parts = torch.stack(rows)  # (P, d)
     resid = at(f"blocks.{last}.hook_resid_post")[0, position]  # (d,)
-    return parts, resid, logits[0, position], tokens, position
+    ln = stack.ln_final
+    readout = readout_of(resid, ln, ln.eps, True, model.unembed)
+    return parts, readout, logits[0, position], tokens, position
 
 
 def residual_parts(
-    model: TinyTransformer, ids: Any, position: int, source: Any = None
+    model: TinyTransformer | LabModel, ids: Any, position: int, source: Any = None
 ) -> tuple[list[str], np.ndarray]:
-    """``(names, parts)``: the residual stream at ``position`` that the final LayerNorm reads,
+    """``(names, parts)``: the residual stream at ``position`` that the final norm reads,
     split into parts ``[parts, d_model]`` (float64) that sum to it. The ``"bias"`` row holds
-    the attention and MLP output biases (the final LayerNorm's bias is not in the stream).
+    the attention and MLP output biases (the final norm's bias is not in the stream).
 
     >>> import explain
     >>> model = explain.TinyTransformer(explain.ModelConfig(vocab_size=11, n_layers=1))
@@ -199,7 +210,7 @@ def _check_token(name: str, value: Any, vocab: int) -> int:
 
 
 def attribute(
-    model: TinyTransformer,
+    model: TinyTransformer | LabModel,
     ids: Any,
     position: int,
     target: int | None = None,
@@ -212,9 +223,12 @@ def attribute(
     prediction (argmax) at ``position``. With ``baseline`` (a token id) the split is of the
     logit difference ``target - baseline``: which parts prefer one token over the other.
     Encoder-decoder models need ``source`` (the encoder's ids) and are split on the decoder side.
-    See the module docstring for the parts and how the final LayerNorm is handled.
+    See the module docstring for the parts and how the final LayerNorm is handled. A wrapped
+    HuggingFace decoder (:func:`explain.lab.wrap`) also takes a text as ``ids``; see
+    :mod:`explain.lab.hf_attribution` for which ones (a ValueError says why BERT, BART and T5
+    are not sums of parts).
     """
-    parts, resid, logits, tokens, position = _decompose(model, ids, position, source)
+    parts, readout, logits, tokens, position = _decompose(model, ids, position, source)
     vocab = model.config.vocab_size
     if target is not None:
         target = _check_token("target", target, vocab)
@@ -229,17 +243,18 @@ def attribute(
             )
     elif target == baseline:
         raise ValueError(f"baseline must differ from target; both are {target}")
-    stack = model.decoder if model.config.kind == "encoder-decoder" else model
-    ln = stack.ln_final
     with torch.no_grad():
-        W_U = model.unembed.weight.double()  # (vocab, d)
+        W_U = readout.W_U  # (vocab, d)
         direction = W_U[target] - (0.0 if baseline is None else W_U[baseline])  # (d,)
-        # The real scale: the std of the stream the model normalised (biased variance + eps).
-        std = torch.sqrt(resid.var(unbiased=False) + ln.eps)
-        read = ln.weight.double() * direction  # (d,) g * u
-        # (c - mean(c)) . read == c . (read - mean(read)): centre the read direction once.
-        values = parts @ (read - read.mean()) / std  # (P,)
-        values[-1] += ln.bias.double() @ direction  # b . u: part of "bias"
+        read = readout.weight * direction  # (d,) g * u
+        if readout.centred:  # (c - mean(c)) . read == c . (read - mean(read)): centre once
+            read = read - read.mean()
+        values = parts @ read / readout.scale  # (P,) at the real scale of the stream
+        if readout.bias is not None:
+            values[-1] += readout.bias @ direction  # b . u: part of "bias"
+        if readout.unembed_bias is not None:
+            ub = readout.unembed_bias  # (vocab,)
+            values[-1] += ub[target] - (0.0 if baseline is None else ub[baseline])
         logits = logits.double()  # (vocab,)
         logit = float(logits[target] - (0.0 if baseline is None else logits[baseline]))
     return Attribution(

@@ -80,7 +80,8 @@ def _check_model(model: object, wrapped: bool = False) -> TinyTransformer:
     if _wrapped(model):
         raise TypeError(
             "model must be an explain TinyTransformer; a wrapped HuggingFace model (LabModel) "
-            "works in evaluate, ablate, head_importance, prune_curve, logit_lens and saliency"
+            "works in evaluate, ablate, head_importance, prune_curve, logit_lens, saliency, "
+            "attribute and patch"
         )
     raise TypeError(f"model must be an explain TinyTransformer; got {type(model).__name__}")
 
@@ -157,9 +158,7 @@ def held_out(
     return held_out_batches(task, batches, int(seed), batch_size)
 
 
-def _data(
-    model: TinyTransformer, task: Any, batches: int, seed: int, batch_size: int
-) -> list[Any]:
+def _data(model: TinyTransformer, task: Any, batches: int, seed: int, batch_size: int) -> list[Any]:
     """What a model is scored on: a Task's :func:`held_out` batches (also for a wrapped model
     that reads the task's vocabulary, e.g. ``to_hf(run)``: the same batches, so the same
     numbers), or all of a wrapped model's texts (``task``) in tensor batches of ``batch_size``

@@ -13,6 +13,12 @@ it, per architecture).
 The lens reads ``embed.hook_sum`` (what block 0 reads) and ``blocks.{i}.hook_resid_post``
 (block i's output) and unembeds them through the model's own final norm and head; saliency
 reads ``embed.hook_tokens``, the token embedding table's output (decoders and BERT).
+``blocks.{i}.mlp.hook_post`` ``[batch, pos, d_mlp]`` is the input of the MLP's down projection
+(GPT-2 ``mlp.c_proj``, Llama ``mlp.down_proj``, GPT-NeoX ``mlp.dense_4h_to_h``, BERT
+``output.dense``, BART ``fc2``, T5 ``DenseReluDense.wo``), a forward pre-hook as for block
+inputs. Activation patching (:func:`explain.lab.patch`) swaps these hook points in a decoder;
+direct logit attribution (:func:`explain.lab.attribute`, :mod:`explain.lab.hf_attribution`)
+reads them, with the projections' weights, in a pre-norm decoder.
 
 Torch hooks are put on the HuggingFace modules only while a ``hooks()`` block is open and are
 removed when it ends, also when the forward pass raises.
@@ -42,6 +48,13 @@ the decoder's next-token loss on the target (the model's own ``labels=`` loss).
     {'loss': ..., 'accuracy': ...}
     >>> lab.logit_lens(gpt2, "The Eiffel Tower is in").shape  # doctest: +SKIP
     (13, 6, 50257)
+    >>> parts = lab.attribute(gpt2, "The Eiffel Tower is in", position=5)  # doctest: +SKIP
+    >>> parts.heads().shape  # each head's share of the predicted logit  # doctest: +SKIP
+    (12, 12)
+    >>> clean = "When Mary and John went out, John gave"
+    >>> corrupt = "When Mary and John went out, Mary gave"  # as many tokens
+    >>> lab.patch(gpt2, clean, corrupt, where="resid").effect.shape  # doctest: +SKIP
+    (12, 10)
 
 transformers is never imported here: a model is recognised by its class name.
 """
@@ -59,7 +72,7 @@ from torch import nn
 from ..hooks import HookedModule, HookFn, HookPoint, NameFilter
 from ..names import z_name
 
-__all__ = ["MASK_EVERY", "SUPPORTED", "LabConfig", "LabModel", "wrap"]
+__all__ = ["DECODERS", "MASK_EVERY", "SUPPORTED", "LabConfig", "LabModel", "wrap"]
 
 MASK_EVERY = 6  # BERT: mask every 6th non-special token (~17%; BERT's pre-training masked 15%)
 
@@ -71,6 +84,7 @@ class _Layout:
     kind: str  # "decoder", "encoder" or "encoder-decoder"
     stacks: dict[str, str]  # hook-name prefix -> its list of blocks
     attention: dict[str, tuple[str, str]]  # part -> (stack prefix, output projection in a block)
+    mlp: dict[str, str]  # stack prefix -> the MLP's down projection in a block
     heads: tuple[str, ...]  # config attributes: attention heads per layer (all must agree)
     context: str | None  # config attribute: longest input, None for none (T5's relative positions)
     lens: tuple[str, str] | None  # (final norm, unembedding) the logit lens reads through
@@ -78,11 +92,12 @@ class _Layout:
 
 _LLAMA = _Layout(
     "decoder", {"": "model.layers"}, {"self": ("", "self_attn.o_proj")},
-    ("num_attention_heads",), "max_position_embeddings", ("model.norm", "lm_head"),
+    {"": "mlp.down_proj"}, ("num_attention_heads",), "max_position_embeddings",
+    ("model.norm", "lm_head"),
 )  # fmt: skip
 _LAYOUTS = {
     "GPT2LMHeadModel": _Layout(
-        "decoder", {"": "transformer.h"}, {"self": ("", "attn.c_proj")},
+        "decoder", {"": "transformer.h"}, {"self": ("", "attn.c_proj")}, {"": "mlp.c_proj"},
         ("n_head",), "n_positions", ("transformer.ln_f", "lm_head"),
     ),
     "LlamaForCausalLM": _LLAMA,
@@ -91,14 +106,14 @@ _LAYOUTS = {
     # GPT-NeoX (Pythia; explain's rope models export to it): attention.dense is W_o
     "GPTNeoXForCausalLM": _Layout(
         "decoder", {"": "gpt_neox.layers"}, {"self": ("", "attention.dense")},
-        ("num_attention_heads",), "max_position_embeddings",
+        {"": "mlp.dense_4h_to_h"}, ("num_attention_heads",), "max_position_embeddings",
         ("gpt_neox.final_layer_norm", "lm_head"),
     ),
     # BERT's lens reads through its masked-LM head: the head's transform (dense, GELU,
     # LayerNorm) stands where a decoder's final norm stands.
     "BertForMaskedLM": _Layout(
         "encoder", {"": "bert.encoder.layer"}, {"self": ("", "attention.output.dense")},
-        ("num_attention_heads",), "max_position_embeddings",
+        {"": "output.dense"}, ("num_attention_heads",), "max_position_embeddings",
         ("cls.predictions.transform", "cls.predictions.decoder"),
     ),
     "BartForConditionalGeneration": _Layout(
@@ -107,6 +122,7 @@ _LAYOUTS = {
         {"encoder": ("encoder.", "self_attn.out_proj"),
          "decoder": ("decoder.", "self_attn.out_proj"),
          "cross": ("decoder.", "encoder_attn.out_proj")},
+        {"encoder.": "fc2", "decoder.": "fc2"},
         ("encoder_attention_heads", "decoder_attention_heads"), "max_position_embeddings", None,
     ),
     "T5ForConditionalGeneration": _Layout(
@@ -114,10 +130,12 @@ _LAYOUTS = {
         {"encoder": ("encoder.", "layer.0.SelfAttention.o"),
          "decoder": ("decoder.", "layer.0.SelfAttention.o"),
          "cross": ("decoder.", "layer.1.EncDecAttention.o")},
+        {"encoder.": "layer.1.DenseReluDense.wo", "decoder.": "layer.2.DenseReluDense.wo"},
         ("num_heads",), None, None,
     ),
 }  # fmt: skip
 SUPPORTED = tuple(_LAYOUTS)
+DECODERS = tuple(name for name, layout in _LAYOUTS.items() if layout.kind == "decoder")
 
 
 @dataclass(frozen=True)
@@ -132,11 +150,17 @@ class LabConfig:
     architecture: str  # the HuggingFace class name, e.g. "GPT2LMHeadModel"
 
 
+def out_in_weight(projection: nn.Module) -> torch.Tensor:
+    """A projection's weight as ``[out, in]``: nn.Linear's as it is, GPT-2 Conv1D's (stored
+    ``[in, out]``) transposed."""
+    if isinstance(projection, nn.Linear):
+        return projection.weight
+    return projection.weight.t()  # Conv1D: weight [in, out]
+
+
 def _input_width(projection: nn.Module) -> int:
     """Features the output projection reads: nn.Linear's in_features, GPT-2 Conv1D's rows."""
-    if isinstance(projection, nn.Linear):
-        return projection.in_features
-    return projection.weight.shape[0]  # Conv1D: weight [in, out]
+    return out_in_weight(projection).shape[1]
 
 
 class LabModel(HookedModule):
@@ -186,6 +210,8 @@ class LabModel(HookedModule):
                 for part, (stack, path) in layout.attention.items():
                     if stack == prefix:
                         self._sites[z_name(layer, part)] = (block.get_submodule(path), "z")
+                down = block.get_submodule(layout.mlp[prefix])  # reads the MLP's hidden layer
+                self._sites[f"{prefix}blocks.{layer}.mlp.hook_post"] = (down, "input")
                 self._sites[f"{prefix}blocks.{layer}.hook_resid_post"] = (block, "output")
         for name, (module, where) in self._sites.items():
             if where == "z" and _input_width(module) % heads:
@@ -208,6 +234,13 @@ class LabModel(HookedModule):
     def blocks(self) -> nn.ModuleList:
         """The decoder-only or encoder model's blocks (the lens counts them)."""
         return self.hf.get_submodule(next(iter(self._layout.stacks.values())))
+
+    def site(self, name: str) -> nn.Module:
+        """The HuggingFace module hook point ``name`` reads at: the attention's output
+        projection for ``...attn.hook_z``, the MLP's down projection for ``...mlp.hook_post``,
+        a block for ``embed.hook_sum`` and ``hook_resid_post``."""
+        self._match(name)  # a ValueError listing the hook names for an unknown one
+        return self._sites[name][0]
 
     @property
     def ln_final(self) -> nn.Module:
@@ -356,7 +389,7 @@ class LabModel(HookedModule):
     def batches(self, texts: Sequence[Any], batch_size: int) -> list[dict[str, torch.Tensor]]:
         """``texts`` in batches of ``batch_size`` (see :meth:`batch`)."""
         texts = self.check_texts(texts)
-        return [self.batch(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
+        return [self.batch(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
 
     def check_texts(self, texts: Any) -> list[Any]:
         """``texts`` as a list if it holds what :meth:`batch` reads (strings; ``(source,
@@ -423,7 +456,8 @@ class LabModel(HookedModule):
 
 
 def _input_hook(point: HookPoint) -> Callable[..., tuple]:
-    """Forward pre-hook (with kwargs) that passes a block's input hidden states through."""
+    """Forward pre-hook (with kwargs) that passes a module's first input through: a block's
+    hidden states (positional or ``hidden_states=``), a down projection's input."""
 
     def hook(module: nn.Module, args: tuple, kwargs: dict) -> tuple:
         if args:
@@ -457,9 +491,11 @@ def _layout(model: Any) -> _Layout:
 def wrap(model: nn.Module, tokenizer: Any) -> LabModel:
     """``model`` (a HuggingFace model of a class in :data:`SUPPORTED`) and its tokenizer as a
     :class:`LabModel`, which the lab's ``evaluate``, ``ablate``, ``head_importance``,
-    ``prune_curve``, ``logit_lens`` and ``saliency`` take where they take a TinyTransformer
-    (texts where they take a Task; :func:`explain.lab.record_hf` records them all into a
-    trace). The model is used as it is, not copied."""
+    ``prune_curve``, ``logit_lens``, ``saliency``, ``attribute`` (pre-norm decoders) and
+    ``patch`` (decoders) take where they take a TinyTransformer (texts where they take a Task
+    or ids; :func:`explain.lab.record_hf` records the heads, pruning, lens and saliency into a
+    trace). ``path_patch`` and the rest of the lab take a TinyTransformer only. The model is
+    used as it is, not copied."""
     layout = _layout(model)
     if layout.kind == "encoder":
         for token in ("mask", "pad"):

@@ -38,9 +38,16 @@ corrupted input cannot be normalised: a ValueError says so.
 
 All patched runs of one call go through the model as one batch (one row per patch; the 160
 head x position patches of the induction probe take 30-60 ms on one CPU thread, path patching
-one receiver 7-20 ms, measured on a busy 2-core machine), in eval mode without gradients;
+one receiver 7-20 ms, measured on a busy 2-core machine; a large vocabulary splits them so
+that one batch's logits stay under 256 MB), in eval mode without gradients;
 the model's mode is restored and its hooks are removed, also when a metric raises.
 Decoder-only models only.
+
+:func:`patch` also takes a HuggingFace decoder wrapped by :func:`explain.lab.wrap` (GPT-2,
+Llama, Qwen2, Mistral, GPT-NeoX), at the same hook points (see :mod:`explain.lab.hf`;
+``mlp.hook_post`` is the input of the MLP's down projection). Its inputs may be texts that
+encode to the same number of tokens; without a task the tokens are spelled by its tokenizer.
+:func:`path_patch` reads each head's q, k and v, which only a TinyTransformer has.
 
     >>> import explain
     >>> from explain.lab import patching
@@ -72,7 +79,8 @@ import torch
 from .. import tasks as tasks_module
 from .. import views
 from ..model import TinyTransformer
-from .heads import _check_model, _is_int, z_name
+from .heads import _check_model, _is_int, _wrapped, z_name
+from .hf import DECODERS, LabModel
 from .lens import _check_ids
 
 __all__ = [
@@ -95,7 +103,8 @@ WHERE = ("heads", "head_pos", "resid", "mlp")
 INPUTS = ("q", "k", "v")  # a receiver head's inputs (path patching)
 DIMS = {"heads": ("layer", "head"), "head_pos": ("layer", "head", "pos"),
         "resid": ("layer", "pos"), "mlp": ("layer", "pos")}  # fmt: skip
-ROWS_PER_RUN = 256  # patched runs batched into one forward pass
+ROWS_PER_RUN = 256  # patched runs batched into one forward pass, at most
+LOGITS_PER_RUN = 256 * 2**20  # bytes: fewer rows where rows x pos x vocab logits would be more
 Metric = Callable[[torch.Tensor], Any]  # logits [1, pos, vocab] -> float or one-element tensor
 Receiver = tuple[int, int, str]  # (layer, head, "q" | "k" | "v")
 # hook name -> (mask [rows, ...] bool, value where True [rows|1, ...], value elsewhere or None:
@@ -176,22 +185,34 @@ def corrupt(
 
 
 def _tokens(
-    model: TinyTransformer, clean_ids: Any, corrupt_ids: Any, task: Any
+    model: TinyTransformer | LabModel, clean_ids: Any, corrupt_ids: Any, task: Any
 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Clean and corrupted token tensors (1, T) and the clean ids [T], checked."""
     if model.config.kind != "decoder":
+        if _wrapped(model):
+            raise NotImplementedError(
+                f"patching supports decoder-only models; {model.config.architecture} is an "
+                f"{model.config.kind} (wrapped decoders: {', '.join(DECODERS)})"
+            )
         raise NotImplementedError(
             "patching supports decoder-only models; this one is encoder-decoder (patching its "
             "encoder, decoder self-attention or cross-attention is not supported)"
         )
     if task is not None and not isinstance(task, tasks_module.Task):
         raise TypeError(f"task must be an explain Task or None; got {type(task).__name__}")
+    texts = [ids for ids in (clean_ids, corrupt_ids) if isinstance(ids, str)]
+    if _wrapped(model):  # a wrapped model also reads texts, encoded by its tokenizer
+        if isinstance(clean_ids, str):
+            clean_ids = model.encode(clean_ids, "clean_ids")
+        if isinstance(corrupt_ids, str):
+            corrupt_ids = model.encode(corrupt_ids, "corrupt_ids")
     clean = _check_ids(model, clean_ids, "clean_ids")
     corrupted = _check_ids(model, corrupt_ids, "corrupt_ids")
     if clean.shape != corrupted.shape:
+        encoded = f" (texts {', '.join(map(repr, texts))} encoded)" if texts else ""
         raise ValueError(
-            f"clean_ids has {clean.size} positions and corrupt_ids {corrupted.size}; a "
-            "corrupted twin must have the same length"
+            f"clean_ids has {clean.size} positions and corrupt_ids {corrupted.size}{encoded}; "
+            "a corrupted twin must have the same length"
         )
     as_tensor = lambda ids: torch.tensor(ids[None], device=model.device)  # noqa: E731 (1, T)
     return as_tensor(clean), as_tensor(corrupted), clean
@@ -260,14 +281,24 @@ def _evaluating(model: TinyTransformer) -> Iterator[None]:
         model.train(was_training)
 
 
+def _rows_per_run(model: TinyTransformer | LabModel, T: int) -> int:
+    """Rows per forward pass: ROWS_PER_RUN, or fewer where their logits (rows, T, vocab) would
+    take more than LOGITS_PER_RUN bytes (a HuggingFace model's vocabulary: 50k to 150k)."""
+    itemsize = model.unembed.weight.element_size()
+    return max(1, min(ROWS_PER_RUN, LOGITS_PER_RUN // (T * model.config.vocab_size * itemsize)))
+
+
 def _forward(
-    model: TinyTransformer, tokens: torch.Tensor, rows: int, swaps: Swaps, capture: str = ""
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Logits (rows, T, vocab) of ``tokens`` (1, T) run once per row, each row with its own
-    swaps, in batches of ROWS_PER_RUN; and the tensor at hook ``capture``, row by row."""
-    logits, captured = [], []
-    for lo in range(0, rows, ROWS_PER_RUN):
-        hi = min(lo + ROWS_PER_RUN, rows)
+    model: TinyTransformer | LabModel, tokens: torch.Tensor, rows: int, swaps: Swaps,
+    metric: Metric | None = None, capture: str = "",
+) -> tuple[np.ndarray | None, torch.Tensor | None]:  # fmt: skip
+    """``metric`` of each row's logits (float64 [rows]; None without a metric) of ``tokens``
+    (1, T) run once per row, each row with its own swaps, in batches (:func:`_rows_per_run`),
+    and the tensor at hook ``capture``, row by row. Only one batch's logits are held."""
+    values, captured = [], []
+    step = _rows_per_run(model, tokens.shape[1])
+    for lo in range(0, rows, step):
+        hi = min(lo + step, rows)
         cut = lambda t, lo=lo, hi=hi: t if t.shape[0] == 1 else t[lo:hi]  # noqa: E731
 
         def swap(mask: torch.Tensor, new: torch.Tensor, base: torch.Tensor | None) -> Any:
@@ -277,8 +308,11 @@ def _forward(
         if capture:
             hooks.append((capture, lambda x, _: captured.append(x.detach())))
         with model.hooks(fwd=hooks):
-            logits.append(model(tokens.expand(hi - lo, -1)))  # (rows, T, vocab)
-    return torch.cat(logits), (torch.cat(captured) if capture else None)
+            logits = model(tokens.expand(hi - lo, -1))  # (rows, T, vocab)
+        if metric is not None:
+            values.append(_values(metric, logits))
+    patched = np.concatenate(values) if metric is not None else None
+    return patched, (torch.cat(captured) if capture else None)
 
 
 def _values(metric: Metric, logits: torch.Tensor) -> np.ndarray:
@@ -360,10 +394,15 @@ def _measure(
 
 def _result(
     effect: np.ndarray, where: str, dims: tuple[str, ...], metric: Metric, m: tuple[float, float],
-    tokens: tuple[torch.Tensor, torch.Tensor], task: Any,
+    tokens: tuple[torch.Tensor, torch.Tensor], task: Any, model: TinyTransformer | LabModel,
     positions: tuple[tuple[int, ...], ...] | None = None, receiver: Receiver | None = None,
 ) -> Patching:  # fmt: skip
-    spell = (lambda ids: [task.vocab[i] for i in ids]) if task is not None else list
+    if task is not None:
+        spell = lambda ids: [task.vocab[i] for i in ids]  # noqa: E731
+    elif _wrapped(model):
+        spell = lambda ids: model.tokenizer.convert_ids_to_tokens(list(ids))  # noqa: E731
+    else:
+        spell = list
     default = isinstance(metric, LogitDifference)
     return Patching(
         effect=effect,
@@ -394,7 +433,7 @@ def _hook(where: str, layer: int) -> str:
 
 
 def patch(
-    model: TinyTransformer,
+    model: TinyTransformer | LabModel,
     clean_ids: Sequence[int] | np.ndarray | torch.Tensor,
     corrupt_ids: Sequence[int] | np.ndarray | torch.Tensor,
     where: str = "heads",
@@ -413,8 +452,12 @@ def patch(
     positions (``answer_positions`` overrides them). ``positions`` (not for ``"heads"``) is the
     pos axis: each entry a position, or a list of positions patched together; default every
     position alone. ``positions=[range(T)]`` patches all at once, ``[[]]`` patches nothing.
+
+    ``model`` may be a HuggingFace decoder wrapped by :func:`explain.lab.wrap`; its
+    ``clean_ids`` and ``corrupt_ids`` may then be texts (each encoded by its tokenizer, to the
+    same number of tokens).
     """
-    model = _check_model(model)
+    model = _check_model(model, wrapped=True)
     clean, corrupted, clean_ids = _tokens(model, clean_ids, corrupt_ids, task)
     groups = _groups(where, positions, clean.shape[1])
     n_layers, n_heads = model.config.n_layers, model.config.n_heads
@@ -432,13 +475,12 @@ def patch(
             index = (row, list(group)) if head is None else (row, head, list(group))
             masks[names[layer]][index] = True  # (rows, nh, T, hs) or (rows, T, d)
         swaps = {name: (mask, clean_cache[name], None) for name, mask in masks.items()}
-        logits, _ = _forward(model, corrupted, len(plan), swaps)  # (rows, T, vocab)
-        patched = _values(metric, logits)
+        patched, _ = _forward(model, corrupted, len(plan), swaps, metric)  # [rows]
     per_head = [n_heads] if where in ("heads", "head_pos") else []
     effect = _normalise(patched, *m).reshape(n_layers, *per_head, len(groups))
     if where == "heads":
         effect = effect[..., 0]  # one group: every position
-    return _result(effect, where, DIMS[where], metric, tuple(m), (clean, corrupted), task,
+    return _result(effect, where, DIMS[where], metric, tuple(m), (clean, corrupted), task, model,
                    positions=None if where == "heads" else groups)  # fmt: skip
 
 
@@ -461,8 +503,14 @@ def path_patch(
     recompute, as in the paper), and record the receiver head's q, k or v (``hook_q|k|v``, its
     head's slice: after rotary, if any); (2) run the corrupted input with only that slice
     replaced by the recording, everything else recomputed, and measure the metric. Arguments
-    as :func:`patch`.
+    as :func:`patch`, but ``model`` must be a TinyTransformer.
     """
+    if _wrapped(model):
+        raise TypeError(
+            "path_patch needs an explain TinyTransformer: it records and replaces each "
+            "receiver head's q, k or v (hook_q/k/v), hook points a wrapped HuggingFace model "
+            "(LabModel) does not have; patch takes one (heads, head_pos, resid, mlp)"
+        )
     model = _check_model(model)
     clean, corrupted, clean_ids = _tokens(model, clean_ids, corrupt_ids, task)
     layer_r, head_r, kind = _check_receiver(model, receiver)
@@ -485,12 +533,12 @@ def path_patch(
         assert recorded is not None
         only = torch.zeros_like(recorded, dtype=torch.bool)
         only[:, head_r] = True  # (rows, nh, T, hs): the receiver head's slice
-        logits, _ = _forward(model, corrupted, len(senders), {received: (only, recorded, None)})
-        patched = _values(metric, logits)
+        swap = {received: (only, recorded, None)}
+        patched, _ = _forward(model, corrupted, len(senders), swap, metric)  # [rows]
     effect = np.full((model.config.n_layers, n_heads), math.nan)
     effect[:layer_r] = _normalise(patched, *m).reshape(layer_r, n_heads)
     return _result(effect, "path", ("layer", "head"), metric, tuple(m), (clean, corrupted), task,
-                   receiver=(layer_r, head_r, kind))  # fmt: skip
+                   model, receiver=(layer_r, head_r, kind))  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- the view's record
