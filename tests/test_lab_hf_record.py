@@ -129,7 +129,24 @@ def test_the_views_open_from_the_saved_trace_with_no_torch(tmp_path):
         assert lens.data.tokens == record["lens"]["tokens"]
         assert lens.data.vocab[5:8] == ["the", "cat", "sat"], lens.data.vocab
         assert explain.views.pruning(trace).loss.tolist() == record["prune"]["loss"]
-        widgets.AttentionView(trace)
+        def _shown(box):  # the widgets on screen: those under no display "none"
+            found = [box]
+            for child in getattr(box, "children", ()):
+                if child.layout.display != "none":
+                    found += _shown(child)
+            return found
+
+        # a model trained elsewhere: its one snapshot is no training step, so nothing names
+        # "step 0" and the heads' scores over training (one point) are not shown
+        assert heads.data.heading(0) == heads.data.title == "which heads matter"
+        assert heads.step_control.only.layout.display == "none", heads.step_control.only.value
+        assert lens.step_control.only.layout.display == "none", lens.step_control.only.value
+        assert heads.scores.widget not in _shown(heads.widget), "scores over training shown"
+        assert heads.grid.widget in _shown(heads.widget)
+        assert "lab.ablate(model" in heads.effect.value, heads.effect.value
+        assert all("appeared at step" not in line for line in heads.data.circuits)
+        attention = widgets.AttentionView(trace)
+        assert "step" not in attention.heatmap.figure.layout.title.text
         seq2seq = explain.load_trace(sys.argv[1].replace("gpt2", "bart"))
         assert widgets.HeadsView(seq2seq).data.part == "decoder"
         """,

@@ -21,6 +21,7 @@ import ipywidgets
 import numpy as np
 import traitlets
 
+from explain import views
 from explain.trace import Trace
 
 from ._plot import PAGE_LISTENERS, Plot, box, plotly_library
@@ -226,8 +227,12 @@ class StepControl:
         value: int | None = None,
         interval_ms: int = 30,
         moments: Sequence[int] = (),
+        named: bool = True,
     ):
         steps = [int(s) for s in steps]
+        # False for a trace of a model trained elsewhere (explain.views.trained): its one
+        # snapshot is no training step, so the control names none (it said "step 0")
+        self._named = named
         if not steps:
             raise ValueError("a step control needs at least one snapshot step; the trace has none")
         self._steps = steps
@@ -446,8 +451,8 @@ class StepControl:
         for control in (self.play, self.previous, self.next, self.slider, self.speed):
             control.layout.display = "none" if single else None
         self.slow.layout.display = None if self.slowed and not single else "none"
-        self.only.value = f"step {self._steps[0]}" if single else ""
-        self.only.layout.display = None if single else "none"
+        self.only.value = f"step {self._steps[0]}" if single and self._named else ""
+        self.only.layout.display = None if single and self._named else "none"
 
     def _on_play(self, change: dict) -> None:
         # Playing, the page moves the slider (step.js) when its plots draw the step; from here
@@ -542,7 +547,10 @@ class View:
         self._owns_control = step_control is None and self.trace is not None
         if self.trace is not None and step_control is None:
             step_control = StepControl(
-                self.trace.snapshot_steps.tolist(), value=step, moments=emergence_steps(self.trace)
+                self.trace.snapshot_steps.tolist(),
+                value=step,
+                moments=emergence_steps(self.trace),
+                named=views.trained(self.trace),
             )
         elif step_control is not None and step is not None:
             step_control.value = step

@@ -96,13 +96,14 @@ class HeadsView(View):
         self.effect.add_class("explain-heads-effect")
         self.text = ipywidgets.HTML(self._circuit_html())
         self.text.add_class("explain-heads-circuits")
+        over_training = ipywidgets.VBox([self.pattern_select, self.scores.widget])
+        if not self.data.trained:  # one snapshot of a model trained elsewhere: no history
+            over_training.layout.display = "none"
         self.widget = self._root(
             [
                 ipywidgets.HBox([self.grid.widget, self.pruning.widget, self.similarity.widget]),
                 self.effect,
-                ipywidgets.HBox(
-                    [ipywidgets.VBox([self.pattern_select, self.scores.widget]), self.text]
-                ),
+                ipywidgets.HBox([over_training, self.text]),
             ]
         )
         self._show_effect()
@@ -175,7 +176,12 @@ class HeadsView(View):
         """Under the figure (which says what switching heads off costs): how to switch them
         and, with heads off, what the model now predicts for the probe."""
         if self.run is None:
-            self.effect.value = "<i>built from a trace: pass the Run to switch heads off</i>"
+            self.effect.value = (
+                "<i>built from a trace: pass the Run to switch heads off</i>"
+                if self.data.trained
+                else "<i>recorded from a model trained elsewhere: switch its heads off with "
+                "lab.ablate(model, [(layer, head)])</i>"
+            )
             return
         lines = ["<i>click a head in the grid to switch it off, again to bring it back</i>"]
         if self.predictions is not None:

@@ -62,7 +62,9 @@ class LensView(View):
         data = views.lens(trace, position)
         own = step_control is None
         if own:  # one frame: a slider over every snapshot would move nothing
-            step_control = StepControl([int(data.steps[-1])], value=step)
+            step_control = StepControl(
+                [int(data.steps[-1])], value=step, named=views.trained(trace)
+            )
         super().__init__(trace, step=None if own else step, step_control=step_control, theme=theme)
         self._owns_lens_control = own
         self.data = data

@@ -33,6 +33,7 @@ from ._common import (
     require_finite,
     step_index,
     to_dict,
+    trained,
 )
 from ._compare import CompareData, compare
 from ._generate import GenerateData, generation
@@ -131,6 +132,7 @@ __all__ = [
     "roles_of",
     "step_index",
     "to_dict",
+    "trained",
     "token_loss",
     "update_histogram",
     "view",

@@ -22,6 +22,7 @@ from ._common import (
     require_finite,
     task_name,
     titled,
+    trained,
 )
 
 
@@ -246,5 +247,5 @@ def attention(
         task=task,
         title=titled(PART_TITLES.get(part, part), task),
         source=trace,
-        trained=trace.meta.get("source") != "attentions",
+        trained=trained(trace),
     )

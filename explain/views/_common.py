@@ -127,6 +127,18 @@ def task_name(trace: Trace) -> str:
     return str(task.get("name", "")) if isinstance(task, dict) else ""
 
 
+# Traces of attention given as it is (explain.adapters: from_attentions, from_hf; and
+# explain.lab.record_hf): one snapshot of a model trained elsewhere, numbered step 0
+GIVEN_SOURCES = ("attentions", "transformers")
+
+
+def trained(trace: Trace) -> bool:
+    """False for a trace of attention given as it is (:data:`GIVEN_SOURCES`): its one snapshot
+    is no training step, so titles and step readouts name none (a trained model's attention
+    was titled "step 0")."""
+    return trace.meta.get("source") not in GIVEN_SOURCES
+
+
 def titled(what: str, task: str) -> str:
     return f"{what} · task {task}" if task else what
 

@@ -29,7 +29,7 @@ from ..names import attention_parts
 from ..style import WEIGHT
 from ..trace import Trace
 from . import _attention
-from ._common import ViewModel, consistent, holds, memo, task_name, titled
+from ._common import ViewModel, consistent, holds, memo, task_name, titled, trained
 
 ROLE_THRESHOLD = 0.5  # a head is named after a pattern once its score reaches this
 ROLE_BADGES = {  # short names for a cell of a grid
@@ -113,6 +113,9 @@ class HeadsData(ViewModel):
     task: str
     title: str
     colorscale: str = WEIGHT  # importance and pattern scores, both >= 0
+    # False for a model trained elsewhere (a HuggingFace model, explain.lab.record_hf): its one
+    # snapshot is no training step (views.trained)
+    trained: bool = True
 
     def head_label(self, layer: int, head: int) -> str:
         return self.labels[layer * self.heads + head]
@@ -121,7 +124,10 @@ class HeadsData(ViewModel):
         """The grid's title at ``step``. Importance and JS distance are measured once, on the
         model as trained (the last snapshot), and the badges move with the step: before the
         end, the title says so (at step 0 the grid showed the trained importance unexplained).
+        A model trained elsewhere (:attr:`trained` False) has no step to name.
         """
+        if not self.trained:
+            return self.title
         last = int(self.steps[-1])
         if step == last:
             return f"{self.title} · step {step}"
@@ -300,6 +306,7 @@ def heads(trace: Trace, part: str | None = None) -> HeadsData:
         prune_order=[f"L{int(pair[0])}H{int(pair[1])}" for pair in order if len(pair) == 2],
         spearman=float(lab.get("spearman", np.nan)),
         circuits=_circuits({**fields, "snapshots": len(scored.steps)}, task),
+        trained=trained(trace),
         task=task,
         title=titled("which heads matter", task),
         **fields,

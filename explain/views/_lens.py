@@ -43,7 +43,7 @@ from ..names import attention_parts
 from ..style import WEIGHT
 from ..trace import Trace
 from . import _attention
-from ._common import ViewModel, check_integer, consistent, holds, task_name, titled
+from ._common import ViewModel, check_integer, consistent, holds, task_name, titled, trained
 
 RECORD_HINT = (
     "the trace has no logit lens record (trace.meta['lab']['lens']); run "
@@ -80,6 +80,13 @@ class LensData(ViewModel):
     task: str
     title: str
     colorscale: str = WEIGHT  # probabilities and rollout, both in [0, 1]
+    # False for a model trained elsewhere (explain.lab.record_hf; views.trained): no step to name
+    trained: bool = True
+
+    def heading(self, step: int) -> str:
+        """The figure's title: ``title · step S`` (no step when not :attr:`trained`); plain
+        text, escaped by each renderer."""
+        return f"{self.title} · step {step}" if self.trained else self.title
 
     def bars(self, position: int | None = None) -> np.ndarray:
         """[pos] the saliency of ``position``'s prediction (default: ``self.position``)."""
@@ -177,4 +184,5 @@ def lens(trace: Trace, position: int | None = None) -> LensData:
         rollout=rollout,
         task=task,
         title=titled("what each layer predicts", task),
+        trained=trained(trace),
     )

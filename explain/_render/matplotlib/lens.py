@@ -17,7 +17,7 @@ from explain.style import LIGHT, Theme
 from explain.views import LensData
 
 from ..plotly.lens import RIGHT, TABLE_AXIS, TARGET_AXIS, WRONG, bars_title, chosen, limit
-from .common import Drawn, PlotlyTicks, colormap, heading, new_figure, text, token_ticks
+from .common import Drawn, PlotlyTicks, colormap, new_figure, text, token_ticks
 
 
 def _cell_labels(ax, view: LensData) -> list:
@@ -113,7 +113,7 @@ def lens(
     title = figure.suptitle("")  # centred, as the widget centres plotly's
 
     def update(i: int) -> None:
-        title.set_text(heading(view, int(view.steps[i])))
+        title.set_text(text(view.heading(int(view.steps[i]))))
 
     update(index)
     return Drawn(figure, update, view.steps, [table, rollout, column, row, *rects, title])

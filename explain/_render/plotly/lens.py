@@ -274,7 +274,7 @@ def figure(view: views.LensData, index: int, theme: Theme, position: int | None 
         },
     ]
     layout = {
-        "title": {"text": f"{label(view.title)} · step {step}", "x": 0.01},
+        "title": {"text": label(view.heading(step)), "x": 0.01},
         "width": sizes["width"],
         "height": sizes["height"],
         "margin": sizes["margin"],
