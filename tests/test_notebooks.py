@@ -28,6 +28,7 @@ EXPECTED = [
     "09_what_each_head_does.ipynb",
     "10_pretrain_finetune_distill.ipynb",
     "11_follow_one_prediction.ipynb",
+    "12_redundancy_in_a_real_model.ipynb",
 ]
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
