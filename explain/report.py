@@ -141,6 +141,8 @@ def _facts(trace: Trace) -> str:
             steps, values = trace.scalar(name)
             if len(values):
                 rows.append((text, f"{values[-1]:.4g} (step {steps[-1]})"))
+    if not views.trained(trace):  # a model trained elsewhere: no training here to describe
+        return _facts_table(rows)
     if "status" in meta:
         rows.append(("status", meta["status"]))
     stopped = _stopped(meta.get("stopped"))
@@ -154,6 +156,10 @@ def _facts(trace: Trace) -> str:
             f"({views.describe_steps(snapshots, limit=4)})",
         )
     )
+    return _facts_table(rows)
+
+
+def _facts_table(rows: list[tuple[str, str]]) -> str:
     cells = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in rows)
     return f'<table class="facts">{cells}</table>'
 
@@ -223,9 +229,13 @@ def _probe(trace: Trace) -> str:
             f"{_token_chips([str(t) for t in probe['source_tokens']])}"
         )
     mask = probe.get("mask") if isinstance(probe.get("mask"), list) else None
+    what = (
+        "probe sequence (decoder input; the model's answer is highlighted)"
+        if views.trained(trace)
+        else "the input the attention and the lens below show"
+    )
     parts.append(
-        "<p class=note>probe sequence (decoder input; the model's answer is "
-        f"highlighted):</p>{_token_chips([str(t) for t in probe['tokens']], mask)}"
+        f"<p class=note>{what}:</p>{_token_chips([str(t) for t in probe['tokens']], mask)}"
     )
     return "\n".join(parts)
 
@@ -352,6 +362,11 @@ def _heads_note(trace: Trace) -> str:
         "step; accuracy as heads are removed, least important first; how different the heads' "
         "final patterns are, alike heads next to each other; every head's score for the "
         "clearest pattern over training, a dot where it appeared."
+        if views.trained(trace)
+        else "Three figures: how much each head matters (the gradient of the loss with respect "
+        "to a gate on the head's output, Michel et al. 2019) and the pattern it shows; accuracy "
+        "as heads are removed, least important first; how different the heads' patterns are, "
+        "alike heads next to each other."
     )
     try:
         lines = views.heads(trace).circuits
@@ -392,8 +407,13 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
             note = (
                 "One head's pattern (layer 0, head 0): row = the position looking (query), "
                 "column = the position looked at (key); each row sums to 1. Beside it, every "
-                "head of every layer in a grid, badged with what it does. Drag the timeline at "
-                "the top or press its ▶ to watch the patterns form. " + _esc(HINTS.get(name, ""))
+                "head of every layer in a grid, badged with what it does. "
+                + (
+                    "Drag the timeline at the top or press its ▶ to watch the patterns form. "
+                    if len(steps) > 1
+                    else ""
+                )
+                + _esc(HINTS.get(name, ""))
             )
             add(
                 f"attention-{part}",
@@ -495,16 +515,24 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
     timeline = _timeline([int(steps[i]) for i in frames], ids) if ids else ""
     description = _esc(task.get("description", "")) if task else ""
     compression = _compression(trace)
+    # a model trained elsewhere (a HuggingFace model) has no probe predictions recorded
+    shows_predictions = views.trained(trace) or "hook_logits" in trace.tensors
+    predictions_link = '<a href="#predictions">Predictions</a>' if shows_predictions else ""
+    predictions = (
+        '<section id="predictions"><h2>Final predictions on the probe</h2>'
+        f"{_predictions(trace)}</section>"
+        if shows_predictions
+        else ""
+    )
     if compression:
         nav += '<a href="#compression">Compression</a>'
     body = "\n".join(
         [
             f'<header class="run"><h1>explain · {_esc(name)}</h1>'
             f'<p class="note">{description}</p>{_facts(trace)}{_probe(trace)}</header>',
-            f'<nav>{nav}<a href="#predictions">Predictions</a></nav>',
+            f"<nav>{nav}{predictions_link}</nav>",
             timeline,
-            '<section id="predictions"><h2>Final predictions on the probe</h2>'
-            f"{_predictions(trace)}</section>",
+            predictions,
             compression,
             *(section for _, _, section in sections),
             f"<script>{_timeline_js()}</script>" if ids else "",

@@ -121,6 +121,12 @@ def test_the_report_names_the_model_and_shows_its_measured_heads(capsys, saved, 
                for trace in figure_data(page, "figure-heads-1"))  # fmt: skip
     for section in ("attention-self", "heads", "lens"):
         assert f'<section id="{section}">' in page
+    # a model trained elsewhere: no training step, scores over training or probe predictions
+    assert 'id="figure-heads-3"' not in page and "Three figures" in page
+    assert "no probe logits" not in page and 'href="#predictions"' not in page
+    assert "appeared at step" not in page and "· step 0" not in page
+    assert "Drag the timeline" not in page and "snapshots (" not in page
+    assert "the input the attention and the lens below show" in page
     fetches_nothing(page)
 
 

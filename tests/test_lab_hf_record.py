@@ -141,8 +141,9 @@ def test_the_views_open_from_the_saved_trace_with_no_torch(tmp_path):
         assert heads.data.heading(0) == heads.data.title == "which heads matter"
         assert heads.step_control.only.layout.display == "none", heads.step_control.only.value
         assert lens.step_control.only.layout.display == "none", lens.step_control.only.value
-        assert heads.scores.widget not in _shown(heads.widget), "scores over training shown"
+        assert heads.scores is None and heads.pattern_select not in _shown(heads.widget)
         assert heads.grid.widget in _shown(heads.widget)
+        assert len(explain.export.interactive(heads.data, "heads")) == 3  # no scores over time
         assert "lab.ablate(model" in heads.effect.value, heads.effect.value
         assert all("appeared at step" not in line for line in heads.data.circuits)
         attention = widgets.AttentionView(trace)

@@ -85,25 +85,24 @@ class HeadsView(View):
             description="pattern",
         )
         self.pattern_select.add_class("explain-pattern-select")
-        grid, pruned, similar, scores = self._figures()
+        # a model trained elsewhere (data.trained False) has no scores over training to show
+        grid, pruned, similar, *scores = self._figures()
         self.grid = self._plot(grid, "explain-heads-grid")
         self.pruning = self._plot(pruned, "explain-heads-pruning")
         self.similarity = self._plot(similar, "explain-heads-similarity")
-        self.scores = self._plot(scores, "explain-heads-scores")
+        self.scores = self._plot(scores[0], "explain-heads-scores") if scores else None
         self.grid.on_click(self._on_click)
         self.pattern_select.observe(lambda _: self._update(), names="value")
         self.effect = ipywidgets.HTML()
         self.effect.add_class("explain-heads-effect")
         self.text = ipywidgets.HTML(self._circuit_html())
         self.text.add_class("explain-heads-circuits")
-        over_training = ipywidgets.VBox([self.pattern_select, self.scores.widget])
-        if not self.data.trained:  # one snapshot of a model trained elsewhere: no history
-            over_training.layout.display = "none"
+        over_training = [self.pattern_select, self.scores.widget] if self.scores else []
         self.widget = self._root(
             [
                 ipywidgets.HBox([self.grid.widget, self.pruning.widget, self.similarity.widget]),
                 self.effect,
-                ipywidgets.HBox([over_training, self.text]),
+                ipywidgets.HBox([ipywidgets.VBox(over_training), self.text]),
             ]
         )
         self._show_effect()
@@ -167,8 +166,9 @@ class HeadsView(View):
         self.toggle(int(round(float(point.y))), int(round(float(point.x))))
 
     def _update(self) -> None:
+        plots = (self.grid, self.pruning, self.similarity, self.scores)
         for plot, figure in zip(
-            (self.grid, self.pruning, self.similarity, self.scores), self._figures(), strict=True
+            (plot for plot in plots if plot is not None), self._figures(), strict=True
         ):
             plot.show(figure)
 

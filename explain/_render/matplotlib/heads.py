@@ -33,11 +33,14 @@ def heads(
 ) -> Drawn:
     """The two figures HeadsView shows, one above the other, with its state (``off``,
     ``result``, ``pattern``: see `explain._render.plotly.heads`); ``marker`` marks the step
-    on the scores (the widget always does)."""
+    on the scores (the widget always does). A model trained elsewhere (``view.trained``
+    False) gets the top row alone: no scores over training."""
     off = heads_off(view, off)
     pattern = chosen(view.scores, view.patterns, pattern)
-    figure = new_figure(13.0, 7.6)
-    top, bottom = figure.subfigures(2, 1, height_ratios=[1.05, 1.0])
+    figure = new_figure(13.0, 7.6 if view.trained else 3.9)
+    top, bottom = (
+        figure.subfigures(2, 1, height_ratios=[1.05, 1.0]) if view.trained else (figure, None)
+    )
     grid_ax, prune_ax, similar_ax = top.subplots(1, 3, width_ratios=[1.1, 1.1, 1.0])
     measured = known(view)
     values = view.importance if measured else view.role_scores
@@ -84,10 +87,12 @@ def heads(
     title = top.suptitle("", x=0.01, ha="left")
     top.text(0.99, 0.99, text(effect(view, off, result)), ha="right", va="top")
 
-    scores_ax = bottom.subplots(1, 2, width_ratios=[1.4, 1.0])[0]
-    bottom.axes[1].set_axis_off()  # where HeadsView writes what the heads do
-    draw_scores(scores_ax, pattern_scores(view, pattern, views.ROLE_THRESHOLD), theme)
-    markers = step_markers([scores_ax], int(view.steps[index]), marker)
+    markers = []
+    if bottom is not None:
+        scores_ax = bottom.subplots(1, 2, width_ratios=[1.4, 1.0])[0]
+        bottom.axes[1].set_axis_off()  # where HeadsView writes what the heads do
+        draw_scores(scores_ax, pattern_scores(view, pattern, views.ROLE_THRESHOLD), theme)
+        markers = step_markers([scores_ax], int(view.steps[index]), marker)
 
     def update(i: int) -> None:
         step = int(view.steps[i])

@@ -251,5 +251,8 @@ def figures(
     result: Mapping | None = None,
     pattern: str | None = None,
 ) -> list[dict]:
+    """The three panels, then every head's score over training: not for a model trained
+    elsewhere (``view.trained`` False), whose one snapshot would be one point each."""
     off = heads_off(view, off)
-    return [*panels(view, index, theme, off, result), score_figure(view, index, theme, pattern)]
+    shown = panels(view, index, theme, off, result)
+    return [*shown, score_figure(view, index, theme, pattern)] if view.trained else shown
