@@ -111,6 +111,7 @@ LONGEST_FIRST = [
     "test_token_loss.py",  # 56 s
     "browser/test_voila.py",  # 55 s
     "test_notebook_06.py",  # 54 s
+    "test_notebook_12.py",  # 50 s
     "test_static.py",  # 54 s
     "test_determinism.py",  # 53 s
     "browser/test_notebook7.py",  # 50 s
