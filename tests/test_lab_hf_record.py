@@ -62,6 +62,20 @@ def test_the_record_holds_what_the_lab_functions_return(arch):
     assert sorted(trace.tensors) == sorted(direct.tensors)
     for name in direct.tensors:
         np.testing.assert_array_equal(trace.tensors[name], direct.tensors[name])
+    if arch != "gpt2":  # attribution splits pre-norm decoders (post-LN BERT and BART: not sums)
+        assert record["attribution"] is None
+    else:  # every next token of the first text, as lab.attribute splits it
+        ids = wrapper.encode(first)
+        attribution = record["attribution"]
+        assert attribution["positions"] == list(range(len(ids) - 1))
+        names = wrapper.tokenizer.convert_ids_to_tokens(ids)
+        assert attribution["tokens"] == names and attribution["targets"] == names[1:]
+        for row, position in enumerate(attribution["positions"]):
+            direct = lab.attribute(wrapper, ids, position, target=ids[position + 1])
+            assert attribution["names"] == direct.names
+            assert attribution["values"][row] == stored(direct.values)
+            assert attribution["logits"][row] == stored(direct.logit)
+            assert abs(sum(attribution["values"][row]) - direct.logit) < 1e-6
     if arch == "bart":
         assert record["lens"] is None  # the lens reads decoder-only and BERT models
         return
@@ -146,6 +160,9 @@ def test_the_views_open_from_the_saved_trace_with_no_torch(tmp_path):
         assert len(explain.export.interactive(heads.data, "heads")) == 3  # no scores over time
         assert "lab.ablate(model" in heads.effect.value, heads.effect.value
         assert all("appeared at step" not in line for line in heads.data.circuits)
+        attribution = widgets.AttributionView(trace)  # GPT-2's next tokens, split into parts
+        assert np.allclose(attribution.data.bars().sum(), attribution.data.logit())
+        assert "step" not in attribution.figures()[0]["layout"]["title"]["text"].split("<br>")[0]
         attention = widgets.AttentionView(trace)
         assert "step" not in attention.heatmap.figure.layout.title.text
         seq2seq = explain.load_trace(sys.argv[1].replace("gpt2", "bart"))

@@ -118,6 +118,11 @@ def test_record_hf_of_an_exported_run_holds_what_lab_record_holds_for_the_run(tm
         for key in keys:
             np.testing.assert_allclose(theirs[group][key], own[group][key], rtol=0, atol=TOLERANCE)
     assert theirs["prune"]["order"] == own["prune"]["order"]
+    split, own_split = theirs["attribution"], own["attribution"]
+    for key in ("tokens", "positions", "targets", "names", "predicted"):
+        assert split[key] == own_split[key], key
+    np.testing.assert_allclose(split["values"], own_split["values"], rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(split["logits"], own_split["logits"], rtol=0, atol=TOLERANCE)
     lens, own_lens = theirs["lens"], own["lens"]
     for key in ("tokens", "targets", "mask"):
         assert lens[key] == own_lens[key], key

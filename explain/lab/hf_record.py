@@ -39,7 +39,8 @@ from .study import heads_record
 if TYPE_CHECKING:
     from .hf import LabModel
 
-__all__ = ["LENS_FULL_VOCAB", "LENS_TOP", "record_hf", "text_lens"]
+__all__ = ["ATTRIBUTED_POSITIONS", "LENS_FULL_VOCAB", "LENS_TOP", "record_hf", "text_attribution",
+           "text_lens"]  # fmt: skip
 
 # The lens stores [layer + 1, pos, vocab] probabilities in the trace's JSON metadata: GPT-2's
 # 50257 tokens x 13 rows x 20 positions would be ~13M numbers (~250 MB of JSON). Beyond this
@@ -47,6 +48,9 @@ __all__ = ["LENS_FULL_VOCAB", "LENS_TOP", "record_hf", "text_lens"]
 # lens figure's hover lists 3) and the targets.
 LENS_FULL_VOCAB = 1024
 LENS_TOP = 3
+# Attribution takes one forward pass per position: a long text keeps its last 32 predictions
+# (GPT-2 small, 1 thread: about 0.1 s each at 20 tokens)
+ATTRIBUTED_POSITIONS = 32
 
 
 def record_hf(
@@ -89,9 +93,11 @@ def record_hf(
         trace = _attention(model, texts[0])
         lab = heads_record(model, texts, part, batch_size=batch_size, progress=progress)
         lens = None if model.config.kind == "encoder-decoder" else text_lens(model, texts[0])
+        attribution = text_attribution(model, texts[0])
     trace.meta["lab"] = views.jsonable(
-        {**lab, "texts": len(texts), "batch_size": batch_size, "lens": lens}
-    )
+        {**lab, "texts": len(texts), "batch_size": batch_size, "lens": lens,
+         "attribution": attribution}
+    )  # fmt: skip
     trace.meta["model_config"]["hf_architecture"] = model.config.architecture
     return trace
 
@@ -110,9 +116,12 @@ def _record_task(
         trace = _attention(model, text)
         lab = heads_record(model, task, part, batch_size=batch_size, progress=progress)
         lens = text_lens(model, text)
+        attribution = text_attribution(model, text, task)
     lens["targets"] = [task.vocab[i] for i in probe.targets[0]]  # the task's, as probe_lens
     lens["mask"] = probe.mask[0].tolist()  # the answer positions
-    trace.meta["lab"] = views.jsonable({**lab, "batch_size": batch_size, "lens": lens})
+    trace.meta["lab"] = views.jsonable(
+        {**lab, "batch_size": batch_size, "lens": lens, "attribution": attribution}
+    )
     # the task's name titles the views and names its roles ("mirror head (reverse)")
     trace.meta["task"] = {"name": task.name, "kind": task.kind, "description": task.description}
     trace.meta["model_config"]["hf_architecture"] = model.config.architecture
@@ -161,6 +170,53 @@ def text_lens(model: LabModel, text: str) -> dict:
         "saliency": np.stack(rows),  # [pos, pos]
         "vocab": _names(model, columns.tolist()),
         "columns": columns,
+    }
+
+
+def text_attribution(model: LabModel, text: str, task: Task | None = None) -> dict | None:
+    """Direct logit attribution (:func:`explain.lab.attribute`) of ``text``'s next tokens, as
+    the attribution view reads it (:mod:`explain.views._attribution`; the keys
+    :func:`~explain.lab.attribution.probe_attribution` writes): at every position that has a
+    next token, the last :data:`ATTRIBUTED_POSITIONS` of a longer text, the logit of that next
+    token split into parts. With ``task`` (an exported run's), ``text`` is its probe and the
+    positions and targets are the task's answers. None for a model attribution does not split
+    (BERT, BART, T5: see :mod:`explain.lab.hf_attribution`)."""
+    import torch
+
+    from .attribution import attribute
+    from .hf_attribution import ATTRIBUTABLE
+
+    if model.config.architecture not in ATTRIBUTABLE:
+        return None
+    ids = model.encode(text, "texts[0]")
+    if task is None:
+        positions = list(range(len(ids) - 1))[-ATTRIBUTED_POSITIONS:]
+        target_ids = [ids[p + 1] for p in positions]
+    else:
+        probe = task.probe()
+        mask = np.asarray(probe.mask[0], bool)  # [pos]
+        positions = np.flatnonzero(mask).tolist() if mask.any() else list(range(len(ids)))
+        target_ids = [int(probe.targets[0][p]) for p in positions]
+    results = [attribute(model, ids, p, target=t) for p, t in zip(positions, target_ids,
+                                                                  strict=True)]  # fmt: skip
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(torch.tensor([ids], device=model.device))  # (1, T, vocab)
+    finally:
+        model.train(was_training)
+    predicted = logits[0].argmax(-1).tolist()  # [pos]
+    return {
+        "step": 0,
+        "tokens": _names(model, ids),
+        "source": None,
+        "positions": positions,
+        "targets": _names(model, target_ids),
+        "names": results[0].names if results else [],
+        "values": np.stack([r.values for r in results]) if results else np.zeros((0, 0)),
+        "logits": np.array([r.logit for r in results]),  # [answer]
+        "predicted": _names(model, [predicted[p] for p in positions]),
     }
 
 

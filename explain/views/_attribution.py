@@ -44,7 +44,7 @@ import numpy as np
 from ..names import attention_name
 from ..style import SIGNED
 from ..trace import Trace
-from ._common import ViewModel, check_integer, consistent, task_name, titled
+from ._common import ViewModel, check_integer, consistent, task_name, titled, trained
 
 __all__ = ["RECORD_HINT", "AttributionData", "attribution"]
 
@@ -97,6 +97,8 @@ class AttributionData(ViewModel):
     task: str
     title: str
     colorscale: str = SIGNED  # a part adds to the logit or takes from it
+    # False for a model trained elsewhere (explain.lab.record_hf; views.trained): no step to name
+    trained: bool = True
 
     def row(self, position: int | None = None) -> int:
         """The index of ``position`` (None: the one shown) in :attr:`positions`."""
@@ -279,4 +281,5 @@ def attribution(trace: Trace, position: int | None = None) -> AttributionData:
         patterns=_patterns(trace, data),
         task=task,
         title=titled("direct logit attribution", task),
+        trained=trained(trace),
     )

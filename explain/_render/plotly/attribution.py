@@ -70,7 +70,8 @@ def heading(
     logit is the sum of the parts (``escape`` and ``newline``: the renderer's text rules)."""
     target, predicted = view.target(position), view.prediction(position)
     text = (
-        f"{escape(view.title)} · step {int(view.steps[index])}{newline}"
+        f"{escape(view.title)}"
+        f"{f' · step {int(view.steps[index])}' if view.trained else ''}{newline}"
         f"position {position} '{escape(view.tokens[position])}' → '{escape(target)}': "
         f"logit {view.logit(position):.3g} = sum of the parts"
     )
