@@ -426,6 +426,18 @@ FIRST_Z = (
 )
 
 
+# every figure title's lines that lie outside their plot's div: [title, px above, px below]
+TITLES_OUTSIDE = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(div => {
+  const box = div.getBoundingClientRect(), title = div.querySelector('.gtitle');
+  if (!title) return [];
+  const lines = title.querySelectorAll('tspan.line');
+  return Array.from(lines.length ? lines : [title]).map(line => {
+    const r = line.getBoundingClientRect();
+    return [line.textContent, Math.round(box.top - r.top), Math.round(r.bottom - box.bottom)];
+  }).filter(([, above, below]) => above > 0 || below > 0);
+})"""
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("what", WHATS)
 def test_exported_html_renders_offline(trace, tmp_path, browser, what):
@@ -447,6 +459,13 @@ def test_exported_html_renders_offline(trace, tmp_path, browser, what):
         }.get(what, "heatmap")
         assert kinds.count(expected) > 0, kinds
         assert page.page.locator(".main-svg").count() > 0
+        # every line of every title in sight (a two-line title's first line sat above the
+        # heads grid, out of the figure, in every page)
+        try:
+            page.page.wait_for_function(f"() => ({TITLES_OUTSIDE})().length === 0", timeout=5000)
+        except Exception:
+            pass  # the assertion below says which
+        assert page.page.evaluate(TITLES_OUTSIDE) == []
         assert page.blocked == [] and page.errors == [] and page.dialogs == []
     finally:
         page.close()

@@ -111,12 +111,32 @@ var explainPage = (function () {
       "legend.x": 0, "legend.xanchor": "left", "legend.xref": "paper",
       "legend.y": 1 - from / height, "legend.yanchor": "top", "legend.yref": "container"});
   }
+  // A title of several lines anchored at the top: plotly puts its first line's baseline there,
+  // so that line sat above the figure (the heads grid's "which heads matter · step N", 13 px
+  // out of sight in every page). It moves down into the figure, the plot with it if needed.
+  function drop(Plotly, div) {
+    var title = div.querySelector(".gtitle"), full = div._fullLayout;
+    if (!title || full.title.yref !== "container") return Promise.resolve();
+    var top = div.getBoundingClientRect().top, box = title.getBoundingClientRect();
+    var down = Math.ceil(GAP / 2 - (box.top - top));  // px the title must move down
+    if (down <= 0) return Promise.resolve();
+    var size = full._size, below = box.bottom - top + down + GAP / 2;  // px its bottom needs
+    var grow = Math.max(0, Math.ceil(below - size.t)), height = full.height + grow;
+    var anchor = (1 - full.title.y) * full.height + down;  // px from the top, at the new height
+    var update = {"title.y": 1 - anchor / height};
+    if (grow) {
+      update["margin.t"] = size.t + grow;
+      update.height = height;
+    }
+    return relayout(Plotly, div, update);
+  }
   function fit(Plotly, div) {
     return widen(Plotly, div)
+      .then(function () { return drop(Plotly, div); })
       .then(function () { return lift(Plotly, div); })
       .then(function () { return lower(Plotly, div); });
   }
-  return {fit: fit, depth: depth};
+  return {fit: fit, depth: depth, drop: drop};
 })();
 """
 
