@@ -182,18 +182,20 @@ def _hf_facts(meta: dict, model: dict) -> list[tuple[str, str]]:
     ]
     lab = meta.get("lab") if isinstance(meta.get("lab"), dict) else {}
     baseline = lab.get("baseline") if isinstance(lab.get("baseline"), dict) else {}
-    if "texts" in lab and baseline:
+    task = meta.get("task") if isinstance(meta.get("task"), dict) else {}
+    if baseline and ("texts" in lab or task.get("name")):
         loss, accuracy = (
             value if isinstance(value, int | float) else float("nan")  # JSON null: NaN
             for value in (baseline.get("loss"), baseline.get("accuracy"))
         )
-        rows.append(
-            (
-                "measured on",
-                f"{lab['texts']} texts (explain.lab.record_hf): loss {loss:.4g}, accuracy "
-                f"{accuracy:.3g}; attention and lens: the first",
-            )
+        what = (  # texts, or the held-out batches of the task the model was exported from
+            f"{lab['texts']} texts (explain.lab.record_hf)"
+            if "texts" in lab
+            else f"task {task['name']}'s held-out batches (explain.lab.record_hf)"
         )
+        shown = "the first" if "texts" in lab else "its probe"
+        rows.append(("measured on", f"{what}: loss {loss:.4g}, accuracy {accuracy:.3g}; "
+                     f"attention and lens: {shown}"))  # fmt: skip
     return rows
 
 
@@ -232,7 +234,7 @@ def _probe(trace: Trace) -> str:
     what = (
         "probe sequence (decoder input; the model's answer is highlighted)"
         if views.trained(trace)
-        else "the input the attention and the lens below show"
+        else "the input the views below show"
     )
     parts.append(
         f"<p class=note>{what}:</p>{_token_chips([str(t) for t in probe['tokens']], mask)}"

@@ -126,7 +126,7 @@ def test_the_report_names_the_model_and_shows_its_measured_heads(capsys, saved, 
     assert "no probe logits" not in page and 'href="#predictions"' not in page
     assert "appeared at step" not in page and "· step 0" not in page
     assert "Drag the timeline" not in page and "snapshots (" not in page
-    assert "the input the attention and the lens below show" in page
+    assert "the input the views below show" in page
     fetches_nothing(page)
 
 

@@ -163,6 +163,9 @@ def test_the_views_open_from_the_saved_trace_with_no_torch(tmp_path):
         attribution = widgets.AttributionView(trace)  # GPT-2's next tokens, split into parts
         assert np.allclose(attribution.data.bars().sum(), attribution.data.logit())
         assert "step" not in attribution.figures()[0]["layout"]["title"]["text"].split("<br>")[0]
+        assert attribution.step_control.only.layout.display == "none"
+        for view in (attribution, lens):  # the notes under them name no step either
+            assert "step 0" not in view._note_html(), view._note_html()
         attention = widgets.AttentionView(trace)
         assert "step" not in attention.heatmap.figure.layout.title.text
         seq2seq = explain.load_trace(sys.argv[1].replace("gpt2", "bart"))
@@ -171,6 +174,24 @@ def test_the_views_open_from_the_saved_trace_with_no_torch(tmp_path):
         path,
     )
     assert seq2seq.exists()
+
+
+def test_an_attribution_that_cannot_be_made_leaves_the_rest_of_the_record(monkeypatch, caplog):
+    """A text of one token has no next token to split; a split that fails (a bfloat16 model's
+    parts can miss its stream) is logged and leaves the heads and the lens measured."""
+    from explain.lab import hf_record
+
+    _, gpt2 = wrapped("gpt2")
+    assert hf_record.text_attribution(gpt2, "cat") is None
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the parts miss the stream by 0.05")
+
+    monkeypatch.setattr(hf_record, "text_attribution", fails)
+    record = lab.record_hf(gpt2, data("gpt2")).meta["lab"]
+    assert record["attribution"] is None and record["lens"] is not None
+    assert len(record["importance"]) == 2
+    assert "no attribution of GPT2LMHeadModel: the parts miss the stream" in caplog.text
 
 
 def test_bad_input_is_refused_naming_it():

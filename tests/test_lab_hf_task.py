@@ -130,8 +130,9 @@ def test_record_hf_of_an_exported_run_holds_what_lab_record_holds_for_the_run(tm
     np.testing.assert_allclose(lens["saliency"], own_lens["saliency"], rtol=0, atol=TOLERANCE)
     last = run.trace.at(int(run.trace.snapshot_steps[-1])).tensors
     for layer in range(run.model.config.n_layers):
-        name = f"blocks.{layer}.attn.hook_pattern"  # [batch, head, q, k]
-        np.testing.assert_allclose(copied.at(0).tensors[name][:1], last[name][:1], rtol=0,
+        name = f"blocks.{layer}.attn.hook_pattern"  # [head, q, k] of the probe
+        assert copied.at(0).tensors[name].shape == last[name].shape == (4, 12, 12)
+        np.testing.assert_allclose(copied.at(0).tensors[name], last[name], rtol=0,
                                    atol=TOLERANCE)  # fmt: skip
 
     from explain import views
@@ -140,3 +141,8 @@ def test_record_hf_of_an_exported_run_holds_what_lab_record_holds_for_the_run(tm
     assert heads.title == "which heads matter · task reverse"
     assert heads.circuits and all("appeared at step" not in line for line in heads.circuits)
     assert views.heads(run.trace).circuits[0].split(", appeared")[0] in heads.circuits[0]
+    from explain.report import build_report
+
+    page = build_report(copied)
+    assert "task reverse&#x27;s held-out batches (explain.lab.record_hf): loss" in page
+    assert "attention and lens: its probe" in page

@@ -48,7 +48,7 @@ CLAIMS: list[tuple[str, str]] = [
     (
         "the two lines below print the same\nloss and accuracy",
         "_hf, _ours = lab.evaluate(model, task), lab.evaluate(run.model, task)\n"
-        "assert abs(_hf['loss'] - _ours['loss']) < 1e-6 and _hf['accuracy'] == _ours['accuracy']",
+        "assert repr(_hf) == repr(_ours), (_hf, _ours)  # the printed lines, digit for digit",
     ),
     (
         "8 numbers per head here",
@@ -56,12 +56,21 @@ CLAIMS: list[tuple[str, str]] = [
     ),
     (
         "both print the same loss",
-        "assert abs(by_hook['loss'] - by_weights['loss']) < 1e-7, (by_hook, by_weights)\n"
+        "assert repr(by_hook) == repr(by_weights), (by_hook, by_weights)  # as printed\n"
         "assert by_hook['loss'] > lab.evaluate(model, task)['loss']  # the head did something",
     ),
     (
         "All eight heads of layer 1 are *mirror* heads",
         "assert _heads.roles[1] == ['mirror'] * 8, _heads.roles",
+    ),
+    (
+        "each puts, on average over the answer rows, more\nthan half of a row's weight on the "
+        "digit that row has to write",
+        "_pattern = trace.at(0).tensors['blocks.1.attn.hook_pattern']  # [head, q, k]\n"
+        "_rows = range(6, 12)  # the answer rows: after the '>'\n"
+        "_mirror = [[_pattern[h, q, 11 - q] for q in _rows] for h in range(8)]\n"
+        "assert (_np.mean(_mirror, axis=1) > 0.5).all(), _np.mean(_mirror, axis=1)\n"
+        "assert _np.allclose(_np.mean(_mirror, axis=1), _heads.role_scores[1], atol=1e-6)",
     ),
     (
         "they\nare close copies of each other (below 0.35 for every pair)",

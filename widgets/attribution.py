@@ -67,7 +67,9 @@ class AttributionView(View):
         data = views.attribution(trace, position)
         own = step_control is None
         if own:  # one frame: a slider over every snapshot would move nothing
-            step_control = StepControl([int(data.steps[-1])], value=step)
+            step_control = StepControl(
+                [int(data.steps[-1])], value=step, named=views.trained(trace)
+            )
         super().__init__(trace, step=None if own else step, step_control=step_control, theme=theme)
         self._owns_attribution_control = own
         self.data = data
@@ -178,13 +180,14 @@ class AttributionView(View):
     def _note_html(self) -> str:
         data = self.data
         measured = f"step {data.measured}" if data.measured >= 0 else "the end of training"
+        measured = measured if data.trained else "the model as it was given"
         source = "measured from the run's model" if self.run is not None else "from the trace"
         right = sum(t == p for t, p in zip(data.targets, data.predicted, strict=True))
         return (
             f"<b>{right} of {len(data.targets)}</b> answer positions predicted right · "
             f"attribution {source} at {measured}. Each bar is what one "
             "part of the residual stream adds to the logit of the right token (read through the "
-            "final LayerNorm's scale); the parts sum to the logit (grey bar). Pick a position "
+            "final norm's scale); the parts sum to the logit (grey bar). Pick a position "
             "with the dropdown; click a head's bar to see its attention at the last snapshot, "
             "the position's row outlined."
         )

@@ -38,7 +38,8 @@ RIGHT, WRONG = "#009E73", "#D55E00"  # a probe prediction right or wrong (Okabe-
 
 class HeadsView(View):
     """Importance grid with role badges (click: ablate / restore), pruning curve and head
-    similarity in one figure, every head's score for one pattern over training in a second,
+    similarity in one figure, every head's score for one pattern over training in a second
+    (not for a model trained elsewhere, whose trace has one snapshot: ``views.trained``),
     circuit text and, with a Run, the probe's predictions with the heads switched off.
 
     ``source`` is a Run from ``explain.train`` (measured with ``explain.lab.record`` if its
@@ -146,7 +147,7 @@ class HeadsView(View):
 
     def _static_images(self) -> list[tuple[bytes, str]]:
         """Both figures as one picture, drawn from the view model as the exports do."""
-        alt = f"{self.data.title} · step {self.step}"
+        alt = self.data.heading(self.step)
         image = export.image(self.data, self.step, theme=self.theme, marker=True, **self.state)
         return [(image, alt)]
 

@@ -153,9 +153,9 @@ class LensView(View):
         right = sum(data.top_token[-1][p] == data.targets[p] for p in scored)
         source = "measured from the run's model" if self.run is not None else "from the trace"
         return (
-            f"<b>output row:</b> {right} of {len(scored)} answer positions right · lens {source} "
-            f"at step {int(data.steps[-1])}. Pick a position with the dropdown or a click on a "
-            "column of the table. Saliency is gradient × input of the chosen position's "
-            "predicted token; each position has its own scale (a confident prediction has small "
-            "gradients)."
+            f"<b>output row:</b> {right} of {len(scored)} answer positions right · lens {source}"
+            f"{f' at step {int(data.steps[-1])}' if data.trained else ''}. Pick a position with "
+            "the dropdown or a click on a column of the table. Saliency is gradient × input of "
+            "the chosen position's predicted token; each position has its own scale (a confident "
+            "prediction has small gradients)."
         )

@@ -122,7 +122,8 @@ var explainPage = (function () {
     if (down <= 0) return Promise.resolve();
     var size = full._size, below = box.bottom - top + down + GAP / 2;  // px its bottom needs
     var grow = Math.max(0, Math.ceil(below - size.t)), height = full.height + grow;
-    var anchor = (1 - full.title.y) * full.height + down;  // px from the top, at the new height
+    var y = typeof full.title.y === "number" ? full.title.y : 1;  // "auto": the top
+    var anchor = (1 - y) * full.height + down;  // px from the top, at the new height
     var update = {"title.y": 1 - anchor / height};
     if (grow) {
       update["margin.t"] = size.t + grow;

@@ -54,7 +54,7 @@ the decoder's next-token loss on the target (the model's own ``labels=`` loss).
     >>> clean = "When Mary and John went out, John gave"
     >>> corrupt = "When Mary and John went out, Mary gave"  # as many tokens
     >>> lab.patch(gpt2, clean, corrupt, where="resid").effect.shape  # doctest: +SKIP
-    (12, 10)
+    (12, 9)
 
 transformers is never imported here: a model is recognised by its class name.
 """
@@ -493,9 +493,9 @@ def wrap(model: nn.Module, tokenizer: Any) -> LabModel:
     :class:`LabModel`, which the lab's ``evaluate``, ``ablate``, ``head_importance``,
     ``prune_curve``, ``logit_lens``, ``saliency``, ``attribute`` (pre-norm decoders) and
     ``patch`` (decoders) take where they take a TinyTransformer (texts where they take a Task
-    or ids; :func:`explain.lab.record_hf` records the heads, pruning, lens and saliency into a
-    trace). ``path_patch`` and the rest of the lab take a TinyTransformer only. The model is
-    used as it is, not copied."""
+    or ids; :func:`explain.lab.record_hf` records the heads, pruning, lens, saliency and
+    attribution into a trace). ``path_patch`` and the rest of the lab take a TinyTransformer
+    only. The model is used as it is, not copied."""
     layout = _layout(model)
     if layout.kind == "encoder":
         for token in ("mask", "pad"):

@@ -22,6 +22,7 @@ torch and transformers are imported by the functions that run the model.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ from .study import heads_record
 
 if TYPE_CHECKING:
     from .hf import LabModel
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ATTRIBUTED_POSITIONS", "LENS_FULL_VOCAB", "LENS_TOP", "record_hf", "text_attribution",
            "text_lens"]  # fmt: skip
@@ -70,8 +73,10 @@ def record_hf(
     :func:`~explain.lab.study.heads_record` measures on all of ``texts`` in batches of
     ``batch_size`` (``evaluate``, ``head_importance``, ``prune_curve`` numbers, see
     :mod:`explain.lab.hf` for how texts are scored), ``texts`` (how many) and ``batch_size``,
-    and under ``"lens"`` the logit lens and saliency of ``texts[0]`` (:func:`text_lens`; None
-    for BART and T5, which the lens does not read). ``part`` picks the attention as in
+    under ``"lens"`` the logit lens and saliency of ``texts[0]`` (:func:`text_lens`; None
+    for BART and T5, which the lens does not read) and under ``"attribution"`` the direct
+    logit attribution of its next tokens (:func:`text_attribution`; None for BERT, BART and
+    T5, and where the split fails, which is logged). ``part`` picks the attention as in
     :func:`~explain.lab.heads.head_importance`; ``threads``: torch threads while measuring;
     ``progress``: tqdm bars over the heads (a real model has many: GPT-2 small 144, each
     ablated alone and then cumulatively, two evaluations of ``texts`` per head).
@@ -79,7 +84,8 @@ def record_hf(
     A model exported from a run (``wrap(to_hf(run), hf_tokenizer(run))``) also takes the run's
     Task in place of texts: the probe's attention, the heads scored on the task's held-out
     batches as :func:`explain.lab.record` scores the run's own model (the same numbers), and
-    the lens of the probe with the task's targets at its answer positions.
+    the lens and attribution of the probe at its answer positions, with the task's targets
+    (``"texts"`` is then left out; ``trace.meta["task"]`` names the task).
     """
     if not _wrapped(model):
         raise TypeError(
@@ -93,7 +99,7 @@ def record_hf(
         trace = _attention(model, texts[0])
         lab = heads_record(model, texts, part, batch_size=batch_size, progress=progress)
         lens = None if model.config.kind == "encoder-decoder" else text_lens(model, texts[0])
-        attribution = text_attribution(model, texts[0])
+        attribution = _attribution_or_none(model, texts[0])
     trace.meta["lab"] = views.jsonable(
         {**lab, "texts": len(texts), "batch_size": batch_size, "lens": lens,
          "attribution": attribution}
@@ -116,7 +122,7 @@ def _record_task(
         trace = _attention(model, text)
         lab = heads_record(model, task, part, batch_size=batch_size, progress=progress)
         lens = text_lens(model, text)
-        attribution = text_attribution(model, text, task)
+        attribution = _attribution_or_none(model, text, task)
     lens["targets"] = [task.vocab[i] for i in probe.targets[0]]  # the task's, as probe_lens
     lens["mask"] = probe.mask[0].tolist()  # the answer positions
     trace.meta["lab"] = views.jsonable(
@@ -124,8 +130,6 @@ def _record_task(
     )
     # the task's name titles the views and names its roles ("mirror head (reverse)")
     trace.meta["task"] = {"name": task.name, "kind": task.kind, "description": task.description}
-    trace.meta["model_config"]["hf_architecture"] = model.config.architecture
-    return trace
     trace.meta["model_config"]["hf_architecture"] = model.config.architecture
     return trace
 
@@ -173,6 +177,17 @@ def text_lens(model: LabModel, text: str) -> dict:
     }
 
 
+def _attribution_or_none(model: LabModel, text: str, task: Task | None = None) -> dict | None:
+    """:func:`text_attribution`, or None (logged) where the split fails: the heads and the lens
+    measured before it are kept (a bfloat16 model's parts may miss its stream by more than
+    the check allows)."""
+    try:
+        return text_attribution(model, text, task)
+    except (ValueError, RuntimeError) as error:
+        log.warning("record_hf: no attribution of %s: %s", model.config.architecture, error)
+        return None
+
+
 def text_attribution(model: LabModel, text: str, task: Task | None = None) -> dict | None:
     """Direct logit attribution (:func:`explain.lab.attribute`) of ``text``'s next tokens, as
     the attribution view reads it (:mod:`explain.views._attribution`; the keys
@@ -180,7 +195,8 @@ def text_attribution(model: LabModel, text: str, task: Task | None = None) -> di
     next token, the last :data:`ATTRIBUTED_POSITIONS` of a longer text, the logit of that next
     token split into parts. With ``task`` (an exported run's), ``text`` is its probe and the
     positions and targets are the task's answers. None for a model attribution does not split
-    (BERT, BART, T5: see :mod:`explain.lab.hf_attribution`)."""
+    (BERT, BART, T5: see :mod:`explain.lab.hf_attribution`) and for a text of one token (no
+    next token to split)."""
     import torch
 
     from .attribution import attribute
@@ -197,6 +213,8 @@ def text_attribution(model: LabModel, text: str, task: Task | None = None) -> di
         mask = np.asarray(probe.mask[0], bool)  # [pos]
         positions = np.flatnonzero(mask).tolist() if mask.any() else list(range(len(ids)))
         target_ids = [int(probe.targets[0][p]) for p in positions]
+    if not positions:
+        return None
     results = [attribute(model, ids, p, target=t) for p, t in zip(positions, target_ids,
                                                                   strict=True)]  # fmt: skip
     was_training = model.training
@@ -213,8 +231,8 @@ def text_attribution(model: LabModel, text: str, task: Task | None = None) -> di
         "source": None,
         "positions": positions,
         "targets": _names(model, target_ids),
-        "names": results[0].names if results else [],
-        "values": np.stack([r.values for r in results]) if results else np.zeros((0, 0)),
+        "names": results[0].names,
+        "values": np.stack([r.values for r in results]),  # [answer, parts]
         "logits": np.array([r.logit for r in results]),  # [answer]
         "predicted": _names(model, [predicted[p] for p in positions]),
     }
