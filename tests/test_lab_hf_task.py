@@ -9,6 +9,7 @@ positions, GPT-NeoX for rotary ones) to float32 rounding (measured: < 1e-6; asse
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -118,6 +119,12 @@ def test_record_hf_of_an_exported_run_holds_what_lab_record_holds_for_the_run(tm
         for key in keys:
             np.testing.assert_allclose(theirs[group][key], own[group][key], rtol=0, atol=TOLERANCE)
     assert theirs["prune"]["order"] == own["prune"]["order"]
+    patched, own_patched = theirs["patching"], own["patching"]
+    for key in ("tokens", "corrupt_tokens", "answer_positions", "clean_answers", "metric"):
+        assert patched[key] == own_patched[key], key
+    for key in ("heads", "head_pos", "resid", "mlp", "clean_metric", "corrupt_metric"):
+        np.testing.assert_allclose(patched[key], own_patched[key], rtol=0, atol=TOLERANCE)
+    assert patched["path"] is None and own_patched["path"] is not None  # q, k, v: ours only
     split, own_split = theirs["attribution"], own["attribution"]
     for key in ("tokens", "positions", "targets", "names", "predicted"):
         assert split[key] == own_split[key], key
@@ -141,8 +148,15 @@ def test_record_hf_of_an_exported_run_holds_what_lab_record_holds_for_the_run(tm
     assert heads.title == "which heads matter · task reverse"
     assert heads.circuits and all("appeared at step" not in line for line in heads.circuits)
     assert views.heads(run.trace).circuits[0].split(", appeared")[0] in heads.circuits[0]
+    import widgets
     from explain.report import build_report
 
+    patching = widgets.PatchingView(copied)  # from the trace alone
+    np.testing.assert_allclose(patching.data.heads, patched["heads"], rtol=0, atol=1e-6)
+    assert "step" not in patching.figures()[0]["layout"]["title"]["text"].split("<br>")[0]
+    assert patching.step_control.only.layout.display == "none"
+    assert "path patching needs q, k and v" in json.dumps(patching.figures())
     page = build_report(copied)
     assert "task reverse&#x27;s held-out batches (explain.lab.record_hf): loss" in page
     assert "attention and lens: its probe" in page
+    assert '<section id="patching">' in page and '<section id="attribution">' in page

@@ -77,7 +77,9 @@ class PatchingView(View):
         through = builder.chosen_input(data, through)
         own = step_control is None
         if own:  # one frame: a slider over every snapshot would move nothing
-            step_control = StepControl([int(data.steps[-1])], value=step)
+            step_control = StepControl(
+                [int(data.steps[-1])], value=step, named=views.trained(trace)
+            )
         super().__init__(trace, step=None if own else step, step_control=step_control, theme=theme)
         self._owns_patching_control = own
         self.data = data
@@ -389,6 +391,7 @@ class PatchingView(View):
     def _note_html(self) -> str:
         data = self.data
         measured = f"step {data.measured}" if data.measured >= 0 else "the end of training"
+        measured = measured if data.trained else "the model as it was given"
         if self.run is not None:
             how = (
                 f"measured from the run's model at {html.escape(measured)}. Edit a prompt and "

@@ -84,8 +84,10 @@ def record_hf(
     A model exported from a run (``wrap(to_hf(run), hf_tokenizer(run))``) also takes the run's
     Task in place of texts: the probe's attention, the heads scored on the task's held-out
     batches as :func:`explain.lab.record` scores the run's own model (the same numbers), and
-    the lens and attribution of the probe at its answer positions, with the task's targets
-    (``"texts"`` is then left out; ``trace.meta["task"]`` names the task).
+    the lens and attribution of the probe at its answer positions, with the task's targets,
+    and under ``"patching"`` activation patching of the probe against its corrupted twin
+    (:func:`explain.lab.corrupt`; no path patching) (``"texts"`` is then left out;
+    ``trace.meta["task"]`` names the task).
     """
     if not _wrapped(model):
         raise TypeError(
@@ -123,11 +125,13 @@ def _record_task(
         lab = heads_record(model, task, part, batch_size=batch_size, progress=progress)
         lens = text_lens(model, text)
         attribution = _attribution_or_none(model, text, task)
+        patching = _task_patching(model, task)
     lens["targets"] = [task.vocab[i] for i in probe.targets[0]]  # the task's, as probe_lens
     lens["mask"] = probe.mask[0].tolist()  # the answer positions
     trace.meta["lab"] = views.jsonable(
-        {**lab, "batch_size": batch_size, "lens": lens, "attribution": attribution}
-    )
+        {**lab, "batch_size": batch_size, "lens": lens, "attribution": attribution,
+         "patching": patching}
+    )  # fmt: skip
     # the task's name titles the views and names its roles ("mirror head (reverse)")
     trace.meta["task"] = {"name": task.name, "kind": task.kind, "description": task.description}
     trace.meta["model_config"]["hf_architecture"] = model.config.architecture
@@ -175,6 +179,19 @@ def text_lens(model: LabModel, text: str) -> dict:
         "vocab": _names(model, columns.tolist()),
         "columns": columns,
     }
+
+
+def _task_patching(model: LabModel, task: Task) -> dict | None:
+    """Activation patching of the task's probe against its standard corrupted twin, as
+    :func:`explain.lab.record` stores it for the run (no path patching: it reads q, k and v,
+    which only a TinyTransformer has); None, logged, where the twin changes no answer."""
+    from .patching import corrupt, patching_record
+
+    try:
+        return patching_record(model, task.probe().inputs[0], corrupt(task), task, step=0)
+    except ValueError as error:
+        log.info("record_hf: no patching record of the probe: %s", error)
+        return None
 
 
 def _attribution_or_none(model: LabModel, text: str, task: Task | None = None) -> dict | None:

@@ -579,7 +579,7 @@ def path_record(
 
 
 def patching_record(
-    model: TinyTransformer,
+    model: TinyTransformer | LabModel,
     clean_ids: Sequence[int] | np.ndarray | torch.Tensor,
     corrupt_ids: Sequence[int] | np.ndarray | torch.Tensor,
     task: tasks_module.Task | None = None,
@@ -596,7 +596,8 @@ def patching_record(
     ``clean_metric``, ``corrupt_metric`` (:class:`Patching`'s); the effects of :func:`patch`:
     ``heads`` [layer][head], ``head_pos`` [layer][head][pos], ``resid`` [layer][pos], ``mlp``
     [layer][pos]; and ``path``: :func:`path_record` into ``receiver`` (default
-    :func:`default_receiver`), or None for a model of one layer. ValueError as :func:`patch`
+    :func:`default_receiver`), or None for a model of one layer and for a wrapped HuggingFace
+    model (:func:`path_patch` needs a TinyTransformer). ValueError as :func:`patch`
     (e.g. when the corrupted input does not change the answers); NotImplementedError for an
     encoder-decoder model.
     """
@@ -604,7 +605,10 @@ def patching_record(
     heads = found["heads"]
     if receiver is None:
         receiver = default_receiver(heads.effect)
-    path = None if receiver is None else path_record(model, clean_ids, corrupt_ids, receiver, task)
+    if receiver is None or _wrapped(model):  # path patching reads q, k, v: ours only
+        path = None
+    else:
+        path = path_record(model, clean_ids, corrupt_ids, receiver, task)
     return views.jsonable(
         {
             "step": int(step),

@@ -43,7 +43,7 @@ import numpy as np
 
 from ..style import SIGNED
 from ..trace import Trace
-from ._common import ViewModel, consistent, task_name, titled
+from ._common import ViewModel, consistent, task_name, titled, trained
 
 __all__ = ["INPUTS", "POSITIONS", "RECORD_HINT", "PatchingData", "patching"]
 
@@ -103,6 +103,8 @@ class PatchingData(ViewModel):
     task: str
     title: str
     colorscale: str = SIGNED  # effects centred on 0 (as corrupted); 1 is as clean
+    # False for a model trained elsewhere (explain.lab.record_hf; views.trained): no step to name
+    trained: bool = True
 
     @property
     def layers(self) -> int:
@@ -255,5 +257,6 @@ def patching(trace: Trace, record: dict | None = None) -> PatchingData:
         path=path,
         task=task,
         title=titled("activation patching", task),
+        trained=trained(trace),
         **arrays,
     )

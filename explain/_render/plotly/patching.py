@@ -104,7 +104,8 @@ def heading(
 ) -> str:
     """The prompts figure's title: the step, and the metric on the clean and corrupted input."""
     return (
-        f"{escape(view.title)} · step {int(view.steps[index])}{newline}"
+        f"{escape(view.title)}"
+        f"{f' · step {int(view.steps[index])}' if view.trained else ''}{newline}"
         f"{escape(view.metric)}: clean {view.clean_metric:.3g}, corrupted "
         f"{view.corrupt_metric:.3g}"
     )
@@ -139,6 +140,8 @@ def path_title(
     newline: str = "<br>",
 ) -> str:
     """The path panel's title: into which input of which head."""
+    if view.receiver is None and not view.trained:  # a HuggingFace model (lab.record_hf)
+        return f"path patching needs q, k and v{newline}of a model trained here"
     if view.receiver is None:
         return f"path patching needs{newline}two layers or more"
     name = view.head_label(*view.receiver)
