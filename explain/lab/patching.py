@@ -284,7 +284,8 @@ def _evaluating(model: TinyTransformer) -> Iterator[None]:
 def _rows_per_run(model: TinyTransformer | LabModel, T: int) -> int:
     """Rows per forward pass: ROWS_PER_RUN, or fewer where their logits (rows, T, vocab) would
     take more than LOGITS_PER_RUN bytes (a HuggingFace model's vocabulary: 50k to 150k)."""
-    itemsize = model.unembed.weight.element_size()
+    # a half-precision model may upcast its logits (Llama's float32 logits): count 4 bytes
+    itemsize = max(4, model.unembed.weight.element_size())
     return max(1, min(ROWS_PER_RUN, LOGITS_PER_RUN // (T * model.config.vocab_size * itemsize)))
 
 
