@@ -442,11 +442,20 @@ def build_report(trace: Trace, max_frames: int = MAX_FRAMES, theme: Theme | str 
         add(  # only where explain.lab.record measured it: views.attribution raises otherwise
             "attribution",
             "Follow one prediction: direct logit attribution",
-            "The logit of the right token at one answer position, split into what each part of "
-            "the model adds to it: the token and position embeddings, every head (grouped by "
-            "layer), every MLP and the biases; the grey bar is their sum, the model's logit. "
-            "Beside it, the attention of the head that adds the most, the position's row "
-            "outlined. The slider picks the answer position.",
+            (
+                "The logit of the right token at one answer position, split into what each part "
+                "of the model adds to it: the token and position embeddings, every head (grouped "
+                "by layer), every MLP and the biases; the grey bar is their sum, the model's "
+                "logit. Beside it, the attention of the head that adds the most, the position's "
+                "row outlined. The slider picks the answer position."
+                if views.trained(trace)
+                else "The logit of the text's next token at one position, split into what each "
+                "part of the model adds to it: the token embedding (and the position embedding, "
+                "where the model adds one), every head (grouped by layer), every MLP and the "
+                "biases; the grey bar is their sum, the model's logit. Beside it, the attention "
+                "of the head that adds the most, the position's row outlined. The slider picks "
+                "the position."
+            ),
             lambda: views.attribution(trace),
         )
         add(  # only where explain.lab.record measured it: views.neurons raises otherwise
