@@ -49,9 +49,7 @@ def decoder(arch: str):
     torch.manual_seed(0)
     size = dict(vocab_size=VOCAB, pad_token_id=0, bos_token_id=2, eos_token_id=3)
     if arch == "gpt2":
-        config = transformers.GPT2Config(n_layer=2, n_head=2, n_embd=16, n_positions=32,
-                                         initializer_range=0.3, **size)  # fmt: skip
-        model = transformers.GPT2LMHeadModel(config)
+        model = hf_model("gpt2")  # test_lab_hf's
     elif arch == "llama":  # 4 query heads share 2 key/value heads
         config = transformers.LlamaConfig(
             num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, hidden_size=16,
