@@ -111,8 +111,8 @@ var explainPage = (function () {
       "legend.x": 0, "legend.xanchor": "left", "legend.xref": "paper",
       "legend.y": 1 - from / height, "legend.yanchor": "top", "legend.yref": "container"});
   }
-  // A title of several lines anchored at the top: plotly puts its first line's baseline there,
-  // so that line sat above the figure (the heads grid's "which heads matter · step N", 13 px
+  // A title anchored at the top: plotly puts its first line's baseline there, so that line sat
+  // above the figure (3 px of every title; the heads grid's two-line title's first line, 13 px,
   // out of sight in every page). It moves down into the figure, the plot with it if needed.
   function drop(Plotly, div) {
     var title = div.querySelector(".gtitle"), full = div._fullLayout;
@@ -137,7 +137,7 @@ var explainPage = (function () {
       .then(function () { return lift(Plotly, div); })
       .then(function () { return lower(Plotly, div); });
   }
-  return {fit: fit, depth: depth, drop: drop};
+  return {fit: fit, depth: depth};
 })();
 """
 
