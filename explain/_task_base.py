@@ -188,6 +188,10 @@ class Task:
         """A fixed, human-readable example with batch size 1, the same on every call."""
         raise NotImplementedError
 
+    def trace_meta(self) -> dict[str, str]:
+        """What a trace says of the task (``trace.meta["task"]``): name, kind, description."""
+        return {"name": self.name, "kind": self.kind, "description": self.description}
+
     def probe_tokens(self) -> list[str]:
         """Token strings of ``probe().inputs[0]``."""
         return [self.vocab[i] for i in self.probe().inputs[0]]

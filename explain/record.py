@@ -397,7 +397,7 @@ class Recorder:
         meta: dict[str, Any] = {
             "model_config": model.config.to_dict(),
             "train_config": trainer.config.to_dict(),
-            "task": {"name": task.name, "kind": task.kind, "description": task.description},
+            "task": task.trace_meta(),
             "vocab": list(task.vocab),
             "probe": {
                 "ids": probe.inputs[0].tolist(),

@@ -133,7 +133,7 @@ def _record_task(
          "patching": patching}
     )  # fmt: skip
     # the task's name titles the views and names its roles ("mirror head (reverse)")
-    trace.meta["task"] = {"name": task.name, "kind": task.kind, "description": task.description}
+    trace.meta["task"] = task.trace_meta()
     trace.meta["model_config"]["hf_architecture"] = model.config.architecture
     return trace
 
